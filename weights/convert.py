@@ -1,0 +1,163 @@
+"""Converters: each turns one kind of source file into named float32 arrays (saved as .npz).
+
+Conversion uses explicit rules and says what it dropped, so a reader can check it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dreamreel.weights.errors import WeightsError
+
+Arrays = dict[str, np.ndarray]
+
+
+def onnx_arrays(path: Path) -> tuple[Arrays, list[str]]:
+    """Float initializers of an ONNX file by name; int8 weights dequantized.
+
+    A DequantizeLinear node whose inputs are all constants is folded: its output name maps
+    to `(q - zero_point) * scale` (per tensor or per `axis`). The raw int8 tensors and their
+    scales are then dropped. Non-float constants (shapes, axes) are dropped too.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    consts: Arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    consts[node.output[0]] = numpy_helper.to_array(attr.t)
+    folded: Arrays = {}
+    used_by_dq: set[str] = set()
+    for node in model.graph.node:
+        if node.op_type != "DequantizeLinear" or not all(i in consts for i in node.input if i):
+            continue
+        q = consts[node.input[0]].astype(np.float32)
+        scale = consts[node.input[1]].astype(np.float32)
+        zero = (
+            consts[node.input[2]].astype(np.float32)
+            if len(node.input) > 2 and node.input[2]
+            else 0.0
+        )
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        if np.ndim(scale) == 1 and scale.size > 1:
+            shape = [1] * q.ndim
+            shape[axis] = -1
+            scale = scale.reshape(shape)
+            zero = np.reshape(zero, shape) if np.ndim(zero) else zero
+        folded[node.output[0]] = ((q - zero) * scale).astype(np.float32)
+        used_by_dq.update(i for i in node.input if i)
+    arrays: Arrays = {}
+    dropped = []
+    for name, value in consts.items():
+        if name in used_by_dq:
+            continue
+        if np.issubdtype(value.dtype, np.floating):
+            arrays[name] = value.astype(np.float32)
+        else:
+            dropped.append(name)
+    arrays.update(folded)
+    notes = [f"{len(folded)} int8 weight tensors dequantized"] if folded else []
+    if dropped:
+        notes.append(f"dropped {len(dropped)} non-float constants (shapes, axes, zero points)")
+    return arrays, notes
+
+
+def keras_h5_arrays(path: Path) -> tuple[Arrays, list[str]]:
+    """Every dataset of a Keras `.weights.h5` file, keyed by its path inside the file."""
+    import h5py
+
+    arrays: Arrays = {}
+    try:
+        with h5py.File(path, "r") as f:
+
+            def visit(name: str, obj: object) -> None:
+                if isinstance(obj, h5py.Dataset):
+                    arrays[name] = np.asarray(obj, dtype=np.float32)
+
+            f.visititems(visit)
+    except OSError as exc:
+        raise WeightsError(f"{path}: not a readable HDF5 weights file ({exc})") from exc
+    return arrays, []
+
+
+# VGG16's 13 convolutions, in order, as Keras names them; HED stores them per block.
+VGG16_LAYERS = [
+    (block, conv)
+    for block, count in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+    for conv in range(1, count + 1)
+]
+
+
+def keras_vgg16_arrays(path: Path) -> tuple[Arrays, list[str]]:
+    """VGG16's conv trunk from the HED weights file, renamed `blockB_convC/kernel|bias`.
+
+    The HED side outputs (`dsn1..5`, `fuse`) are dropped: dreams and Gram losses use the trunk.
+    """
+    raw, _ = keras_h5_arrays(path)
+    arrays: Arrays = {}
+    expected_in = 3
+    for block, conv in VGG16_LAYERS:
+        suffix = "" if conv == 1 else f"_{conv - 1}"
+        src = f"block{block}/layers/conv2d{suffix}/vars"
+        kernel, bias = raw.pop(f"{src}/0", None), raw.pop(f"{src}/1", None)
+        if kernel is None or bias is None:
+            raise WeightsError(f"{path}: no VGG16 layer at {src}")
+        out = bias.shape[0]
+        if kernel.shape != (3, 3, expected_in, out):
+            raise WeightsError(
+                f"{path}: {src} has shape {kernel.shape}, expected (3, 3, {expected_in}, {out})"
+            )
+        name = f"block{block}_conv{conv}"
+        arrays[f"{name}/kernel"], arrays[f"{name}/bias"] = kernel, bias
+        expected_in = out
+    return arrays, [
+        f"dropped {len(raw)} HED side-output arrays ({', '.join(sorted({k.split('/')[0] for k in raw}))})"
+    ]
+
+
+def torch_zip_arrays(path: Path, select: str | None = None) -> tuple[Arrays, list[str]]:
+    """A PyTorch zip checkpoint's float tensors, read without torch, keyed by state-dict name."""
+    from dreamreel.weights.torch_zip import read_state_dict
+
+    state = read_state_dict(path)
+    if select is not None:
+        if select not in state:
+            raise WeightsError(
+                f"{path}: checkpoint has no '{select}' (has {', '.join(map(str, state))})"
+            )
+        state = state[select]
+    arrays: Arrays = {}
+    dropped = []
+    for key, value in _flatten(state):
+        if isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating):
+            arrays[key] = value.astype(np.float32)
+        else:
+            dropped.append(key)
+    notes = [f"dropped {len(dropped)} non-float entries (e.g. {dropped[0]})"] if dropped else []
+    return arrays, notes
+
+
+def _flatten(tree: object, prefix: str = ""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _flatten(value, f"{prefix}{key}" if not prefix else f"{prefix}/{key}")
+    else:
+        yield prefix, tree
+
+
+def convert(converter: str, path: Path, select: str | None = None) -> tuple[Arrays, list[str]]:
+    """Run the named converter on `path`."""
+    if converter == "onnx":
+        return onnx_arrays(path)
+    if converter == "keras_h5":
+        return keras_h5_arrays(path)
+    if converter == "keras_vgg16":
+        return keras_vgg16_arrays(path)
+    if converter == "torch_zip":
+        return torch_zip_arrays(path, select)
+    raise WeightsError(f"unknown converter '{converter}'")
