@@ -1,0 +1,232 @@
+"""The 26-style feed-forward stylization network, rebuilt as a TensorFlow graph.
+
+Dumoulin, Shlens and Kudlur, "A Learned Representation for Artistic Style" (ICLR 2017): one
+image transformation network shared by many styles, where every instance normalization layer has
+a per-style scale ``gamma[s]`` and shift ``beta[s]`` ("conditional instance normalization"). A
+convex mixture ``w`` over the styles mixes the parameters, ``gamma = w @ gamma_table``, which
+blends the styles.
+
+The weights are those of ``multistyle26.onnx`` (the TensorFlow Android "stylize" demo network),
+read through :func:`dreamreel.weights.load`. What the ONNX graph does, read node by node:
+
+* every conv has no bias and is preceded by a *reflection* pad of ``kernel // 2``;
+* ``contract.0`` 9x9 3->32, ``contract.1`` / ``contract.2`` 3x3 stride 2 32->32;
+* six residual blocks ``res.i``: ``x + IN(conv(relu(IN(conv(x)))))`` (no ReLU after the sum);
+* ``expand.0`` / ``expand.1``: nearest 2x upsampling (asymmetric, floor) then 3x3 conv
+  32->8 and 8->4; ``expand.2`` 9x9 4->3; every conv is followed by conditional instance norm,
+  ReLU everywhere except the last, which goes through a sigmoid;
+* instance norm: biased variance over H, W, ``eps = 1e-5``.
+
+Everything here is plain TensorFlow (NHWC, float32 by default), free of Python side effects, so a
+caller may wrap :class:`MultiStyleNet` in ``tf.function(jit_compile=True|False)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "NUM_STYLES",
+    "STRIDE",
+    "MultiStyleNet",
+    "conditional_instance_norm",
+    "conv2d",
+    "upsample_nearest_2x",
+]
+
+NUM_STYLES = 26
+"""Number of built-in styles: ``style_weights`` has this many entries."""
+
+STRIDE = 4
+"""Two stride-2 convs down, two 2x upsamplings up: H and W must be multiples of 4."""
+
+IN_EPS = 1e-5
+"""Instance-norm epsilon, read from the ONNX graph (``/.../norm/Constant_4_output_0``)."""
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """One conv + conditional-instance-norm layer: ONNX prefix and its expected shapes."""
+
+    name: str  # ONNX prefix: weights at f"{name}.w", norm at f"{name}.norm.gamma/beta"
+    kernel: int
+    stride: int
+    cin: int
+    cout: int
+    upsample: bool = False  # nearest 2x upsampling before the pad + conv
+
+
+# Explicit map from ONNX initializer prefixes to layers, in execution order.
+_CONTRACT = (
+    _Layer("contract.0", 9, 1, 3, 32),
+    _Layer("contract.1", 3, 2, 32, 32),
+    _Layer("contract.2", 3, 2, 32, 32),
+)
+_RESIDUAL = tuple(
+    (_Layer(f"res.{i}.0", 3, 1, 32, 32), _Layer(f"res.{i}.1", 3, 1, 32, 32)) for i in range(6)
+)
+_EXPAND = (
+    _Layer("expand.0", 3, 1, 32, 8, upsample=True),
+    _Layer("expand.1", 3, 1, 8, 4, upsample=True),
+    _Layer("expand.2", 9, 1, 4, 3),
+)
+_ALL_LAYERS = _CONTRACT + tuple(layer for block in _RESIDUAL for layer in block) + _EXPAND
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks shared with the Magenta rebuild (pipelines/style/magenta.py).
+# --------------------------------------------------------------------------------------------
+
+
+def oihw_to_hwio(kernel: np.ndarray) -> np.ndarray:
+    """ONNX/PyTorch conv kernel [O, I, kh, kw] -> TensorFlow [kh, kw, I, O]."""
+    return np.ascontiguousarray(np.transpose(kernel, (2, 3, 1, 0)), dtype=np.float32)
+
+
+def conv2d(
+    x: tf.Tensor,
+    kernel: tf.Tensor,
+    *,
+    stride: int = 1,
+    reflect: int = 0,
+    padding: str = "VALID",
+    bias: tf.Tensor | None = None,
+) -> tf.Tensor:
+    """Conv in the kernel's dtype, result back in float32.
+
+    x: [N, H, W, Cin] float32; kernel: [k, k, Cin, Cout] (float32 or bfloat16). ``reflect`` > 0
+    reflection-pads H and W by that many pixels first (then ``padding`` should be VALID).
+    Returns [N, H', W', Cout] float32.
+    """
+    x = tf.cast(x, kernel.dtype)
+    if reflect:
+        x = tf.pad(x, [[0, 0], [reflect, reflect], [reflect, reflect], [0, 0]], mode="REFLECT")
+    y = tf.nn.conv2d(x, kernel, strides=stride, padding=padding)
+    y = tf.cast(y, tf.float32)
+    if bias is not None:
+        y = y + bias  # [Cout] broadcast
+    return y
+
+
+def conditional_instance_norm(
+    x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: float = IN_EPS
+) -> tf.Tensor:
+    """Instance norm with per-sample scale and shift, statistics in float32.
+
+    x: [N, H, W, C] float32; gamma, beta: [N or 1, C]. Returns [N, H, W, C] float32:
+    ``(x - mean_hw) / sqrt(var_hw + eps) * gamma + beta`` (biased variance, as in the ONNX graphs).
+    """
+    mean, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)  # [N, 1, 1, C] each
+    scale = gamma[:, tf.newaxis, tf.newaxis, :] * tf.math.rsqrt(var + eps)  # [N, 1, 1, C]
+    shift = beta[:, tf.newaxis, tf.newaxis, :] - mean * scale  # [N, 1, 1, C]
+    return x * scale + shift
+
+
+def upsample_nearest_2x(x: tf.Tensor) -> tf.Tensor:
+    """Nearest-neighbour 2x upsampling, [N, H, W, C] -> [N, 2H, 2W, C].
+
+    Equals ONNX ``Resize(mode=nearest, coordinate_transformation_mode=asymmetric,
+    nearest_mode=floor, scales=[1, 1, 2, 2])``: output pixel (i, j) copies input (i // 2, j // 2).
+    """
+    shape = tf.shape(x)
+    n, h, w = shape[0], shape[1], shape[2]
+    c = x.shape[-1] if x.shape[-1] is not None else shape[3]
+    x = x[:, :, tf.newaxis, :, tf.newaxis, :]  # [N, H, 1, W, 1, C]
+    x = tf.broadcast_to(x, tf.stack([n, h, 2, w, 2, c]))  # [N, H, 2, W, 2, C]
+    return tf.reshape(x, tf.stack([n, 2 * h, 2 * w, c]))  # [N, 2H, 2W, C]
+
+
+def check_spatial(images: tf.Tensor, stride: int, where: str) -> None:
+    """Trace-time check (static shapes only) that H and W are multiples of ``stride``."""
+    if images.shape.rank != 4 or images.shape[-1] != 3:
+        raise ValueError(f"{where}: expected images [N, H, W, 3], got {images.shape}")
+    for dim in images.shape[1:3]:
+        if dim is not None and dim % stride:
+            raise ValueError(
+                f"{where}: H and W must be multiples of {stride}, got {images.shape[1:3]}"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class MultiStyleNet(tf.Module):
+    """Dumoulin et al. 2017 conditional-instance-norm network with 26 built-in styles.
+
+    ``net(images, style_weights)``:
+
+    * images: float32 [N, H, W, 3], RGB in 0..1, H and W multiples of :data:`STRIDE`;
+    * style_weights: float32 [26] (one mixture for the whole batch) or [N, 26] (one per image);
+      a one-hot vector selects a style, a convex combination blends styles;
+    * returns float32 [N, H, W, 3] in 0..1.
+
+    ``dtype=tf.bfloat16`` runs the convolutions in bfloat16 (kernels stored in bfloat16) while
+    instance-norm statistics, the residual sums and the output stay float32.
+    """
+
+    stride: int = STRIDE
+
+    def __init__(
+        self,
+        arrays: Mapping[str, np.ndarray] | None = None,
+        *,
+        dtype: tf.DType = tf.float32,
+        name: str = "multistyle26",
+    ) -> None:
+        super().__init__(name=name)
+        if arrays is None:
+            from dreamreel.weights import load
+
+            arrays = load("multistyle26")
+        if dtype not in (tf.float32, tf.bfloat16):
+            raise ValueError(f"dtype must be tf.float32 or tf.bfloat16, got {dtype}")
+        self.dtype = dtype
+        self._kernels: dict[str, tf.Tensor] = {}  # name -> [k, k, Cin, Cout] in `dtype`
+        self._gamma: dict[str, tf.Tensor] = {}  # name -> [26, Cout] float32
+        self._beta: dict[str, tf.Tensor] = {}  # name -> [26, Cout] float32
+        with self.name_scope:
+            for layer in _ALL_LAYERS:
+                w = np.asarray(arrays[f"{layer.name}.w"], dtype=np.float32)
+                gamma = np.asarray(arrays[f"{layer.name}.norm.gamma"], dtype=np.float32)
+                beta = np.asarray(arrays[f"{layer.name}.norm.beta"], dtype=np.float32)
+                want = (layer.cout, layer.cin, layer.kernel, layer.kernel)
+                assert w.shape == want, f"{layer.name}.w: {w.shape} != {want}"
+                assert gamma.shape == (NUM_STYLES, layer.cout), f"{layer.name}.gamma {gamma.shape}"
+                assert beta.shape == (NUM_STYLES, layer.cout), f"{layer.name}.beta {beta.shape}"
+                self._kernels[layer.name] = tf.constant(oihw_to_hwio(w), dtype=dtype)
+                self._gamma[layer.name] = tf.constant(gamma)
+                self._beta[layer.name] = tf.constant(beta)
+
+    def _layer(self, x: tf.Tensor, layer: _Layer, mix: tf.Tensor, relu: bool) -> tf.Tensor:
+        """[optional 2x upsample] -> reflect pad -> conv -> conditional IN -> [ReLU]."""
+        if layer.upsample:
+            x = upsample_nearest_2x(x)  # [N, 2H, 2W, Cin]
+        x = conv2d(x, self._kernels[layer.name], stride=layer.stride, reflect=layer.kernel // 2)
+        gamma = tf.matmul(mix, self._gamma[layer.name])  # [N or 1, 26] @ [26, C] -> [N or 1, C]
+        beta = tf.matmul(mix, self._beta[layer.name])  # [N or 1, C]
+        x = conditional_instance_norm(x, gamma, beta)
+        return tf.nn.relu(x) if relu else x
+
+    def __call__(self, images: tf.Tensor, style_weights: tf.Tensor) -> tf.Tensor:
+        images = tf.convert_to_tensor(images, dtype=tf.float32)  # [N, H, W, 3]
+        check_spatial(images, STRIDE, "MultiStyleNet")
+        mix = tf.convert_to_tensor(style_weights, dtype=tf.float32)
+        if mix.shape.rank == 1:
+            mix = mix[tf.newaxis, :]  # [1, 26]: the same mixture for every image
+        if mix.shape.rank != 2 or mix.shape[-1] != NUM_STYLES:
+            raise ValueError(f"style_weights must be [26] or [N, 26], got {mix.shape}")
+
+        x = images
+        for layer in _CONTRACT:
+            x = self._layer(x, layer, mix, relu=True)  # -> [N, H/4, W/4, 32] after the last
+        for first, second in _RESIDUAL:
+            y = self._layer(x, first, mix, relu=True)  # [N, H/4, W/4, 32]
+            x = x + self._layer(y, second, mix, relu=False)  # [N, H/4, W/4, 32]
+        x = self._layer(x, _EXPAND[0], mix, relu=True)  # [N, H/2, W/2, 8]
+        x = self._layer(x, _EXPAND[1], mix, relu=True)  # [N, H, W, 4]
+        x = self._layer(x, _EXPAND[2], mix, relu=False)  # [N, H, W, 3]
+        return tf.sigmoid(x)  # [N, H, W, 3] in 0..1
