@@ -1,0 +1,331 @@
+"""Media sources: one streaming interface over video files, GIFs, image folders and single images.
+
+The pipeline needs frames as RGB arrays with exact timestamps, whatever the input is. Sources
+decode lazily (constant memory for any length), trim on timestamps, and treat a damaged stream as
+"decode what can be decoded and say how much was lost" rather than failing half way through a
+long render. Inputs that cannot work at all (missing, not media, no video) fail up front with a
+MediaError that names the file.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from .media import Frame, MediaError, MediaInfo
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+# (source timestamp in ticks, shown duration in seconds or None, decode-to-RGB callback)
+RawFrame = tuple[int, float | None, Callable[[], np.ndarray]]
+
+
+def open_source(
+    spec: str | Path,
+    start: float | None = None,
+    duration: float | None = None,
+    *,
+    fps: float | Fraction = 25,
+) -> Source:
+    """Open a video file, animated GIF, image folder, glob pattern or single image for reading.
+
+    start/duration trim on timestamps (seconds); frames keep their timing relative to `start`.
+    fps is the nominal rate of an image sequence (ignored for other kinds). A single image is one
+    frame at pts 0 and ignores trimming.
+    """
+    if start is not None and start < 0:
+        raise MediaError(f"{spec}: start must be >= 0 seconds, got {start}")
+    if duration is not None and duration <= 0:
+        raise MediaError(f"{spec}: duration must be > 0 seconds, got {duration}")
+    path = Path(spec)
+    if not path.exists() and glob.has_magic(str(spec)):
+        files = [Path(p) for p in glob.glob(str(spec)) if Path(p).is_file()]
+        if not files:
+            raise MediaError(f"{spec}: no files match this pattern")
+        return _ImageSequenceSource(path, sorted(files, key=_natural_key), fps, start, duration)
+    if path.is_dir():
+        files = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS]
+        if not files:
+            raise MediaError(
+                f"{path}: folder contains no images ({', '.join(sorted(IMAGE_EXTENSIONS))})"
+            )
+        return _ImageSequenceSource(path, sorted(files, key=_natural_key), fps, start, duration)
+    if not path.is_file():
+        raise MediaError(f"{path}: no such file")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return _ImageSource(path)
+    return _AVSource(path, start, duration)
+
+
+class Source:
+    """An iterable of Frame with `.info`; iterate once, inside `with`.
+
+    `lost_frames` (valid after iteration) counts frames that could not be decoded: corrupt
+    packets, unreadable images and, after a full untrimmed pass, frames the container index
+    promised but that never arrived (a truncated file).
+    """
+
+    info: MediaInfo
+
+    def __init__(self) -> None:
+        self.lost_frames = 0
+        self._used = False
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._used:
+            raise MediaError(f"{self.info.path}: this source was already read; open it again")
+        self._used = True
+        return self._frames()
+
+    def close(self) -> None:
+        """Release the file; safe to call twice."""
+
+    def _frames(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+
+class _AVSource(Source):
+    """Video files and GIFs, decoded by FFmpeg through PyAV."""
+
+    def __init__(self, path: Path, start: float | None, duration: float | None) -> None:
+        super().__init__()
+        try:
+            self._container = av.open(str(path), metadata_errors="ignore")
+        except av.FFmpegError as err:
+            raise MediaError(f"{path}: not a readable media file ({err})") from err
+        try:
+            self._setup(path, start, duration)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _setup(self, path: Path, start: float | None, duration: float | None) -> None:
+        container = self._container
+        videos = [
+            s
+            for s in container.streams.video
+            if not s.disposition & av.stream.Disposition.attached_pic
+        ]
+        if not videos:
+            raise MediaError(f"{path}: has no video stream")
+        stream = self._stream = videos[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base or Fraction(1, 1_000_000)
+        self._start, self._duration = start, duration
+        fps = stream.average_rate or stream.guessed_rate
+        self._step = round(1 / (fps * tb)) if fps else 1
+        if start:
+            try:
+                container.seek(
+                    round(Fraction(start) / tb) + (stream.start_time or 0), stream=stream
+                )
+            except av.FFmpegError:
+                pass  # not seekable: decode from the beginning, the trim below still applies
+        self._decoded = self._decode()
+        self._first = next(self._decoded, None)
+        if self._first is None:
+            where = f" after {start} s" if start else ""
+            raise MediaError(f"{path}: has no decodable video frames{where}")
+
+        total = _seconds(stream.duration, tb) or (
+            container.duration / 1_000_000 if container.duration else None
+        )
+        length = total
+        if total is not None and start:
+            length = max(total - start, 0.0)
+        if duration is not None:
+            length = duration if length is None else min(length, duration)
+        count = stream.frames or None
+        if (start or duration) and length is not None and fps:
+            count = round(length * fps)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        kind = "gif" if container.format.name == "gif" else "video"
+        self.info = MediaInfo(
+            path=path,
+            kind=kind,
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            fps=Fraction(fps) if fps else None,
+            frame_count=count,
+            duration=length,
+            time_base=tb,
+            rotation=round(self._first.rotation / 90) % 4 * 90,
+            loop=_gif_loop_count(path) if kind == "gif" else None,
+            has_audio=audio is not None,
+            audio_codec=audio.codec_context.codec.canonical_name if audio else None,
+        )
+        self._tb = tb
+
+    def close(self) -> None:
+        self._container.close()
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Yield decoded frames; a corrupt packet is counted and skipped, a read error ends."""
+        packets = self._container.demux(self._stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.FFmpegError:  # truncated or unreadable tail: flush what the decoder holds
+                packet = None
+            try:
+                yield from self._stream.decode(packet)
+            except av.FFmpegError:
+                self.lost_frames += 1
+            if packet is None:
+                return
+
+    def _raw(self) -> Iterator[RawFrame]:
+        ticks = None
+        for frame in _prepend(self._first, self._decoded):
+            ticks = frame.pts if frame.pts is not None else (ticks or 0) + self._step
+            shown = _seconds(frame.duration, self._tb)
+            yield ticks, shown, _rgb(frame)
+
+    def _frames(self) -> Iterator[Frame]:
+        count = yield from _trim(self._raw(), self.info, self._start, self._duration)
+        expected = self._stream.frames
+        if self._start is None and self._duration is None and expected:
+            self.lost_frames = max(self.lost_frames, expected - count)
+
+
+class _ImageSequenceSource(Source):
+    """Numbered images read one at a time at a nominal frame rate."""
+
+    def __init__(
+        self,
+        spec: Path,
+        files: list[Path],
+        fps: float | Fraction,
+        start: float | None,
+        duration: float | None,
+    ) -> None:
+        super().__init__()
+        self._files, self._start, self._duration = files, start, duration
+        rate = Fraction(fps).limit_denominator(1001)
+        if rate <= 0:
+            raise MediaError(f"{spec}: image sequence fps must be > 0, got {fps}")
+        first = _read_image(files[0])
+        skipped = round(Fraction(start or 0) * rate)
+        count = len(files) - skipped
+        if duration is not None:
+            count = min(count, round(duration * rate))
+        self.info = MediaInfo(
+            path=spec,
+            kind="images",
+            width=first.shape[1],
+            height=first.shape[0],
+            fps=rate,
+            frame_count=max(count, 0),
+            duration=float(max(count, 0) / rate),
+            time_base=1 / rate,
+        )
+
+    def _raw(self) -> Iterator[RawFrame]:
+        for ticks, file in enumerate(self._files):
+            yield ticks, None, lambda file=file: self._load(file)
+
+    def _load(self, file: Path) -> np.ndarray | None:
+        try:
+            image = _read_image(file)
+        except MediaError:
+            self.lost_frames += 1
+            return None
+        if image.shape[:2] != (self.info.height, self.info.width):
+            raise MediaError(
+                f"{file}: is {image.shape[1]}x{image.shape[0]}, but the sequence starts at "
+                f"{self.info.width}x{self.info.height}; all images must have the same size"
+            )
+        return image
+
+    def _frames(self) -> Iterator[Frame]:
+        yield from _trim(self._raw(), self.info, self._start, self._duration)
+
+
+class _ImageSource(Source):
+    """One still image as a one-frame clip."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._image = _read_image(path)
+        height, width = self._image.shape[:2]
+        self.info = MediaInfo(path=path, kind="image", width=width, height=height, frame_count=1)
+
+    def _frames(self) -> Iterator[Frame]:
+        yield Frame(image=self._image, index=0, pts=0.0)
+
+
+def _trim(
+    raw: Iterable[RawFrame], info: MediaInfo, start: float | None, duration: float | None
+) -> Iterator[Frame]:
+    """Keep frames with start <= pts < start + duration, re-timed from start; return the count.
+
+    A callback returning None (unreadable image) drops that frame but keeps the others' timing.
+    """
+    tb = info.time_base
+    origin = round(Fraction(start or 0) / tb)
+    end = None if duration is None else origin + round(Fraction(duration) / tb)
+    index = 0
+    for ticks, shown, load in raw:
+        if start is not None and ticks < origin:
+            continue
+        if end is not None and ticks >= end:
+            break
+        image = load()
+        if image is None:
+            continue
+        pts_ticks = ticks - origin
+        yield Frame(image, index, float(pts_ticks * tb), shown, pts_ticks, tb)
+        index += 1
+    if index == 0:
+        where = f" between {start or 0} s and {(start or 0) + duration} s" if duration else ""
+        raise MediaError(f"{info.path}: has no decodable video frames{where}")
+    return index
+
+
+def _rgb(frame: av.VideoFrame) -> Callable[[], np.ndarray]:
+    return lambda: np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+
+
+def _read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MediaError(f"{path}: not a readable image")
+    return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
+def _gif_loop_count(path: Path) -> int | None:
+    """The NETSCAPE2.0 loop count (0 = forever), None when absent (play once)."""
+    with path.open("rb") as f:
+        head = f.read(1 << 20)
+    at = head.find(b"NETSCAPE2.0\x03\x01")
+    if at < 0 or len(head) < at + 15:
+        return None
+    return int.from_bytes(head[at + 13 : at + 15], "little")
+
+
+def _seconds(ticks: int | None, tb: Fraction) -> float | None:
+    return float(ticks * tb) if ticks else None
+
+
+def _prepend(first: av.VideoFrame, rest: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    yield first
+    yield from rest
+
+
+def _natural_key(path: Path) -> list[int | str]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
