@@ -1,0 +1,253 @@
+"""`dreamreel generate -o faces.mp4`: a DCGAN latent walk as a source, in time with music.
+
+The DCGAN face generator (Radford, Metz, Chintala 2016) turns any point of its 100-dimensional
+latent space into a 64x64 face, and smooth paths through that space give smooth changes of
+face (the paper's "walking in the latent space"). This command renders such paths as clips:
+
+- a beat walk (default): a new random face lands on every beat of --bpm, slerped in between;
+- --interpolate A B: one morph from seed A's face to seed B's over --seconds;
+- --grid RxC: a manifold montage, four corner faces slerped bilinearly across the grid. To an
+  image output (.png/.jpg) it is a still montage; to a video output the four corners walk on
+  the beat and the whole grid moves with them (its first frame is the still montage).
+
+An image output without --grid is the single face of --seed. Latents are made in NumPy
+(dreamreel.pipelines.gan.latent); faces are made in fixed-size batches by one tf.function that
+runs the generator and upscales to --size in the graph, with an antialiased Lanczos-3 (or
+bicubic) resampler, since 64 pixels blown up to 512 show every fault of a cheap resize.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from dreamreel import weights
+from dreamreel.engine import graph as graphs
+from dreamreel.engine.errors import UsageError
+from dreamreel.engine.media import Frame, MediaInfo
+from dreamreel.engine.progress import Progress
+from dreamreel.engine.sinks import IMAGE_EXTENSIONS, open_sink
+from dreamreel.pipelines.gan import latent
+from dreamreel.pipelines.gan.dcgan import IMAGE_SIZE, LATENT_DIM, DCGANGenerator
+
+GENERATORS = ("faces",)
+RESAMPLERS = ("lanczos3", "bicubic")
+SOURCE = Path("<generated>")  # MediaInfo.path of the generated stream: no file, never the output
+MAX_GRID_SIDE = 16
+
+
+class FaceRenderer:
+    """Latents in, uint8 faces out, through one compiled graph of fixed batch size.
+
+    The graph runs the DCGAN generator, resizes its 64x64 output to size x size with
+    `tf.image.resize(method=resample, antialias=True)`, clips to 0..1 and rounds to uint8. With
+    `jit` the generator alone is XLA-compiled (a nested jit function): XLA has no kernel for
+    the antialiased resize (ScaleAndTranslate), but fuses the generator's batch norms and
+    activations: 2.4x the faces per second on CPU at 64x64 (benchmarks/dcgan_rate.py).
+    """
+
+    def __init__(self, generator: DCGANGenerator, batch: int, size: int,
+                 resample: str = "lanczos3", device: str = "/CPU:0", jit: bool = False) -> None:
+        self.batch, self.size, self.device = batch, size, device
+        self._generator = tf.function(generator, jit_compile=True) if jit else generator
+        self._resample = resample
+        spec = [tf.TensorSpec([batch, LATENT_DIM], tf.float32)]
+        self._fn = tf.function(self._graph, input_signature=spec)
+
+    def _graph(self, z: tf.Tensor) -> tf.Tensor:
+        x = self._generator(z)  # [N, 64, 64, 3] 0..1
+        if self.size != IMAGE_SIZE:
+            x = tf.image.resize(x, (self.size, self.size), method=self._resample, antialias=True)
+        return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 1.0) * 255.0), tf.uint8)
+
+    def __call__(self, z: np.ndarray) -> Iterator[np.ndarray]:
+        """z float32 [n, 100] -> uint8 [size, size, 3] faces, one batch call at a time.
+
+        A partial last batch is padded with copies of its last latent, so the graph compiles once.
+        """
+        for start in range(0, len(z), self.batch):
+            chunk = np.asarray(z[start : start + self.batch], dtype=np.float32)
+            padded = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch - len(chunk), axis=0)])
+            with tf.device(self.device):
+                faces = self._fn(padded).numpy()
+            yield from faces[: len(chunk)]
+
+
+def montage(tiles: list[np.ndarray], rows: int, cols: int) -> np.ndarray:
+    """rows * cols equal tiles [S, S, 3] in row-major order -> one image [rows*S, cols*S, 3]."""
+    return np.concatenate([np.concatenate(tiles[r * cols : (r + 1) * cols], axis=1)
+                           for r in range(rows)], axis=0)
+
+
+def render_frames(renderer: FaceRenderer, latents: np.ndarray, rows: int = 1,
+                  cols: int = 1) -> Iterator[np.ndarray]:
+    """latents [frames, rows * cols, 100] (or [frames, 100] for single faces) -> uint8 frames.
+
+    Tiles are batched across frame boundaries, so a 2x2 grid with --batch 16 renders four
+    frames per graph call.
+    """
+    tiles_per_frame = rows * cols
+    pending: list[np.ndarray] = []
+    for face in renderer(latents.reshape(-1, LATENT_DIM)):
+        pending.append(face)
+        if len(pending) == tiles_per_frame:
+            yield montage(pending, rows, cols)
+            pending = []
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    """'4x4' -> (4, 4): rows and columns."""
+    rows, sep, cols = text.lower().partition("x")
+    if not sep or not rows.isdigit() or not cols.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}': expected ROWSxCOLS, e.g. 4x4")
+    return int(rows), int(cols)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("generate", help="make a clip of GAN faces walking to a beat (no input)")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="a video (.mp4 .mov .mkv .webm .gif or a folder/) or, for one face or "
+                        "a --grid montage, an image (.png/.jpg)")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--pipeline", default="faces", choices=GENERATORS,
+                        help="the generator: faces = DCGAN faces, 64x64 (default faces)")
+    walk = parser.add_argument_group("latent walk")
+    walk.add_argument("--seed", type=int, default=0, help="which faces (default 0)")
+    walk.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10)")
+    walk.add_argument("--fps", type=Fraction, default=Fraction(30),
+                      help="frame rate, e.g. 30, 29.97 or 30000/1001 (default 30)")
+    walk.add_argument("--bpm", type=float, default=120.0,
+                      help="beats per minute: a new face lands on each beat (default 120)")
+    walk.add_argument("--beats-per-key", type=int, default=1, metavar="N",
+                      help="beats between faces (default 1)")
+    walk.add_argument("--interpolate", type=int, nargs=2, metavar=("SEED_A", "SEED_B"),
+                      help="instead of a walk, one morph from SEED_A's face to SEED_B's over --seconds")
+    walk.add_argument("--grid", type=parse_grid, metavar="RxC",
+                      help="a manifold montage of R rows and C columns: a still for an image "
+                      "output, corners walking on the beat for a video output")
+    compute = parser.add_argument_group("compute")
+    compute.add_argument("--size", type=int, default=256, metavar="PX",
+                         help="side of each face in the output, upscaled from 64 (default 256)")
+    compute.add_argument("--resample", default="lanczos3", choices=RESAMPLERS,
+                         help="the upscaler, antialiased (default lanczos3)")
+    compute.add_argument("--batch", type=int, default=16, help="faces per graph call (default 16)")
+    compute.add_argument("--jit", default="auto", choices=graphs.JIT_CHOICES,
+                         help="XLA for the generator: auto = on (measured faster, even on CPU)")
+    compute.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: GPU if any)")
+    compute.add_argument("--offline", action="store_true", help="never download networks")
+    encode = parser.add_argument_group("encoding")
+    encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better (default 18)")
+    encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
+    report = parser.add_argument_group("reporting")
+    report.add_argument("--quiet", action="store_true", help="no progress bar")
+    report.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    parser.set_defaults(handler=generate)
+
+
+def is_image_output(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    if args.seed < 0 or (args.interpolate and min(args.interpolate) < 0):
+        raise UsageError("seeds must be 0 or more")
+    if args.seconds <= 0:
+        raise UsageError("--seconds must be positive")
+    if args.fps <= 0:
+        raise UsageError("--fps must be positive")
+    if args.bpm <= 0:
+        raise UsageError("--bpm must be positive")
+    if args.beats_per_key < 1:
+        raise UsageError("--beats-per-key must be at least 1")
+    if args.beats_per_key * 60.0 / args.bpm * float(args.fps) < 1.0:
+        raise UsageError(f"--bpm {args.bpm:g} is too fast for --fps {args.fps}: "
+                         "faces must be at least one frame apart")
+    if not 16 <= args.size <= 4096:
+        raise UsageError("--size must be within 16..4096 pixels")
+    if args.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if args.grid and not (1 <= min(args.grid) and max(args.grid) <= MAX_GRID_SIDE):
+        raise UsageError(f"--grid rows and columns must be within 1..{MAX_GRID_SIDE}")
+    if args.grid and args.interpolate:
+        raise UsageError("--grid and --interpolate cannot be combined")
+    if args.interpolate and is_image_output(args.output):
+        raise UsageError("--interpolate makes a clip: write it to a video, a .gif or a folder/")
+
+
+def plan(args: argparse.Namespace) -> tuple[str, np.ndarray, int, int]:
+    """What to render: (mode, latents [frames, tiles, 100], rows, cols)."""
+    rows, cols = args.grid or (1, 1)
+    fps = float(args.fps)
+    if is_image_output(args.output):
+        if args.grid:
+            return "grid", latent.grid(args.seed, rows, cols)[np.newaxis], rows, cols
+        return "still", latent.keyframes(args.seed, 1)[:, np.newaxis], 1, 1
+    if args.grid:
+        z = latent.grid_walk(args.seed, args.seconds, fps, args.bpm, rows, cols, args.beats_per_key)
+        return "grid-walk", z, rows, cols
+    if args.interpolate:
+        frames = latent.walk_frames(args.seconds, fps)
+        return "morph", latent.morph(*args.interpolate, frames)[:, np.newaxis], 1, 1
+    z = latent.beat_walk(args.seed, args.seconds, fps, args.bpm, args.beats_per_key)
+    return "walk", z[:, np.newaxis], 1, 1
+
+
+def generate(args: argparse.Namespace) -> int:
+    check_numbers(args)
+    mode, latents, rows, cols = plan(args)
+    latents, clamped = latent.check_latents(latents)
+    frame_count = len(latents)
+    height, width = rows * args.size, cols * args.size
+    still = is_image_output(args.output)
+    info = MediaInfo(path=SOURCE, kind="image" if still else "video", width=width,
+                     height=height, fps=None if still else args.fps, frame_count=frame_count,
+                     duration=None if still else float(frame_count / args.fps),
+                     time_base=None if still else 1 / args.fps)
+    device = args.device or graphs.default_device()
+    renderer = FaceRenderer(DCGANGenerator(weights.load("dcgan_faces", offline=args.offline or None)),
+                            batch=args.batch, size=args.size, resample=args.resample,
+                            device=device, jit=args.jit != "off")
+    progress = Progress(frame_count, label=args.output.name, enabled=False if args.quiet else None)
+    done, interrupted = 0, False
+    start = time.perf_counter()
+    try:  # on Ctrl-C the sink keeps the frames written so far
+        with open_sink(args.output, info, crf=args.crf, preset=args.preset,
+                       overwrite=args.overwrite) as sink:
+            for index, image in enumerate(render_frames(renderer, latents, rows, cols)):
+                sink.write(Frame(image=image, index=index, pts=float(index / args.fps),
+                                 duration=float(1 / args.fps), pts_ticks=index,
+                                 time_base=1 / args.fps))
+                done = index + 1
+                progress(done)
+    except KeyboardInterrupt:
+        interrupted = True
+    elapsed = time.perf_counter() - start
+    progress.close()
+    if interrupted:
+        print(f"dreamreel: interrupted: kept the {done} finished frame(s) in {args.output}",
+              file=sys.stderr)
+        return 130
+    rate = done / elapsed if elapsed else 0.0
+    if args.json:
+        summary = {"output": str(args.output), "pipeline": args.pipeline, "mode": mode,
+                   "frames": done, "seconds": round(elapsed, 3), "fps": round(rate, 2),
+                   "clip_fps": None if still else float(args.fps),
+                   "clip_seconds": None if still else round(float(done / args.fps), 6),
+                   "width": width, "height": height, "size": args.size, "grid": [rows, cols],
+                   "seed": args.seed, "interpolate": args.interpolate, "bpm": args.bpm,
+                   "beats_per_key": args.beats_per_key, "clamped_latents": clamped,
+                   "resample": args.resample, "device": device, "jit": args.jit != "off",
+                   "batch": args.batch}
+        print(json.dumps(summary))
+    elif not args.quiet:
+        what = "1 image" if still else f"{done} frames ({float(done / args.fps):.1f} s at {float(args.fps):g} fps)"
+        print(f"{args.output}: {what} in {elapsed:.1f} s ({rate:.1f} fps)", file=sys.stderr)
+    return 0
