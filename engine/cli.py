@@ -10,27 +10,34 @@ import argparse
 import os
 import sys
 
-from dreamreel.engine.commands import weights as weights_cmd
 
-COMMANDS = [weights_cmd]
+def _import_tensorflow_quietly() -> None:
+    """TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) would bury our one-line errors.
 
-
-class UsageError(ValueError):
-    """A command line that cannot work: reported in one line with exit code 2."""
-
-
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Every error type whose message is meant for the user."""
-    from dreamreel.weights import WeightsError
-
-    errors: list[type[BaseException]] = [UsageError, WeightsError]
+    Part of it is printed before its log level is read, so stderr is closed for the import
+    alone. TF_CPP_MIN_LOG_LEVEL set by the user keeps everything visible.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
     try:
-        from dreamreel.engine.media import MediaError
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
-        errors.append(MediaError)
-    except ImportError:
-        pass
-    return tuple(errors)
+
+_import_tensorflow_quietly()
+
+
+def commands() -> list:
+    """The subcommand modules (imported after TensorFlow, so its import stays quiet)."""
+    from dreamreel.engine.commands import demo, dream, generate, metrics, run, styles, weights
+
+    return [run, demo, dream, styles, generate, metrics, weights]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,13 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stylize video, GIFs, images and live cameras with TensorFlow graphs.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in commands():
         command.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from dreamreel.engine.errors import user_errors
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -38,23 +38,32 @@ def warping_error(
     excludes pixels that flow out of the frame). Returns (mean, per-pair errors), T-1 pairs;
     a pair with no visible pixel scores 0. Raises ValueError if the streams differ in length.
     """
+    per_frame = warping_errors(inputs, [outputs])[0]
+    return (float(np.mean(per_frame)) if per_frame else 0.0), per_frame
+
+
+def warping_errors(
+    inputs: Iterable[np.ndarray], output_streams: list[Iterable[np.ndarray]]
+) -> list[list[float]]:
+    """Per-pair warping errors of several outputs of the same input, sharing one flow per pair
+    (so comparing a stabilised result with the per-frame one costs one flow computation)."""
     dis = create_accurate_dis()
     prev_gray: np.ndarray | None = None
-    prev_out: np.ndarray | None = None
-    per_frame: list[float] = []
-    for frame_in, frame_out in zip(inputs, outputs, strict=True):
+    prev_outs: list[np.ndarray] = []
+    errors: list[list[float]] = [[] for _ in output_streams]
+    for frame_in, *frames_out in zip(inputs, *output_streams, strict=True):
         gray = to_gray(frame_in)  # HxW uint8
-        out = frame_out.astype(np.float32) / 255.0  # HxWx3 in 0..1
+        outs = [f.astype(np.float32) / 255.0 for f in frames_out]  # HxWx3 in 0..1 each
         if prev_gray is not None:
             flow_fw = compute_flow(dis, prev_gray, gray)  # HxWx2, t -> t+1 on t's grid
             flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, t+1 -> t on t+1's grid
             mask = reliability_mask(flow_fw, flow_bw, soften=False)  # HxW, M_t
-            diff = prev_out - warp(out, flow_fw)  # HxWx3
-            error = float((mask * (diff * diff).sum(axis=2)).sum()) / max(float(mask.sum()), 1.0)
-            per_frame.append(error)
-        prev_gray, prev_out = gray, out
-    mean = float(np.mean(per_frame)) if per_frame else 0.0
-    return mean, per_frame
+            visible = max(float(mask.sum()), 1.0)
+            for series, prev, out in zip(errors, prev_outs, outs, strict=True):
+                diff = prev - warp(out, flow_fw)  # HxWx3
+                series.append(float((mask * (diff * diff).sum(axis=2)).sum()) / visible)
+        prev_gray, prev_outs = gray, outs
+    return errors
 
 
 def mean_abs_difference(

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from dreamreel import weights
+from dreamreel.engine.errors import UsageError
 from dreamreel.weights.store import converted, is_cached
 
 
@@ -51,8 +52,6 @@ def list_networks(args: argparse.Namespace) -> int:
 
 
 def fetch_networks(args: argparse.Namespace) -> int:
-    from dreamreel.engine.cli import UsageError
-
     names = list(weights.networks()) if args.all else args.names
     if not names:
         raise UsageError("name the networks to fetch, or use --all")

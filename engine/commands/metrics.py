@@ -1,0 +1,138 @@
+"""`dreamreel metrics INPUT OUTPUT`: how much a stylized clip flickers, and how much style it kept.
+
+Warping error (Lai et al. 2018) with flow and occlusions from the INPUT, so it does not
+depend on what is measured; the Gram-matrix style distance to a painting (Gatys et al.), so a
+smoothing that washes out the style cannot pass as consistency; and, given the per-frame
+result as `--reference`, both figures for it too plus how far the output moved from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from dreamreel.engine.errors import UsageError
+
+METRIC_SHORT_SIDE = 256  # style distance is computed at this size, as the networks see it
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("metrics", help="temporal consistency and style faithfulness of a result")
+    parser.add_argument("input", help="the source clip")
+    parser.add_argument("output", help="the stylized clip to measure")
+    parser.add_argument("--reference", help="the per-frame (unstabilised) result, to compare against")
+    parser.add_argument("--style-image", type=Path, help="the painting: report the Gram style distance")
+    parser.add_argument("--every", type=int, default=4, help="style distance on every Nth frame (default 4)")
+    parser.add_argument("--plot", type=Path, help="save a flicker plot (PNG)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--offline", action="store_true", help="never download networks")
+    parser.set_defaults(handler=metrics)
+
+
+def _frames(path: str, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    from dreamreel.engine.sources import open_source
+
+    with open_source(path) as source:
+        for frame in source:
+            if size is not None and frame.image.shape[:2] != size:
+                raise UsageError(f"{path} is {frame.image.shape[1]}x{frame.image.shape[0]}, "
+                                 f"the input is {size[1]}x{size[0]}: metrics compare equal sizes")
+            yield frame.image
+
+
+def _count(path: str) -> tuple[int, tuple[int, int]]:
+    count, size = 0, None
+    for image in _frames(path):
+        count, size = count + 1, image.shape[:2]
+    return count, size
+
+
+def _style_distances(paths: list[str], painting: Path, every: int, offline: bool) -> list[float]:
+    """Mean Gram distance of every `every`-th frame of each clip to the painting."""
+    import tensorflow as tf
+
+    from dreamreel import weights
+    from dreamreel.engine.effects import read_image
+    from dreamreel.engine.graph import working_size
+    from dreamreel.pipelines.gram import STYLE_LAYERS, gram, style_distance
+    from dreamreel.pipelines.vgg16 import VGG16Features
+
+    vgg = VGG16Features(weights.load("vgg16", offline=offline))
+
+    def grams(image: np.ndarray) -> dict[str, tf.Tensor]:
+        h, w = working_size(*image.shape[:2], METRIC_SHORT_SIDE)
+        x = tf.image.resize(tf.convert_to_tensor(image[None], tf.float32) / 255.0, (h, w), antialias=True)
+        return {k: gram(v) for k, v in vgg(x, STYLE_LAYERS).items()}
+
+    target = grams(read_image(painting))
+    results = []
+    for path in paths:
+        values = [float(style_distance(grams(img), target)[0])
+                  for i, img in enumerate(_frames(path)) if i % every == 0]
+        results.append(float(np.mean(values)))
+    return results
+
+
+def metrics(args: argparse.Namespace) -> int:
+    from dreamreel.engine.consistency import mean_abs_difference, warping_errors
+
+    if args.every < 1:
+        raise UsageError("--every must be at least 1")
+    clips = [args.output] + ([args.reference] if args.reference else [])
+    total, size = _count(args.input)
+    for clip in clips:
+        count, _ = _count(clip)
+        if count != total:
+            raise UsageError(f"{clip} has {count} frames, {args.input} has {total}: metrics need the same frames")
+    per_pair = warping_errors(_frames(args.input), [_frames(c, size) for c in clips])
+    brightness = [[float(img.mean()) / 255.0 for img in _frames(c)] for c in clips]
+    names = ["output", "reference"][: len(clips)]
+    report: dict[str, dict[str, float]] = {
+        name: {"warping_error": float(np.mean(e)) if e else 0.0} for name, e in zip(names, per_pair, strict=True)
+    }
+    if args.reference:
+        report["output"]["mean_abs_diff_from_reference"] = mean_abs_difference(
+            _frames(args.output), _frames(args.reference))
+    if args.style_image:
+        for name, value in zip(names, _style_distances(clips, args.style_image, args.every, args.offline),
+                               strict=True):
+            report[name]["style_distance"] = value
+    if args.plot:
+        _plot(args.plot, names, per_pair, brightness)
+    if args.json:
+        print(json.dumps({"input": args.input, "frames": total, **report}))
+    else:
+        _table(report, total)
+    return 0
+
+
+def _table(report: dict[str, dict[str, float]], frames: int) -> None:
+    keys = sorted({k for row in report.values() for k in row})
+    print(f"{'':10}" + "".join(f"{k:>30}" for k in keys) + f"   ({frames} frames)")
+    for name, row in report.items():
+        print(f"{name:10}" + "".join(f"{row[k]:>30.6f}" if k in row else f"{'-':>30}" for k in keys))
+
+
+def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness: list[list[float]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
+    for name, errors, light in zip(names, per_pair, brightness, strict=True):
+        top.plot(range(1, len(errors) + 1), errors, label=f"{name} (mean {np.mean(errors):.4f})")
+        bottom.plot(range(len(light)), light, label=name)
+    top.set_ylabel("warping error")
+    top.set_title("flicker: warping error between consecutive frames (lower is steadier)")
+    top.legend()
+    bottom.set_ylabel("mean brightness")
+    bottom.set_xlabel("frame")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

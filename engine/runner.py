@@ -1,0 +1,175 @@
+"""The streaming pipeline: decode -> batch -> graph -> stabilise -> encode, concurrently.
+
+Three threads meet at bounded queues (backpressure keeps memory flat however long the input),
+so throughput is set by the slowest stage rather than the sum of all. The graph runs on the
+calling thread; TensorFlow, PyAV and OpenCV release the GIL while they work. On Ctrl-C the
+reader stops, batches already computed are still written, and the sink is finalised.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from dreamreel.engine.media import Frame
+
+END = object()  # end-of-stream marker on every queue
+QUEUE_BATCHES = 2
+
+
+@dataclass
+class RunStats:
+    frames: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    graph_seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+class _Stage(threading.Thread):
+    """A worker thread that records its first exception for the caller to re-raise."""
+
+    def __init__(self, name: str, target: Callable[[], None]) -> None:
+        super().__init__(name=name, daemon=True)
+        self._work = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:  # handed to the main thread
+            self.error = exc
+
+
+def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put with backpressure, giving up when the run is stopping."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
+    batch: list[Frame] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run_stream(
+    frames: Iterable[Frame],
+    graph: Callable[[np.ndarray], np.ndarray],
+    batch_size: int,
+    write: Callable[[Frame], None],
+    stabilise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> RunStats:
+    """Stream `frames` through `graph` in fixed-size batches and `write` every result in order.
+
+    `graph` takes and returns [batch_size, H, W, 3] uint8; a partial last batch is padded by
+    repeating its last frame (the graph never recompiles) and the padding is dropped.
+    `stabilise(source, stylized) -> frame` runs in frame order on the writer thread.
+    """
+    stats = RunStats()
+    stop = threading.Event()
+    inbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
+    outbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
+
+    def read() -> None:
+        for batch in batches(frames, batch_size):
+            if not _put(inbox, batch, stop):
+                return
+        _put(inbox, END, stop)
+
+    def write_all() -> None:
+        while True:
+            item = outbox.get()
+            if item is END:
+                return
+            batch, images = item
+            for frame, image in zip(batch, images, strict=False):
+                if stabilise is not None:
+                    image = stabilise(frame.image, image)
+                write(replace(frame, image=np.ascontiguousarray(image)))
+                stats.frames += 1
+                if on_frame:
+                    on_frame(stats.frames)
+
+    reader, writer = _Stage("decode", read), _Stage("encode", write_all)
+    start = time.perf_counter()
+    reader.start()
+    writer.start()
+    try:
+        while True:
+            item = _get(inbox, reader)
+            if item is END:
+                break
+            stacked = np.stack([f.image for f in item])  # [n, H, W, 3] uint8
+            if len(item) < batch_size:
+                pad = np.repeat(stacked[-1:], batch_size - len(item), axis=0)
+                stacked = np.concatenate([stacked, pad])
+            t0 = time.perf_counter()
+            out = graph(stacked)
+            stats.graph_seconds += time.perf_counter() - t0
+            if not _put_checked(outbox, (item, out[: len(item)]), writer):
+                break
+    except KeyboardInterrupt:
+        stats.interrupted = True
+    finally:
+        stop.set()
+        # Let the writer finish what was computed, so an interrupted run keeps its frames.
+        _put_checked(outbox, END, writer)
+        _join_quietly(writer, stats)
+        reader.join(timeout=5)
+        stats.seconds = time.perf_counter() - start
+    for stage in (reader, writer):
+        if stage.error is not None:
+            raise stage.error
+    return stats
+
+
+def _get(q: queue.Queue, producer: _Stage) -> object:
+    """Take the next item, or stop if the producer died."""
+    while True:
+        try:
+            return q.get(timeout=0.1)
+        except queue.Empty:
+            if not producer.is_alive():
+                if producer.error is not None:
+                    raise producer.error from None
+                return END
+
+
+def _put_checked(q: queue.Queue, item: object, consumer: _Stage) -> bool:
+    while consumer.is_alive():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _join_quietly(writer: _Stage, stats: RunStats) -> None:
+    """Join the writer; a second Ctrl-C while it drains is noted, not raised mid-write."""
+    while writer.is_alive():
+        try:
+            writer.join(timeout=0.2)
+        except KeyboardInterrupt:
+            stats.interrupted = True
