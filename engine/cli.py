@@ -35,7 +35,15 @@ _import_tensorflow_quietly()
 
 def commands() -> list:
     """The subcommand modules (imported after TensorFlow, so its import stays quiet)."""
-    from dreamreel.engine.commands import demo, dream, generate, metrics, run, styles, weights
+    from dreamreel.engine.commands import (
+        demo,
+        dream,
+        generate,
+        metrics,
+        run,
+        styles,
+        weights,
+    )
 
     return [run, demo, dream, styles, generate, metrics, weights]
 

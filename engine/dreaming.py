@@ -25,7 +25,8 @@ VIDEO_STEPS = 4  # steps per octave for video frames: feedback carries the rest 
 DEFAULT_BLEND = 0.9
 
 
-def add_dream_arguments(parser: argparse.ArgumentParser) -> None:
+def add_dream_arguments(parser: argparse.ArgumentParser, seed: bool = True) -> None:
+    """The dream options; `seed=False` where the command has a --seed of its own."""
     group = parser.add_argument_group("dream (--pipeline dream)")
     group.add_argument("--layer", default="block4_conv3", metavar="SPEC",
                        help="layer(s) to amplify: block4_conv3, block4_conv3:12 (one channel), "
@@ -40,7 +41,8 @@ def add_dream_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--objective", default="mean", choices=("mean", "l2"))
     group.add_argument("--guide", type=Path, metavar="IMAGE", help="dream toward this picture's features")
     group.add_argument("--tv-weight", type=float, default=0.0, help="smoothing for guided dreams")
-    group.add_argument("--seed", type=int, default=0, help="random seed (same seed, same dream)")
+    if seed:
+        group.add_argument("--seed", type=int, default=0, help="random seed (same seed, same dream)")
     group.add_argument("--blend", type=float, default=DEFAULT_BLEND,
                        help=f"video: how much of the previous hallucination carries over (default {DEFAULT_BLEND})")
     group.add_argument("--no-feedback", action="store_true",

@@ -12,7 +12,7 @@ import numpy as np
 
 from dreamreel.engine.demo_clip import write_demo_clip
 
-DEMO_STYLE = "3"
+DEMO_STYLE = "19"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

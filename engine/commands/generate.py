@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -31,9 +30,18 @@ import tensorflow as tf
 
 from dreamreel import weights
 from dreamreel.engine import graph as graphs
+from dreamreel.engine.commands.run import (
+    add_precision_argument,
+    add_style_arguments,
+    add_temporal_arguments,
+    build_processor,
+    resolve_precision,
+)
+from dreamreel.engine.dreaming import add_dream_arguments
 from dreamreel.engine.errors import UsageError
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.progress import Progress
+from dreamreel.engine.runner import run_stream
 from dreamreel.engine.sinks import IMAGE_EXTENSIONS, open_sink
 from dreamreel.pipelines.gan import latent
 from dreamreel.pipelines.gan.dcgan import IMAGE_SIZE, LATENT_DIM, DCGANGenerator
@@ -117,8 +125,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="a video (.mp4 .mov .mkv .webm .gif or a folder/) or, for one face or "
                         "a --grid montage, an image (.png/.jpg)")
     parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument("--pipeline", default="faces", choices=GENERATORS,
-                        help="the generator: faces = DCGAN faces, 64x64 (default faces)")
+    parser.add_argument("--pipeline", default="faces", metavar="faces[,NAME[@S],...]",
+                        help="the generator: faces = DCGAN faces, 64x64 (default faces), optionally "
+                        "followed by effects to run on every frame, e.g. faces,dream or faces,vintage@0.5,style")
     walk = parser.add_argument_group("latent walk")
     walk.add_argument("--seed", type=int, default=0, help="which faces (default 0)")
     walk.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10)")
@@ -143,6 +152,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          help="XLA for the generator: auto = on (measured faster, even on CPU)")
     compute.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: GPU if any)")
     compute.add_argument("--offline", action="store_true", help="never download networks")
+    effects = parser.add_argument_group("effects after the generator (see dreamreel run)")
+    add_style_arguments(effects)
+    add_precision_argument(effects)
+    add_dream_arguments(parser, seed=False)
+    add_temporal_arguments(parser)
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better (default 18)")
     encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
@@ -200,6 +214,20 @@ def plan(args: argparse.Namespace) -> tuple[str, np.ndarray, int, int]:
     return "walk", z[:, np.newaxis], 1, 1
 
 
+def effects_after(args: argparse.Namespace, info: MediaInfo):
+    """(process, batch, stabiliser) for the effects named after `faces` in --pipeline."""
+    generator, _, stages = args.pipeline.partition(",")
+    if generator not in GENERATORS:
+        raise UsageError(f"unknown generator '{generator}'; available: {', '.join(GENERATORS)}")
+    if not stages:
+        return (lambda frames: frames), args.batch, None
+    stage_args = argparse.Namespace(**vars(args))
+    stage_args.pipeline, stage_args.size, stage_args.seed = stages, None, args.seed
+    resolve_precision(stage_args)
+    process, batch, stabiliser, _ = build_processor(stage_args, info, args.batch)
+    return process, batch, stabiliser
+
+
 def generate(args: argparse.Namespace) -> int:
     check_numbers(args)
     mode, latents, rows, cols = plan(args)
@@ -215,23 +243,16 @@ def generate(args: argparse.Namespace) -> int:
     renderer = FaceRenderer(DCGANGenerator(weights.load("dcgan_faces", offline=args.offline or None)),
                             batch=args.batch, size=args.size, resample=args.resample,
                             device=device, jit=args.jit != "off")
+    process, batch, stabiliser = effects_after(args, info)
     progress = Progress(frame_count, label=args.output.name, enabled=False if args.quiet else None)
-    done, interrupted = 0, False
-    start = time.perf_counter()
-    try:  # on Ctrl-C the sink keeps the frames written so far
-        with open_sink(args.output, info, crf=args.crf, preset=args.preset,
-                       overwrite=args.overwrite) as sink:
-            for index, image in enumerate(render_frames(renderer, latents, rows, cols)):
-                sink.write(Frame(image=image, index=index, pts=float(index / args.fps),
-                                 duration=float(1 / args.fps), pts_ticks=index,
-                                 time_base=1 / args.fps))
-                done = index + 1
-                progress(done)
-    except KeyboardInterrupt:
-        interrupted = True
-    elapsed = time.perf_counter() - start
+    frames = (Frame(image=image, index=index, pts=float(index / args.fps), duration=float(1 / args.fps),
+                    pts_ticks=index, time_base=1 / args.fps)
+              for index, image in enumerate(render_frames(renderer, latents, rows, cols)))
+    with open_sink(args.output, info, crf=args.crf, preset=args.preset, overwrite=args.overwrite) as sink:
+        stats = run_stream(frames, process, batch, sink.write, stabilise=stabiliser, on_frame=progress)
     progress.close()
-    if interrupted:
+    done, elapsed = stats.frames, stats.seconds
+    if stats.interrupted:
         print(f"dreamreel: interrupted: kept the {done} finished frame(s) in {args.output}",
               file=sys.stderr)
         return 130

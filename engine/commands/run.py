@@ -22,6 +22,32 @@ def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--pipeline", default="style", metavar="NAME[@S],...",
                        help=f"the effect, or a chain such as vintage@0.6,style; one of {', '.join(PIPELINES)} "
                        "(default style); @S sets that stage's strength")
+    add_style_arguments(group)
+    compute = parser.add_argument_group("compute")
+    compute.add_argument("--size", type=int, metavar="PX",
+                         help="working resolution: the short side the network sees (output keeps the input size)")
+    compute.add_argument("--batch", type=int, default=4, help="frames per graph call (default 4)")
+    compute.add_argument("--jit", default="auto", choices=graphs.JIT_CHOICES,
+                         help="XLA compilation: auto = on for GPU, off for CPU (measured faster)")
+    add_precision_argument(compute)
+    compute.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: GPU if any)")
+    compute.add_argument("--offline", action="store_true", help="never download networks")
+
+
+def add_precision_argument(group) -> None:
+    group.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
+                       help="auto: bfloat16 for dream (3.5x faster on CPU), float32 otherwise")
+
+
+def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
+    temporal = parser.add_argument_group("temporal consistency")
+    temporal.add_argument("--temporal", type=float, metavar="W",
+                          help="0..1 blend of the flow-warped previous output (default on for video; 0 = off)")
+    temporal.add_argument("--flow-preset", default="fast", choices=("ultrafast", "fast", "medium"))
+
+
+def add_style_arguments(group) -> None:
+    """The style effects' own options."""
     group.add_argument("--style", default="0", metavar="N|N:W,...",
                        help="built-in style 0..25, or a blend such as 3:0.5,12:0.5 (default 0)")
     group.add_argument("--style-image", type=Path, metavar="PAINTING",
@@ -29,16 +55,6 @@ def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--strength", type=float, default=1.0, help="0..1 (default 1)")
     group.add_argument("--preserve-color", action="store_true",
                        help="keep the source's colours, stylize the luminance")
-    compute = parser.add_argument_group("compute")
-    compute.add_argument("--size", type=int, metavar="PX",
-                         help="working resolution: the short side the network sees (output keeps the input size)")
-    compute.add_argument("--batch", type=int, default=4, help="frames per graph call (default 4)")
-    compute.add_argument("--jit", default="auto", choices=graphs.JIT_CHOICES,
-                         help="XLA compilation: auto = on for GPU, off for CPU (measured faster)")
-    compute.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
-                         help="auto: bfloat16 for dream (3.5x faster on CPU), float32 otherwise")
-    compute.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: GPU if any)")
-    compute.add_argument("--offline", action="store_true", help="never download networks")
 
 
 def resolve_precision(args: argparse.Namespace) -> None:
@@ -63,10 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     timing.add_argument("--start", type=float, metavar="SEC", help="skip to this time")
     timing.add_argument("--duration", type=float, metavar="SEC", help="process this many seconds")
     timing.add_argument("--fps", type=float, help="resample to this frame rate (default: keep every frame and timestamp)")
-    temporal = parser.add_argument_group("temporal consistency")
-    temporal.add_argument("--temporal", type=float, metavar="W",
-                          help="0..1 blend of the flow-warped previous output (default on for video; 0 = off)")
-    temporal.add_argument("--flow-preset", default="fast", choices=("ultrafast", "fast", "medium"))
+    add_temporal_arguments(parser)
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better (default 18)")
     encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")

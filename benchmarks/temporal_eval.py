@@ -1,0 +1,64 @@
+"""Measure what temporal stabilisation buys: E_warp, style distance and drift, per-frame vs
+stabilised vs plain exponential smoothing, on real clips. Prints a markdown table.
+
+    python benchmarks/temporal_eval.py [--clips film/chaplin_silent.mp4 ...] [--weights 0.5 0.7 0.9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+DREAMREEL = [sys.executable, "-m", "dreamreel.engine.cli"]
+PAINTING = MEDIA / "styles" / "kandinsky_composition_vii.jpg"
+
+
+def dreamreel(*args: str) -> str:
+    result = subprocess.run([*DREAMREEL, *args], capture_output=True, text=True, check=False)
+    if result.returncode:
+        sys.exit(f"dreamreel {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clips", nargs="+", default=["film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4"])
+    parser.add_argument("--weights", nargs="+", type=float, default=[0.5, 0.7, 0.85])
+    parser.add_argument("--size", default="360", help="working short side")
+    parser.add_argument("--duration", default="6")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in args.clips:
+            source = str(MEDIA / clip)
+            trimmed = f"{tmp}/input.mp4"
+            dreamreel("run", source, "-o", trimmed, "--duration", args.duration, "--strength", "0",
+                      "--temporal", "0", "--crf", "12", "-y", "--quiet")
+            for label, style in (("style 7", ["--style", "7"]), ("kandinsky", ["--style-image", str(PAINTING)])):
+                reference = f"{tmp}/perframe.mp4"
+                common = [trimmed, "--size", args.size, *style, "-y", "--quiet", "--crf", "14"]
+                dreamreel("run", *common, "-o", reference, "--temporal", "0")
+                for weight in [0.0, *args.weights]:
+                    out = reference if weight == 0 else f"{tmp}/w{weight}.mp4"
+                    if weight:
+                        dreamreel("run", *common, "-o", out, "--temporal", str(weight))
+                    figures = json.loads(dreamreel("metrics", trimmed, out, "--reference", reference,
+                                                   "--style-image", str(PAINTING), "--json"))
+                    rows.append((clip, label, weight, figures["output"], figures["reference"]))
+                    print(rows[-1], file=sys.stderr)
+    print("| clip | style | --temporal | E_warp | vs per-frame | style distance | vs per-frame | mean abs diff from per-frame |")
+    print("|---|---|---|---|---|---|---|---|")
+    for clip, label, weight, out, ref in rows:
+        print(f"| {Path(clip).name} | {label} | {weight} | {out['warping_error']:.5f} | "
+              f"{out['warping_error'] / ref['warping_error']:.2f}x | {out['style_distance']:.5f} | "
+              f"{out['style_distance'] / ref['style_distance']:.3f}x | "
+              f"{out.get('mean_abs_diff_from_reference', 0):.4f} |")
+
+
+if __name__ == "__main__":
+    main()
