@@ -39,13 +39,14 @@ def commands() -> list:
         demo,
         dream,
         generate,
+        live,
         metrics,
         run,
         styles,
         weights,
     )
 
-    return [run, demo, dream, styles, generate, metrics, weights]
+    return [run, demo, dream, styles, generate, live, metrics, weights]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -506,7 +506,8 @@ def _check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder:
             raise MediaError(f"{path}: the output would overwrite the input; choose another name")
     parent = target.parent
     if not parent.is_dir():
-        raise MediaError(f"{path}: folder {parent} does not exist")
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise MediaError(f"{path}: folder {parent} {what}")
     if not os.access(parent, os.W_OK):
         raise MediaError(f"{path}: folder {parent} is not writable")
     if folder:

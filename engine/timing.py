@@ -22,7 +22,7 @@ def resample(frames: Iterable[Frame], fps: float) -> Iterator[Frame]:
         previous = frame
     if previous is not None:
         end = previous.pts + (previous.duration or 1.0 / fps)
-        while index / fps < end - 1e-9:
+        while index < round(end * fps):  # as FFmpeg's fps filter: the nearest frame count
             yield _at(previous, index, fps)
             index += 1
 

@@ -1,0 +1,229 @@
+"""`dreamreel live --camera 0`: stylize a camera (or a file standing in for one) live, for VJs.
+
+Compiles every pipeline of the setlist first, then runs the show until Esc/q, closing the
+window, Ctrl-C or --duration; the recording is finished in every case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+from dreamreel.engine import graph as graphs
+from dreamreel.engine.commands.run import add_effect_arguments, effect_options, resolve_precision
+from dreamreel.engine.effects import parse_chain
+from dreamreel.engine.errors import UsageError
+from dreamreel.engine.media import MediaError
+
+DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
+FIRST_FRAME_TIMEOUT = 10.0  # seconds to wait for the camera's first frame
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("live", help="stylize a camera or a looping file live (preview, "
+                            "virtual camera, NDI, recording; OSC/MIDI/keyboard control)")
+    source = parser.add_argument_group("source").add_mutually_exclusive_group(required=True)
+    source.add_argument("--camera", type=int, metavar="N", help="camera device number (0 = first)")
+    source.add_argument("--source", metavar="FILE_OR_URL",
+                        help="a video file (played at its frame rate) or stream URL instead of a camera")
+    parser.add_argument("--loop", action="store_true", help="play --source FILE forever")
+    add_effect_arguments(parser)
+    show = parser.add_argument_group("show")
+    show.add_argument("--setlist", metavar="FILE|SPEC;SPEC",
+                      help="pipelines to switch between live, all compiled up front: a file with one "
+                      "pipeline spec per line (# comments), or specs separated by ';' "
+                      "(default: just --pipeline)")
+    show.add_argument("--crossfade", type=float, default=0.5, metavar="SEC",
+                      help="fade style and pipeline changes over this many seconds (default 0.5)")
+    show.add_argument("--temporal", type=float, default=0.0, metavar="W",
+                      help="0..1 flow-guided stabiliser weight (default 0 = off; key t toggles)")
+    show.add_argument("--flow-preset", default="ultrafast", choices=("ultrafast", "fast", "medium"))
+    show.add_argument("--target-fps", type=float, metavar="FPS",
+                      help="lower the working size (down to half) to hold this frame rate")
+    show.add_argument("--duration", type=float, metavar="SEC", help="end the show after this long")
+    show.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    out = parser.add_argument_group("outputs")
+    out.add_argument("--no-preview", action="store_true", help="no window")
+    out.add_argument("--fullscreen", action="store_true", help="preview fullscreen")
+    out.add_argument("--display", type=int, default=0, metavar="N", help="preview on display N")
+    out.add_argument("--virtual-cam", action="store_true", help="also send to a virtual webcam")
+    out.add_argument("--ndi", metavar="NAME", help="also send as an NDI source with this name")
+    out.add_argument("--record", type=Path, metavar="OUT.mp4", help="record the show (clean, no OSD)")
+    out.add_argument("-y", "--overwrite", action="store_true", help="replace an existing recording")
+    out.add_argument("--record-crf", type=int, default=20)
+    out.add_argument("--record-preset", default="veryfast", help="x264 preset (default veryfast)")
+    ctl = parser.add_argument_group("control")
+    ctl.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC on this UDP port")
+    ctl.add_argument("--osc-host", default="127.0.0.1",
+                     help="address to listen on (0.0.0.0 = the network; default 127.0.0.1)")
+    ctl.add_argument("--midi", nargs="?", const="", metavar="PORT",
+                     help="take MIDI from this input (default: the first)")
+    ctl.add_argument("--midi-map", type=Path, metavar="FILE", help="MIDI mapping, .json or .toml")
+    ctl.add_argument("--midi-learn", type=Path, metavar="FILE",
+                     help="learn a MIDI mapping interactively, write it to FILE, and exit")
+    parser.set_defaults(handler=live)
+
+
+def setlist(args: argparse.Namespace) -> list[str]:
+    """The pipeline specs of the show, each checked now (not half way through compiling)."""
+    if not args.setlist:
+        specs = [args.pipeline]
+    elif Path(args.setlist).is_file():
+        lines = Path(args.setlist).read_text().splitlines()
+        specs = [line.split("#", 1)[0].strip() for line in lines]
+    else:
+        specs = args.setlist.split(";")
+    specs = list(dict.fromkeys(s.strip() for s in specs if s.strip()))
+    if not specs:
+        raise UsageError(f"--setlist {args.setlist}: no pipelines in it")
+    for spec in specs:
+        if "dream" in [name for name, _ in parse_chain(spec)]:
+            raise UsageError(f"'{spec}': dream is not a live pipeline (a few seconds a frame "
+                             "on a CPU); use `dreamreel run` for dreams")
+    return specs
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    if args.loop and args.camera is not None:
+        raise UsageError("--loop is for --source files")
+    if args.size < 16:
+        raise UsageError("--size must be at least 16 pixels")
+    if not 0 <= args.temporal <= 1:
+        raise UsageError("--temporal must be within 0..1")
+    if not 0 <= args.crossfade <= 30:
+        raise UsageError("--crossfade must be within 0..30 seconds")
+    for name in ("target_fps", "duration"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive")
+
+
+def setup_logging() -> None:
+    """Live messages (camera lost, OSC warnings) as `dreamreel: ...` lines on stderr."""
+    logger = logging.getLogger("dreamreel.live")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("dreamreel: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def learn(args: argparse.Namespace) -> int:
+    """--midi-learn: bind controls one parameter at a time; Enter skips one."""
+    from dreamreel.engine.live.control import midi_learn, save_midi_map
+
+    try:
+        import mido
+
+        names = mido.get_input_names()
+    except Exception as err:
+        raise UsageError(f"--midi-learn: MIDI unavailable ({err}); pip install mido python-rtmidi") from err
+    if not names:
+        raise UsageError("--midi-learn: no MIDI inputs found; plug in a controller")
+    events: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [events.put(None) for _ in sys.stdin], daemon=True).start()
+    with mido.open_input(args.midi or names[0], callback=events.put):
+        bindings = midi_learn(iter(events.get, object()), lambda text: print(text, file=sys.stderr))
+    save_midi_map(args.midi_learn, bindings)
+    print(f"{args.midi_learn}: {len(bindings)} control(s) mapped", file=sys.stderr)
+    return 0
+
+
+def live(args: argparse.Namespace) -> int:
+    from dreamreel.engine.live.capture import Capture, reader_opener
+    from dreamreel.engine.live.control import (
+        LiveState,
+        MidiHandler,
+        OscServer,
+        Params,
+        load_midi_map,
+        open_midi,
+    )
+    from dreamreel.engine.live.outputs import (
+        NdiSender,
+        Preview,
+        Recorder,
+        VirtualCamera,
+        start_output,
+    )
+    from dreamreel.engine.live.show import Show, compile_programs, ladder
+
+    setup_logging()
+    if args.midi_learn:
+        return learn(args)
+    args.size = args.size or DEFAULT_SIZE
+    check_numbers(args)
+    resolve_precision(args)
+    specs = setlist(args)
+    bindings = load_midi_map(args.midi_map) if args.midi_map else []
+    opener = reader_opener(args.camera, args.source, args.loop)
+    capture = Capture(opener).start()
+    outputs, preview, osc, midi = [], None, None, None
+    try:
+        first = capture.mailbox.wait_newer(0, FIRST_FRAME_TIMEOUT)
+        if first is None:
+            what = f"camera {args.camera}" if args.camera is not None else args.source
+            raise MediaError(f"{what}: no picture within {FIRST_FRAME_TIMEOUT:g} s")
+        height, width = first.image.shape[:2]
+        rate = args.target_fps or capture.fps or 30.0
+        if args.record:
+            outputs.append(Recorder(args.record, width, height, rate, args.overwrite,
+                                    args.record_crf, args.record_preset))
+        device = args.device or graphs.default_device()
+        sizes = ladder(args.size, args.target_fps)
+        began = time.perf_counter()
+        programs = compile_programs(specs, effect_options(args), height, width, sizes, device,
+                                    graphs.resolve_jit(args.jit, device), args.preserve_color)
+        compile_seconds = time.perf_counter() - began
+        print(f"dreamreel: compiled {len(specs)} pipeline(s) x {len(sizes)} size(s) "
+              f"({', '.join(map(str, sizes))} px) in {compile_seconds:.1f} s", file=sys.stderr)
+        params = Params(pipeline=specs[0], style=args.style, strength=args.strength,
+                        style_image=str(args.style_image) if args.style_image else None,
+                        temporal=args.temporal, crossfade=args.crossfade)
+        state = LiveState(params, specs)
+        state.set("style", args.style)  # validated like any live change
+        if args.osc is not None:
+            osc = OscServer(state, args.osc, args.osc_host).start()
+        if args.midi is not None or bindings:
+            midi = open_midi(args.midi, MidiHandler(state, bindings))
+        if not args.no_preview:
+            preview = start_output(Preview, width, height, args.fullscreen, args.display)
+        if args.virtual_cam:
+            outputs.append(start_output(VirtualCamera, width, height, rate))
+        if args.ndi:
+            outputs.append(start_output(NdiSender, args.ndi))
+        outputs = [o for o in outputs if o is not None]
+        where = f"; OSC on {args.osc_host}:{osc.port}" if osc else ""
+        print(f"dreamreel: live {width}x{height} -> {', '.join(o.name for o in outputs + [preview] if o) or 'no outputs'}"
+              f"{where}", file=sys.stderr, flush=True)
+        show = Show(state, capture, programs, sizes, outputs, preview, args.target_fps,
+                    args.duration, args.flow_preset)
+        stats = show.run()
+    finally:
+        capture.stop()
+        if osc is not None:
+            osc.stop()
+        if midi is not None:
+            midi.close()
+        for output in [*outputs, preview]:
+            if output is not None:
+                output.close()
+    stats.compile_seconds = compile_seconds
+    summary = {"frames": stats.frames, "seconds": round(stats.seconds, 2), "fps": round(stats.fps, 2),
+               "latency_median_ms": round(stats.latency_ms(0.5), 1),
+               "latency_p95_ms": round(stats.latency_ms(0.95), 1),
+               "compile_seconds": round(compile_seconds, 2), "working_sizes": sizes,
+               "camera_losses": capture.losses, "record": str(args.record or "")}
+    if args.json:
+        print(json.dumps(summary))
+    print(f"dreamreel: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps), latency "
+          f"median {summary['latency_median_ms']} ms, p95 {summary['latency_p95_ms']} ms"
+          + (f"; recorded {args.record}" if args.record else ""), file=sys.stderr)
+    return 0

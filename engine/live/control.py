@@ -1,0 +1,421 @@
+"""Live parameters and the three ways to change them mid-show: keys, OSC and MIDI.
+
+Everything a performer can touch lives in one `LiveState`. Keys (from the preview window),
+OSC (a UDP thread) and MIDI (mido's callback thread) all go through `LiveState.set`, `step`
+and `toggle`, which validate under one lock and bump a version number; the show loop takes a
+`snapshot()` once per frame, so it never waits on a controller and never sees half an update.
+
+A controller must never stop the show: a malformed or unknown OSC message or MIDI event is
+logged once per address (so a flood cannot fill the terminal) and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dreamreel.engine.errors import UsageError
+from dreamreel.pipelines.base import SettingsError
+from dreamreel.pipelines.style.effects import parse_style_spec
+from dreamreel.pipelines.style.multistyle import NUM_STYLES
+
+log = logging.getLogger("dreamreel.live")
+
+OSC_PREFIX = "/dreamreel/"
+MAX_CROSSFADE = 30.0  # seconds; a longer fade is a mistake, not a performance
+TEMPORAL_ON = 0.5  # the weight the `t` key switches the stabiliser on to
+
+
+@dataclass(frozen=True)
+class Params:
+    """One consistent set of live parameters (a snapshot; change them through LiveState)."""
+
+    pipeline: str = "style"
+    style: str = "0"  # a built-in style index or a blend spec "3:0.5,12:0.5"
+    style_image: str | None = None  # a painting, for pipelines built with --style-image
+    strength: float = 1.0
+    temporal: float = 0.0  # Stabilizer weight, 0 = off
+    crossfade: float = 0.5  # seconds over which a style or pipeline change fades in
+    freeze: bool = False  # keep stylizing the last captured frame
+    osd: bool = True
+
+
+def _unit(value: Any) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise SettingsError(f"{number} is not within 0..1")
+    return number
+
+
+def _seconds(value: Any) -> float:
+    number = float(value)
+    if not 0.0 <= number <= MAX_CROSSFADE:
+        raise SettingsError(f"{number} is not within 0..{MAX_CROSSFADE:g} seconds")
+    return number
+
+
+def _style(value: Any) -> str:
+    spec = str(value).strip()
+    parse_style_spec(spec)  # raises SettingsError with the reason
+    return spec
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "on", "yes")
+    return bool(int(value))
+
+
+def _painting(value: Any) -> str:
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise SettingsError(f"{path}: no such image file")
+    return str(path)
+
+
+class LiveState:
+    """The thread-safe home of every live parameter.
+
+    pipelines: the pipelines the show has compiled; only these can be switched to.
+    """
+
+    def __init__(self, params: Params, pipelines: list[str]) -> None:
+        self._lock = threading.Lock()
+        self._params = params
+        self.pipelines = list(pipelines)
+        self.version = 0
+        self.quit = threading.Event()
+        self._parsers: dict[str, Callable[[Any], Any]] = {
+            "pipeline": self._pipeline, "style": _style, "style_image": _painting,
+            "strength": _unit, "temporal": _unit, "crossfade": _seconds,
+            "freeze": _flag, "osd": _flag,
+        }
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in fields(Params)]
+
+    def snapshot(self) -> Params:
+        with self._lock:
+            return self._params
+
+    def set(self, name: str, value: Any) -> Params:
+        """Validate and set one parameter; raises SettingsError (bad value) or KeyError (name)."""
+        parsed = self._parsers[name](value)
+        with self._lock:
+            self._params = replace(self._params, **{name: parsed})
+            self.version += 1
+            return self._params
+
+    def toggle(self, name: str) -> Params:
+        """Flip a flag; for `temporal`, switch the stabiliser between off and TEMPORAL_ON."""
+        with self._lock:
+            current = getattr(self._params, name)
+        if name == "temporal":
+            return self.set(name, 0.0 if current else TEMPORAL_ON)
+        return self.set(name, not current)
+
+    def step(self, name: str, delta: int) -> Params:
+        """Next/previous style (a blend steps from its strongest style) or pipeline, or nudge a
+        number by delta tenths."""
+        current = getattr(self.snapshot(), name)
+        if name == "style":
+            index = int(parse_style_spec(current).argmax())
+            return self.set(name, str((index + delta) % NUM_STYLES))
+        if name == "pipeline":
+            index = self.pipelines.index(current)
+            return self.set(name, self.pipelines[(index + delta) % len(self.pipelines)])
+        limit = MAX_CROSSFADE if name == "crossfade" else 1.0
+        return self.set(name, min(limit, max(0.0, round(current + 0.1 * delta, 3))))
+
+    def _pipeline(self, value: Any) -> str:
+        name = str(value).strip()
+        if name not in self.pipelines:
+            raise SettingsError(f"pipeline '{name}' was not compiled for this show; "
+                                f"available: {', '.join(self.pipelines)} (add it with --setlist)")
+        return name
+
+
+class OnceLog:
+    """Warn once per key (an OSC address, a MIDI control): a flood of one bad message costs
+    one line, and a different mistake still gets its own."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, message: str) -> None:
+        with self._lock:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        log.warning("%s (further messages like this are ignored silently)", message)
+
+
+# --- keyboard -------------------------------------------------------------------------------
+
+# Key names as pygame.key.name() gives them -> what they do.
+KEYS: dict[str, tuple[str, str, int]] = {
+    "right": ("step", "style", 1),
+    "left": ("step", "style", -1),
+    "up": ("step", "strength", 1),
+    "down": ("step", "strength", -1),
+    "page down": ("step", "pipeline", 1),
+    "page up": ("step", "pipeline", -1),
+    "]": ("step", "crossfade", 1),
+    "[": ("step", "crossfade", -1),
+    "space": ("toggle", "freeze", 0),
+    "o": ("toggle", "osd", 0),
+    "t": ("toggle", "temporal", 0),
+}
+QUIT_KEYS = ("escape", "q")
+
+
+def handle_key(state: LiveState, key: str) -> None:
+    """Apply one key press: digits pick styles 0-9, KEYS the rest, Esc/q end the show."""
+    if key in QUIT_KEYS:
+        state.quit.set()
+    elif key.isdigit():
+        state.set("style", key)
+    elif key in KEYS:
+        action, name, delta = KEYS[key]
+        params = state.step(name, delta) if action == "step" else state.toggle(name)
+        log.info("%s = %s", name, getattr(params, name))
+
+
+# --- OSC --------------------------------------------------------------------------------------
+
+# address (after /dreamreel/) -> (parameter, what the argument means)
+OSC_ADDRESSES: dict[str, tuple[str, str]] = {
+    "style": ("style", "i: built-in style 0..25"),
+    "blend": ("style", 's: a blend "3:0.5,12:0.5"'),
+    "strength": ("strength", "f: 0..1"),
+    "pipeline": ("pipeline", "s: a pipeline of the setlist"),
+    "style_image": ("style_image", "s: path of a painting"),
+    "temporal": ("temporal", "f: stabiliser weight 0..1 (0 = off)"),
+    "crossfade": ("crossfade", "f: seconds"),
+    "freeze": ("freeze", "i: 1 = freeze the input, 0 = run"),
+    "osd": ("osd", "i: 1 = show the on-screen display"),
+}
+
+
+def osc_apply(state: LiveState, address: str, args: list[Any], warn: OnceLog) -> bool:
+    """Apply one OSC message; a malformed or unknown one is warned about once and ignored."""
+    key = address[len(OSC_PREFIX):] if address.startswith(OSC_PREFIX) else None
+    if key not in OSC_ADDRESSES:
+        warn(address, f"OSC: unknown address {address!r}")
+        return False
+    if len(args) != 1:
+        warn(address, f"OSC {address}: expects one argument ({OSC_ADDRESSES[key][1]}), got {args!r}")
+        return False
+    value = args[0]
+    if key == "style" and not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+        warn(address, f"OSC {address}: expects an integer style, got {value!r}")
+        return False
+    try:
+        state.set(OSC_ADDRESSES[key][0], int(value) if key == "style" else value)
+    except (SettingsError, ValueError, TypeError) as err:
+        warn(address, f"OSC {address} {value!r}: {err}")
+        return False
+    return True
+
+
+class OscServer:
+    """A UDP OSC listener on its own thread, parsing with python-osc.
+
+    A plain socket loop rather than python-osc's server, so that a datagram that is not OSC
+    at all is logged (once) too, and stopping is prompt.
+    """
+
+    def __init__(self, state: LiveState, port: int, host: str = "127.0.0.1") -> None:
+        self.state = state
+        self.warn = OnceLog()
+        self.received = 0
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.bind((host, port))
+        except OSError as err:
+            self._sock.close()
+            raise UsageError(f"--osc {port}: cannot listen on {host}:{port} ({err.strerror})") from err
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="osc", daemon=True)
+
+    def start(self) -> OscServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+
+    def _run(self) -> None:
+        from pythonosc.osc_packet import OscPacket, ParseError
+
+        while not self._stop.is_set():
+            try:
+                data = self._sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.received += 1
+            try:
+                messages = OscPacket(data).messages
+            except (ParseError, ValueError, IndexError, UnicodeDecodeError) as err:
+                self.warn("<not OSC>", f"OSC: ignored a packet that is not OSC ({err})")
+                continue
+            for timed in messages:
+                osc_apply(self.state, timed.message.address, list(timed.message.params), self.warn)
+
+
+# --- MIDI ----------------------------------------------------------------------------------
+
+# Parameters a MIDI control can drive, in --midi-learn's order.
+MIDI_PARAMS = ("strength", "style", "pipeline", "temporal", "crossfade", "freeze", "osd")
+
+
+@dataclass(frozen=True)
+class MidiBinding:
+    """One control: a control change scaled onto [low, high], or a note that sets `value`
+    (or, without a value, steps the style/pipeline or toggles a flag)."""
+
+    kind: str  # "cc" or "note"
+    number: int
+    param: str
+    channel: int | None = None  # None: any channel
+    low: float = 0.0
+    high: float = 1.0
+    value: str | None = None
+
+    def matches(self, message: Any) -> bool:
+        if self.channel is not None and getattr(message, "channel", None) != self.channel:
+            return False
+        if self.kind == "cc":
+            return message.type == "control_change" and message.control == self.number
+        return message.type == "note_on" and message.velocity > 0 and message.note == self.number
+
+
+def load_midi_map(path: Path) -> list[MidiBinding]:
+    """Read a mapping file (.json or .toml): {"map": [{"cc": 21, "param": "strength"}, ...]}."""
+    try:
+        text = Path(path).read_text()
+        data = tomllib.loads(text) if Path(path).suffix.lower() == ".toml" else json.loads(text)
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{path}: cannot read the MIDI mapping ({err})") from err
+    bindings = []
+    for i, entry in enumerate(data.get("map", [])):
+        try:
+            kind = "cc" if "cc" in entry else "note"
+            param = entry["param"]
+            if param not in MIDI_PARAMS:
+                raise ValueError(f"param must be one of {', '.join(MIDI_PARAMS)}")
+            value = entry.get("value")
+            bindings.append(MidiBinding(kind, int(entry[kind]), param, entry.get("channel"),
+                                        float(entry.get("min", 0.0)), float(entry.get("max", 1.0)),
+                                        None if value is None else str(value)))
+        except (KeyError, TypeError, ValueError) as err:
+            raise UsageError(f"{path}: mapping entry {i + 1} is invalid ({err})") from err
+    return bindings
+
+
+def save_midi_map(path: Path, bindings: Iterable[MidiBinding]) -> None:
+    """Write the mapping as JSON (the format load_midi_map reads)."""
+    entries = []
+    for b in bindings:
+        entry: dict[str, Any] = {b.kind: b.number, "param": b.param}
+        if b.channel is not None:
+            entry["channel"] = b.channel
+        entries.append(entry)
+    Path(path).write_text(json.dumps({"map": entries}, indent=2) + "\n")
+
+
+class MidiHandler:
+    """Turns mido messages into parameter changes through a mapping (mido's callback thread)."""
+
+    def __init__(self, state: LiveState, bindings: list[MidiBinding]) -> None:
+        self.state, self.bindings = state, bindings
+        self.warn = OnceLog()
+
+    def __call__(self, message: Any) -> None:
+        for b in self.bindings:
+            if b.matches(message):
+                try:
+                    self._apply(b, message)
+                except (SettingsError, ValueError) as err:
+                    self.warn(f"{b.kind}{b.number}", f"MIDI {b.kind} {b.number} -> {b.param}: {err}")
+
+    def _apply(self, b: MidiBinding, message: Any) -> None:
+        state = self.state
+        if b.kind == "note":
+            if b.value is not None:
+                state.set(b.param, b.value)
+            elif b.param in ("style", "pipeline"):
+                state.step(b.param, 1)
+            else:
+                state.toggle(b.param)
+            return
+        fraction = message.value / 127.0
+        if b.param == "style":
+            state.set("style", round(fraction * (NUM_STYLES - 1)))
+        elif b.param == "pipeline":
+            state.set("pipeline", state.pipelines[round(fraction * (len(state.pipelines) - 1))])
+        elif b.param in ("freeze", "osd"):
+            state.set(b.param, message.value >= 64)
+        else:
+            state.set(b.param, b.low + fraction * (b.high - b.low))
+
+
+def midi_learn(messages: Iterable[Any], prompt: Callable[[str], None],
+               params: Iterable[str] = MIDI_PARAMS) -> list[MidiBinding]:
+    """Ask for each parameter in turn and bind the first control change or note that arrives;
+    Enter on the keyboard (a `None` message) skips one. Controls already bound are ignored."""
+    bindings: list[MidiBinding] = []
+    used: set[tuple[str, int]] = set()
+    source = iter(messages)
+    for param in params:
+        prompt(f"move a fader/knob or hit a pad for '{param}' (Enter skips)")
+        for message in source:
+            if message is None:
+                break
+            kind = {"control_change": "cc", "note_on": "note"}.get(message.type)
+            if kind is None or (kind == "note" and message.velocity == 0):
+                continue
+            number = message.control if kind == "cc" else message.note
+            if (kind, number) in used:
+                continue
+            used.add((kind, number))
+            bindings.append(MidiBinding(kind, number, param))
+            prompt(f"  {param} <- {kind} {number}")
+            break
+    return bindings
+
+
+def open_midi(name: str | None, handler: MidiHandler) -> Any:
+    """Open a MIDI input (the first one when name is empty) calling handler per message; None
+    with one logged line naming what to install when there is no MIDI backend or device."""
+    try:
+        import mido
+
+        names = mido.get_input_names()
+    except Exception as err:  # ImportError, or no rtmidi backend
+        log.error("MIDI unavailable (%s): pip install mido python-rtmidi", err)
+        return None
+    if not names:
+        log.error("MIDI: no input devices found (plug in a controller, or check `aconnect -l`)")
+        return None
+    chosen = name or names[0]
+    try:
+        return mido.open_input(chosen, callback=handler)
+    except Exception as err:
+        log.error("MIDI: cannot open %r (%s); inputs: %s", chosen, err, ", ".join(names))
+        return None

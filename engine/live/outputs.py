@@ -1,0 +1,223 @@
+"""Where the live picture goes: a preview window, a virtual camera, NDI, a recording.
+
+Each output is optional and independent: one that cannot start (no display, no
+v4l2loopback, no NDI runtime) prints one line naming what to install or load, and the show
+goes on with the others. The on-screen display is drawn on the preview only; the virtual
+camera, NDI and the recording get the clean picture.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from dreamreel.engine.media import Frame, MediaError, MediaInfo
+from dreamreel.engine.sinks import open_sink
+
+log = logging.getLogger("dreamreel.live")
+
+LIVE_SOURCE = Path("<live>")  # MediaInfo.path of the live stream: no file, never the output
+RECORD_TIME_BASE = Fraction(1, 1000)  # live frames are timestamped by the wall clock, in ms
+RECORD_QUEUE = 64  # frames the recorder may fall behind before it drops (and says so)
+
+
+class OutputUnavailable(Exception):
+    """An output that cannot start; the message says what to install or load."""
+
+
+class Output(Protocol):
+    name: str
+
+    def send(self, image: np.ndarray, pts: float) -> None:
+        """image: HxWx3 uint8 RGB; pts: seconds since the show started."""
+
+    def close(self) -> None: ...
+
+
+class Preview:
+    """A pygame (SDL2) window: windowed or fullscreen on a chosen display; it is also where
+    the keyboard comes from (`poll`).
+
+    SDL's window surface is kept in software (SDL_FRAMEBUFFER_ACCELERATION=0): with OpenGL,
+    Mesa's software rasteriser loads its own LLVM, which clashes with TensorFlow's LLVM in the
+    same process and crashes (measured under Xvfb); one blit of a video frame needs no GPU.
+    """
+
+    name = "preview"
+
+    def __init__(self, width: int, height: int, fullscreen: bool = False, display: int = 0) -> None:
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+        os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
+        try:
+            import pygame
+        except ImportError as err:
+            raise OutputUnavailable("preview: pip install pygame (or use --no-preview)") from err
+        self._pg = pygame
+        try:
+            pygame.display.init()
+            count = pygame.display.get_num_displays()
+            if not 0 <= display < count:
+                raise OutputUnavailable(f"preview: --display {display} does not exist "
+                                        f"(displays 0..{count - 1})")
+            flags = pygame.FULLSCREEN if fullscreen else pygame.RESIZABLE
+            size = (0, 0) if fullscreen else (width, height)
+            self._screen = pygame.display.set_mode(size, flags, display=display)
+        except pygame.error as err:
+            pygame.display.quit()
+            raise OutputUnavailable(f"preview: no display ({err}); set DISPLAY, or use "
+                                    "--no-preview") from err
+        pygame.display.set_caption("dreamreel live")
+        self.closed = False
+
+    def send(self, image: np.ndarray, pts: float) -> None:
+        pg = self._pg
+        surface = pg.image.frombuffer(np.ascontiguousarray(image).tobytes(),
+                                      (image.shape[1], image.shape[0]), "RGB")
+        size = self._screen.get_size()
+        if surface.get_size() != size:
+            surface = pg.transform.scale(surface, size)
+        self._screen.blit(surface, (0, 0))
+        pg.display.flip()
+
+    def poll(self) -> list[str]:
+        """Key names pressed since the last call (pygame.key.name); sets `closed` when the
+        window is closed."""
+        keys = []
+        for event in self._pg.event.get():
+            if event.type == self._pg.QUIT:
+                self.closed = True
+            elif event.type == self._pg.KEYDOWN:
+                keys.append(self._pg.key.name(event.key))
+        return keys
+
+    def close(self) -> None:
+        self._pg.display.quit()
+
+
+class VirtualCamera:
+    """A virtual webcam (pyvirtualcam: v4l2loopback on Linux, OBS on Windows/macOS) that
+    video-call and streaming apps can pick."""
+
+    name = "virtual camera"
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        try:
+            import pyvirtualcam
+        except ImportError as err:
+            raise OutputUnavailable("virtual camera: pip install pyvirtualcam") from err
+        try:
+            self._cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB)
+        except Exception as err:  # pyvirtualcam raises RuntimeError with the backend's reason
+            hint = ("sudo modprobe v4l2loopback exclusive_caps=1 card_label=dreamreel"
+                    if os.name == "posix" else "install OBS Studio and start its virtual camera once")
+            raise OutputUnavailable(f"virtual camera unavailable ({str(err).rstrip('.')}); {hint}") from err
+        log.info("virtual camera: %s", self._cam.device)
+
+    def send(self, image: np.ndarray, pts: float) -> None:
+        self._cam.send(image)
+
+    def close(self) -> None:
+        self._cam.close()
+
+
+class NdiSender:
+    """An NDI source on the network (ndi-python), for vMix, OBS, Resolume..."""
+
+    name = "NDI"
+
+    def __init__(self, source_name: str) -> None:
+        try:
+            import NDIlib as ndi
+        except ImportError as err:
+            raise OutputUnavailable("NDI: pip install ndi-python (it bundles the NDI runtime)") from err
+        if not ndi.initialize():
+            raise OutputUnavailable("NDI: the NDI runtime does not start on this CPU/OS "
+                                    "(see https://ndi.video/tools/)")
+        self._ndi = ndi
+        settings = ndi.SendCreate()
+        settings.ndi_name = source_name
+        self._sender = ndi.send_create(settings)
+        if self._sender is None:
+            raise OutputUnavailable(f"NDI: cannot create the source '{source_name}'")
+        self._frame = ndi.VideoFrameV2()
+        self._frame.FourCC = ndi.FOURCC_VIDEO_TYPE_RGBX
+
+    def send(self, image: np.ndarray, pts: float) -> None:
+        rgbx = np.empty((*image.shape[:2], 4), np.uint8)
+        rgbx[..., :3], rgbx[..., 3] = image, 255
+        self._frame.data = rgbx
+        self._ndi.send_send_video_v2(self._sender, self._frame)
+
+    def close(self) -> None:
+        self._ndi.send_destroy(self._sender)
+        self._ndi.destroy()
+
+
+class Recorder:
+    """The show to a video file through engine.sinks, with wall-clock timestamps.
+
+    Encoding runs on its own thread behind a bounded queue, so a slow encoder delays the file,
+    not the show; if it falls RECORD_QUEUE frames behind, frames are dropped and counted.
+    `close` finishes the file (also after Ctrl-C), so it is always playable.
+    """
+
+    name = "recording"
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, overwrite: bool,
+                 crf: int = 20, preset: str = "veryfast") -> None:
+        info = MediaInfo(path=LIVE_SOURCE, kind="video", width=width, height=height,
+                         fps=Fraction(fps).limit_denominator(1001), time_base=RECORD_TIME_BASE)
+        self.path = path
+        self._sink = open_sink(path, info, crf=crf, preset=preset, overwrite=overwrite)
+        self._queue: queue.Queue[Frame | None] = queue.Queue(RECORD_QUEUE)
+        self.dropped = 0
+        self._index = 0
+        self._error: MediaError | None = None
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    def send(self, image: np.ndarray, pts: float) -> None:
+        ticks = round(pts / RECORD_TIME_BASE)
+        frame = Frame(image, self._index, float(ticks * RECORD_TIME_BASE), None, ticks, RECORD_TIME_BASE)
+        try:
+            self._queue.put_nowait(frame)
+            self._index += 1
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> None:
+        """Drain the queue and publish the file."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is None:
+            self._sink.close()
+        else:
+            self._sink.abort()
+            raise self._error
+        if self.dropped:
+            log.warning("%s: the encoder could not keep up; %d frame(s) were dropped",
+                        self.path, self.dropped)
+
+    def _run(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._sink.write(frame)
+                except MediaError as err:
+                    self._error = err
+
+
+def start_output(factory, *args) -> Output | None:
+    """Start one output, or log its one-line reason and return None."""
+    try:
+        return factory(*args)
+    except OutputUnavailable as err:
+        log.error("%s", err)
+        return None

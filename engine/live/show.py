@@ -1,0 +1,349 @@
+"""The live show: newest captured frame -> compiled graph -> stabiliser -> crossfade -> outputs.
+
+Nothing is compiled during the show. Every pipeline of the setlist is built and traced before
+it starts, at every working size the frame-rate governor may pick (a FrameGraph has fixed
+shapes, so each size is its own graph), and styles and strengths are graph inputs, so a
+change from a controller costs nothing.
+
+Crossfades: a style change (index, blend or painting) interpolates the style controls over
+`crossfade` seconds, which costs nothing and morphs through the real blends of the two styles
+(the network is trained on mixtures). A pipeline change cannot be interpolated, so for its
+fade both pipelines run and their outputs are blended: the frame rate dips for that time.
+Strength follows its controller at once, since a fader is already a fade.
+
+`--target-fps` steps the working size down a ladder when a frame takes longer than the
+frame budget and back up when the larger size would fit with room to spare.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from dreamreel.engine.effects import EffectOptions, _cached_style_vector, build_effect, parse_chain
+from dreamreel.engine.graph import FrameGraph, working_size
+from dreamreel.engine.live.capture import Capture, Captured
+from dreamreel.engine.live.control import LiveState, OnceLog, Params, handle_key
+from dreamreel.engine.live.outputs import Output, Preview
+from dreamreel.engine.temporal import Stabilizer
+from dreamreel.pipelines.base import Effect
+from dreamreel.pipelines.style.effects import parse_style_spec
+
+log = logging.getLogger("dreamreel.live")
+
+LADDER = (1.0, 0.75, 0.5)  # working sizes tried by --target-fps, as fractions of --size
+STEP_DOWN_AFTER = 1.0  # seconds at a rung before stepping down again
+STEP_UP_AFTER = 3.0  # seconds at a rung before trying the larger size
+HEADROOM = 0.8  # step up only if the larger size is predicted to take < 80% of the budget
+IDLE_WAIT = 0.1  # seconds to wait for a new frame before re-sending the last output
+
+
+@dataclass
+class Program:
+    """One pipeline of the setlist, compiled at every working size of the ladder.
+
+    fixed: strengths fixed by the spec (`vintage@0.6,style`), by control name; every other
+    strength control follows the live strength.
+    """
+
+    name: str
+    effect: Effect
+    graphs: list[FrameGraph]
+    fixed: dict[str, float]
+
+    def controls(self, mix: np.ndarray, vector: np.ndarray | None, strength: float) -> dict:
+        values = {}
+        for key in self.effect.controls():
+            leaf = key.rsplit(".", 1)[-1]
+            if leaf == "style_weights":
+                values[key] = mix
+            elif leaf == "style_vector" and vector is not None:
+                values[key] = vector
+            elif leaf == "strength":
+                values[key] = np.float32(self.fixed.get(key, strength))
+        return values
+
+    def arbitrary_style(self) -> Effect | None:
+        """The stage that takes a painting (has a style predictor), if any."""
+        stages = getattr(self.effect, "effects", [self.effect])
+        return next((e for e in stages if hasattr(e, "predictor")), None)
+
+
+def compile_programs(specs: list[str], options: EffectOptions, height: int, width: int,
+                     sizes: list[int], device: str, jit: bool,
+                     preserve_color: bool = False) -> dict[str, Program]:
+    """Build and trace every pipeline at every working size for frames of height x width.
+
+    Each graph is run once on a black frame, so tracing (seconds each on a CPU) is over
+    before the show starts.
+    """
+    programs = {}
+    blank = np.zeros((1, height, width, 3), np.uint8)
+    # Each FrameGraph traces its own tf.function of the same method, which TensorFlow would
+    # report as "retracing" from the fifth graph on; here that is by design.
+    tf_logger = tf.get_logger()
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    for spec in specs:
+        effect = build_effect(replace(options, pipeline=spec))
+        stages = getattr(effect, "effects", [effect])
+        chained = len(stages) > 1
+        fixed = {(f"{e.name}.strength" if chained else "strength"): s
+                 for (_, s), e in zip(parse_chain(spec), stages, strict=True) if s is not None}
+        graphs = []
+        for short_side in sizes:
+            work_h, work_w = working_size(height, width, short_side)
+            graph = FrameGraph(effect, 1, height, width, work_h, work_w, jit=jit, device=device,
+                               preserve_color=preserve_color)
+            graph(blank)
+            graphs.append(graph)
+        programs[spec] = Program(spec, effect, graphs, fixed)
+    tf_logger.setLevel(level)
+    return programs
+
+
+def ladder(size: int, target_fps: float | None) -> list[int]:
+    """The working short sides to compile: just `size`, or LADDER's steps below it."""
+    if not target_fps:
+        return [size]
+    return sorted({max(16, round(size * f)) for f in LADDER}, reverse=True)
+
+
+class Governor:
+    """Chooses the ladder rung (0 = largest working size) that holds the target frame rate.
+
+    It watches the processing time per frame (not the loop rate, which a slow camera caps),
+    steps down after STEP_DOWN_AFTER s over budget, and up after STEP_UP_AFTER s when the
+    larger size, scaled by its pixel count, would take under HEADROOM of the budget.
+    """
+
+    def __init__(self, sizes: list[int], target_fps: float | None) -> None:
+        self.sizes, self.target = sizes, target_fps
+        self.rung = 0
+        self._average: float | None = None
+        self._since = time.perf_counter()
+
+    def update(self, seconds: float) -> int:
+        if not self.target or len(self.sizes) == 1:
+            return self.rung
+        a = self._average = seconds if self._average is None else 0.9 * self._average + 0.1 * seconds
+        budget, held = 1.0 / self.target, time.perf_counter() - self._since
+        if a > budget and self.rung < len(self.sizes) - 1 and held > STEP_DOWN_AFTER:
+            self._move(+1)
+        elif self.rung > 0 and held > STEP_UP_AFTER:
+            larger = a * (self.sizes[self.rung - 1] / self.sizes[self.rung]) ** 2
+            if larger < HEADROOM * budget:
+                self._move(-1)
+        return self.rung
+
+    def _move(self, step: int) -> None:
+        self.rung += step
+        self._average, self._since = None, time.perf_counter()
+        log.info("working size %d px to hold %g fps", self.sizes[self.rung], self.target)
+
+
+@dataclass
+class Fade:
+    """A value moving from `start` to `end` over `seconds` from `began` (perf_counter)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    began: float = 0.0
+    seconds: float = 0.0
+
+    def at(self, now: float) -> np.ndarray:
+        t = 1.0 if self.seconds <= 0 else min(1.0, (now - self.began) / self.seconds)
+        return self.start + (self.end - self.start) * np.float32(t)
+
+    def to(self, end: np.ndarray, now: float, seconds: float) -> None:
+        self.start, self.end, self.began, self.seconds = self.at(now), end, now, seconds
+
+
+@dataclass
+class ShowStats:
+    frames: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)  # capture -> outputs, seconds
+    compile_seconds: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    def latency_ms(self, q: float) -> float:
+        """The q-quantile (0.5 = median) of the capture->output latency, in milliseconds."""
+        if len(self.latencies) < 2:
+            return 1000 * self.latencies[0] if self.latencies else 0.0
+        return 1000 * statistics.quantiles(self.latencies, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+class Show:
+    """Runs the show loop on the calling thread (pygame wants the main thread)."""
+
+    def __init__(self, state: LiveState, capture: Capture, programs: dict[str, Program],
+                 sizes: list[int], outputs: list[Output], preview: Preview | None = None,
+                 target_fps: float | None = None, duration: float | None = None,
+                 flow_preset: str = "ultrafast",
+                 on_frame: Callable[[Captured, np.ndarray], None] | None = None) -> None:
+        self.state, self.capture, self.programs = state, capture, programs
+        self.outputs, self.preview, self.duration = outputs, preview, duration
+        self.on_frame = on_frame
+        self.governor = Governor(sizes, target_fps)
+        self.stabilizer = Stabilizer(preset=flow_preset, flow_scale=0.5)
+        self.stats = ShowStats()
+        self.warn = OnceLog()
+        params = state.snapshot()
+        mix = parse_style_spec(params.style)
+        self._style = Fade(mix, mix)
+        self._style_key = params.style
+        painter = self._painter_effect()
+        vector = None if painter is None else painter.controls()["style_vector"]
+        self._vector = None if vector is None else Fade(vector, vector)
+        self._painting = params.style_image
+        self._painting_job: Future | None = None
+        self._painter = ThreadPoolExecutor(1, thread_name_prefix="painting")
+        self._program = programs[params.pipeline]
+        self._leaving: Program | None = None  # the pipeline fading out
+        self._pipeline_fade = Fade(np.float32(0), np.float32(1))
+        self._recent: list[float] = []  # output times of the last second, for the OSD fps
+
+    def run(self) -> ShowStats:
+        """Until --duration, the end of a file, Esc/q, closing the window or Ctrl-C."""
+        began = time.perf_counter()
+        last: Captured | None = None
+        output: np.ndarray | None = None
+        try:
+            while not self.state.quit.is_set():
+                now = time.perf_counter()
+                if self.duration is not None and now - began >= self.duration:
+                    break
+                self._poll_keys()
+                params = self.state.snapshot()
+                if params.freeze and last is not None:
+                    captured = last
+                else:
+                    captured = self.capture.mailbox.wait_newer(last.seq if last else 0, IDLE_WAIT)
+                if captured is None:
+                    if self.capture.ended.is_set():
+                        break
+                    if output is not None:  # camera lost or slow: keep showing the last frame
+                        self._send(output, now - began, params, live_only=True)
+                    continue
+                last = captured
+                output = self._render(captured.image, params, now)
+                self.governor.update(time.perf_counter() - now)
+                self._send(output, now - began, params)
+                done = time.perf_counter()
+                self.stats.frames += 1
+                if not params.freeze:
+                    self.stats.latencies.append(done - captured.time)
+                if self.on_frame is not None:
+                    self.on_frame(captured, output)
+        except KeyboardInterrupt:
+            log.info("interrupted: ending the show")
+        finally:
+            self.stats.seconds = time.perf_counter() - began
+            self._painter.shutdown(wait=False, cancel_futures=True)
+        return self.stats
+
+    def _poll_keys(self) -> None:
+        if self.preview is None:
+            return
+        for key in self.preview.poll():
+            try:
+                handle_key(self.state, key)
+            except ValueError as err:  # e.g. a number key past the setlist
+                log.warning("key %s: %s", key, err)
+        if self.preview.closed:
+            self.state.quit.set()
+
+    def _render(self, image: np.ndarray, params: Params, now: float) -> np.ndarray:
+        """One frame through the current pipeline(s), stabiliser and fades: HxWx3 uint8."""
+        graph0 = self._program.graphs[0]
+        if image.shape[:2] != (graph0.height, graph0.width):  # a camera reopened at another size
+            image = cv2.resize(image, (graph0.width, graph0.height), interpolation=cv2.INTER_AREA)
+        self._follow(params, now)
+        mix = self._style.at(now)
+        vector = self._vector.at(now) if self._vector is not None else None
+        rung = self.governor.rung
+        frames = image[np.newaxis]
+        out = self._program.graphs[rung](frames, self._program.controls(mix, vector, params.strength))[0]
+        if self._leaving is not None:
+            t = float(self._pipeline_fade.at(now))
+            if t >= 1.0:
+                self._leaving = None
+            else:
+                old = self._leaving.graphs[rung](frames, self._leaving.controls(mix, vector, params.strength))[0]
+                out = cv2.addWeighted(old, 1.0 - t, out, t, 0.0)
+        if params.temporal > 0:
+            self.stabilizer.weight = params.temporal
+            out = self.stabilizer(image, out)
+        else:
+            self.stabilizer.reset()
+        return out
+
+    def _follow(self, params: Params, now: float) -> None:
+        """Start fades for whatever the controllers changed since the last frame."""
+        if params.style != self._style_key:
+            self._style_key = params.style
+            self._style.to(parse_style_spec(params.style), now, params.crossfade)
+        if params.pipeline != self._program.name:
+            self._leaving = self._program
+            self._program = self.programs[params.pipeline]
+            self._pipeline_fade = Fade(np.float32(0), np.float32(1), now, params.crossfade)
+        if params.style_image != self._painting:
+            self._painting = params.style_image
+            self._start_painting(params.style_image)
+        if self._painting_job is not None and self._painting_job.done():
+            job, self._painting_job = self._painting_job, None
+            try:
+                vector = job.result()
+            except Exception as err:  # an unreadable picture: keep the current style
+                log.warning("style image: %s", err)
+                return
+            self._vector.to(vector, now, params.crossfade)
+
+    def _start_painting(self, path: str | None) -> None:
+        """Predict the painting's style vector on a worker thread (it runs a network)."""
+        painter = self._painter_effect()
+        if painter is None:
+            self.warn("style_image", "style image ignored: no pipeline takes a painting; "
+                                     "start with --style-image PAINTING")
+        elif path is not None:
+            self._painting_job = self._painter.submit(_cached_style_vector, path, painter.predictor)
+
+    def _painter_effect(self) -> Effect | None:
+        return next((s for p in self.programs.values() if (s := p.arbitrary_style()) is not None), None)
+
+    def _send(self, image: np.ndarray, pts: float, params: Params, live_only: bool = False) -> None:
+        for output in self.outputs:
+            if not (live_only and output.name == "recording"):
+                output.send(image, pts)
+        if self.preview is not None:
+            self.preview.send(self._osd(image, params) if params.osd else image, pts)
+
+    def _osd(self, image: np.ndarray, params: Params) -> np.ndarray:
+        """The picture with fps, latency and parameters written on it (a copy)."""
+        now = time.perf_counter()
+        self._recent = [t for t in self._recent if now - t < 1.0] + [now]
+        latency = 1000 * self.stats.latencies[-1] if self.stats.latencies else 0.0
+        size = self.governor.sizes[self.governor.rung]
+        lines = [f"{len(self._recent)} fps  {latency:.0f} ms  {size} px",
+                 f"{params.pipeline}  style {params.style}  strength {params.strength:.2f}",
+                 f"temporal {params.temporal:.2f}  fade {params.crossfade:.1f} s"
+                 + ("  FROZEN" if params.freeze else "")]
+        out = image.copy()
+        scale = max(0.4, image.shape[0] / 720)
+        for i, text in enumerate(lines):
+            y = round((22 + 22 * i) * scale * 1.4)
+            for colour, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(out, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+        return out
