@@ -15,11 +15,11 @@ def _import_tensorflow_quietly() -> None:
     """TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) would bury our one-line errors.
 
     Part of it is printed before its log level is read, so stderr is closed for the import
-    alone. TF_CPP_MIN_LOG_LEVEL set by the user keeps everything visible.
+    alone (an import that fails still raises). DREAMREEL_TF_LOGS=1 keeps everything visible.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    if os.environ.get("DREAMREEL_TF_LOGS"):
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
