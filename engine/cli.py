@@ -36,6 +36,7 @@ _import_tensorflow_quietly()
 def commands() -> list:
     """The subcommand modules (imported after TensorFlow, so its import stays quiet)."""
     from dreamreel.engine.commands import (
+        bench,
         demo,
         dream,
         generate,
@@ -46,7 +47,7 @@ def commands() -> list:
         weights,
     )
 
-    return [run, demo, dream, styles, generate, live, metrics, weights]
+    return [run, demo, dream, styles, generate, live, metrics, bench, weights]
 
 
 def build_parser() -> argparse.ArgumentParser:
