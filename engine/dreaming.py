@@ -40,7 +40,8 @@ def add_dream_arguments(parser: argparse.ArgumentParser, seed: bool = True) -> N
     group.add_argument("--tile", type=int, default=512, help="largest gradient tile (0 = never tile)")
     group.add_argument("--objective", default="mean", choices=("mean", "l2"))
     group.add_argument("--guide", type=Path, metavar="IMAGE", help="dream toward this picture's features")
-    group.add_argument("--tv-weight", type=float, default=0.0, help="smoothing for guided dreams")
+    group.add_argument("--tv-weight", type=float,
+                       help="total-variation smoothing (default 0 for dream, 1 for gatys)")
     if seed:
         group.add_argument("--seed", type=int, default=0, help="random seed (same seed, same dream)")
     group.add_argument("--blend", type=float, default=DEFAULT_BLEND,
@@ -60,7 +61,7 @@ def dream_effect(args: argparse.Namespace, video: bool, jit: bool) -> DreamEffec
     settings = DreamSettings(layers=parse_layers(args.layer), objective=args.objective, steps=steps,
                              step_size=args.step_size, octaves=args.octaves,
                              octave_scale=args.octave_scale, jitter=args.jitter, tile_size=args.tile,
-                             guide=guide, tv_weight=args.tv_weight, jit=jit)
+                             guide=guide, tv_weight=args.tv_weight or 0.0, jit=jit)
     dtype = tf.float32 if args.precision == "float32" else tf.bfloat16
     features = VGG16Features(weights.load("vgg16", offline=args.offline), dtype=dtype)
     for key in settings.layers:

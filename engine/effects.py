@@ -18,7 +18,7 @@ from dreamreel import weights
 from dreamreel.engine.media import MediaError
 from dreamreel.pipelines.base import Chain, Effect, SettingsError
 
-PIPELINES = ("style", "vintage", "dream")
+PIPELINES = ("style", "vintage", "dream", "gatys")
 
 
 @dataclass
