@@ -61,13 +61,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", nargs="+", type=int, default=[240, 480, 720])
+    parser.add_argument("--duration", default="4", help="seconds of the clip to run")
     args = parser.parse_args()
     print("| style | working size | frames | fps (median) | fps min..max | peak RSS MB |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for label, style in (("built-in 7", ["--style", "7"]), ("--style-image kandinsky", ["--style-image", str(PAINTING)])):
             for size in args.sizes:
-                results = [run([str(CLIP), "-o", f"{tmp}/out.mp4", "--size", str(size), *style])
+                results = [run([str(CLIP), "-o", f"{tmp}/out.mp4", "--size", str(size),
+                                "--duration", args.duration, *style])
                            for _ in range(args.repeats)]
                 fps = [r["fps"] for r, _ in results]
                 summary = results[0][0]

@@ -143,13 +143,17 @@ def build_processor(args: argparse.Namespace, info, batch: int):
         graph = graphs.FrameGraph(effect, batch, info.height, info.width, work_h, work_w, jit=jit,
                                   device=device, preserve_color=args.preserve_color)
     weight = 0.0 if is_still else args.temporal
+    # Flow at the working resolution (not finer than a quarter): the effect has no detail
+    # finer than that, and flow on full 720p frames would cost more than a small network.
+    flow_scale = min(1.0, max(0.25, graphs.working_size(info.height, info.width, args.size)[0] / info.height))
     if feedback:
         stabiliser = None
         dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend,
-                                Stabilizer(preset=args.flow_preset))
+                                Stabilizer(preset=args.flow_preset, flow_scale=flow_scale))
     else:
         stabiliser = None if weight == 0 else Stabilizer(
-            **({} if weight is None else {"weight": weight}), preset=args.flow_preset)
+            **({} if weight is None else {"weight": weight}), preset=args.flow_preset,
+            flow_scale=flow_scale)
         dreamer = dream_effect(args, video=not is_still, jit=jit).process if dreaming else None
 
     def process(frames):
