@@ -50,9 +50,9 @@ class _Stage(threading.Thread):
             self.error = exc
 
 
-def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
-    """Put with backpressure, giving up when the run is stopping."""
-    while not stop.is_set():
+def _put(q: queue.Queue, item: object, keep_going: Callable[[], bool]) -> bool:
+    """Put with backpressure, giving up once `keep_going()` turns false (a stop, a dead consumer)."""
+    while keep_going():
         try:
             q.put(item, timeout=0.1)
             return True
@@ -91,11 +91,14 @@ def run_stream(
     inbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
     outbox: queue.Queue = queue.Queue(QUEUE_BATCHES)
 
+    def running() -> bool:
+        return not stop.is_set()
+
     def read() -> None:
         for batch in batches(frames, batch_size):
-            if not _put(inbox, batch, stop):
+            if not _put(inbox, batch, running):
                 return
-        _put(inbox, END, stop)
+        _put(inbox, END, running)
 
     def write_all() -> None:
         while True:
@@ -127,14 +130,14 @@ def run_stream(
             t0 = time.perf_counter()
             out = graph(stacked)
             stats.graph_seconds += time.perf_counter() - t0
-            if not _put_checked(outbox, (item, out[: len(item)]), writer):
+            if not _put(outbox, (item, out[: len(item)]), writer.is_alive):
                 break
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:
         stop.set()
         # Let the writer finish what was computed, so an interrupted run keeps its frames.
-        _put_checked(outbox, END, writer)
+        _put(outbox, END, writer.is_alive)
         _join_quietly(writer, stats)
         reader.join(timeout=5)
         stats.seconds = time.perf_counter() - start
@@ -154,16 +157,6 @@ def _get(q: queue.Queue, producer: _Stage) -> object:
                 if producer.error is not None:
                     raise producer.error from None
                 return END
-
-
-def _put_checked(q: queue.Queue, item: object, consumer: _Stage) -> bool:
-    while consumer.is_alive():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
 
 
 def _join_quietly(writer: _Stage, stats: RunStats) -> None:
