@@ -102,7 +102,8 @@ def metrics(args: argparse.Namespace) -> int:
                                strict=True):
             report[name]["style_distance"] = value
     if args.plot:
-        _plot(args.plot, names, per_pair, brightness)
+        _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=True)],
+              per_pair, brightness)
     if args.json:
         print(json.dumps({"input": args.input, "frames": total, **report}))
     else:
