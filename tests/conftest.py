@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import av
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -26,3 +27,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("DREAMREEL_HOME", str(home))
     return home
+
+
+def audio_facts(path: Path) -> dict[str, object]:
+    """The first audio stream's codec and length in seconds ({} when there is none)."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return {}
+        audio = container.streams.audio[0]
+        samples = sum(f.samples for f in container.decode(audio))
+        return {"audio_codec": audio.codec_context.codec.canonical_name,
+                "audio_seconds": samples / audio.codec_context.sample_rate}

@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import audio_facts
 
 from dreamreel.engine.media import Frame, MediaError, MediaInfo
 from dreamreel.engine.sinks import open_sink
@@ -54,12 +55,7 @@ def probe(path: Path) -> dict[str, object]:
             "size": (frames[0].width, frames[0].height),
             "rotation": frames[0].rotation,
         }
-    with av.open(str(path)) as container:
-        if container.streams.audio:
-            audio = container.streams.audio[0]
-            samples = sum(f.samples for f in container.decode(audio))
-            result["audio_codec"] = audio.codec_context.codec.canonical_name
-            result["audio_seconds"] = samples / audio.codec_context.sample_rate
+    result.update(audio_facts(path))
     return result
 
 

@@ -27,7 +27,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import media
+from conftest import audio_facts, media
 
 CLI = [sys.executable, "-m", "dreamreel.engine.cli"]
 FAST = ["--offline", "--preset", "ultrafast"]  # every run: no downloads, quick encoding
@@ -87,12 +87,7 @@ def probe(path: Path, frames: bool = False) -> dict[str, object]:
         }
         if frames:
             info["images"] = np.stack([f.to_ndarray(format="rgb24") for f in decoded])
-    with av.open(str(path)) as container:
-        if container.streams.audio:
-            audio = container.streams.audio[0]
-            samples = sum(f.samples for f in container.decode(audio))
-            info["audio_codec"] = audio.codec_context.codec.canonical_name
-            info["audio_seconds"] = samples / audio.codec_context.sample_rate
+    info.update(audio_facts(path))
     return info
 
 
