@@ -3,7 +3,8 @@
 Feedback mode (default for video): each frame starts from the previous frame's hallucination
 carried along the optical flow: the difference between the previous dream and its input,
 warped onto the current frame and masked where the flow is unreliable, so the dream sticks to
-objects and deepens while the scene is still instead of boiling. A scene cut starts afresh.
+objects and deepens while the scene is still instead of boiling; the result is then blended
+with the warped previous output like any stabilised effect. A scene cut starts afresh.
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ class FeedbackDream:
             prev_source = warp(self._prev_source.astype(np.float32), guide.flow)  # HxWx3 0..255
             hallucination = (guide.warped_prev - prev_source) * guide.mask[..., None]
             init = np.clip(source + self.blend * hallucination, 0, 255)[None] / 255.0
-        out = self.effect.process(frames, init)
-        self.stabiliser.commit(source, out[0])
+        dreamed = self.effect.process(frames, init)[0]
+        # Blend with the warped previous output where the flow is reliable (same flow, computed
+        # once): the carried hallucination alone still lets the new steps' details flicker.
+        out = self.stabiliser(source, dreamed)
         self._prev_source = source
-        return out
+        return out[None]
