@@ -1,0 +1,52 @@
+"""DeepDream from the command line: stills, zoom videos and feedback mode on a clip."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from conftest import media
+
+SMALL = ["--steps", "1", "--octaves", "2", "--offline", "-y"]
+
+
+def dreamreel(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dreamreel.engine.cli", *args],
+                          capture_output=True, text=True, check=False)
+
+
+def test_feedback_dream_keeps_frames_and_delays(tmp_path: Path) -> None:
+    gif, out = media("film/chaplin_3s.gif"), tmp_path / "dream.gif"
+    result = dreamreel("run", str(gif), "-o", str(out), "--pipeline", "dream", "--duration", "0.3",
+                       "--size", "120", *SMALL)
+    assert result.returncode == 0, result.stderr
+    with av.open(str(out)) as c, av.open(str(gif)) as s:
+        frames, source = list(c.decode(video=0)), list(s.decode(video=0))[: 4]
+    assert [f.duration for f in frames] == [f.duration for f in source]
+    assert (frames[0].width, frames[0].height) == (320, 232)
+    diff = np.abs(frames[2].to_ndarray(format="rgb24").astype(float) - source[2].to_ndarray(format="rgb24"))
+    assert diff.mean() > 3  # it dreamed
+
+
+def test_dream_still_and_zoom_video(tmp_path: Path) -> None:
+    photo = media("content/chelsea_cat.png")
+    still = dreamreel("dream", str(photo), "-o", str(tmp_path / "d.png"), "--size", "96", *SMALL)
+    assert still.returncode == 0, still.stderr
+    assert cv2.imread(str(tmp_path / "d.png")).shape == (96, 144, 3)
+    zoom = dreamreel("dream", str(photo), "-o", str(tmp_path / "z.mp4"), "--size", "64", "--frames", "5",
+                     "--zoom", "1.05", "--fps", "10", *SMALL)
+    assert zoom.returncode == 0, zoom.stderr
+    with av.open(str(tmp_path / "z.mp4")) as c:
+        frames = list(c.decode(video=0))
+    assert len(frames) == 5 and [round(float(f.time), 3) for f in frames] == [0.0, 0.1, 0.2, 0.3, 0.4]
+
+
+def test_unknown_layer_lists_the_valid_ones(tmp_path: Path) -> None:
+    photo = media("content/chelsea_cat.png")
+    result = dreamreel("dream", str(photo), "-o", str(tmp_path / "d.png"), "--layer", "mixed4", *SMALL)
+    assert result.returncode == 2 and "block4_conv3" in result.stderr
+    assert result.stderr.count("\n") == 1 and not list(tmp_path.iterdir())
