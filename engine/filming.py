@@ -75,6 +75,11 @@ def add_film_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--temporal-weight", type=float, default=defaults.temporal_weight)
     group.add_argument(
+        "--per-frame",
+        action="store_true",
+        help="optimise every frame from scratch (no warm start, no temporal loss): for comparison",
+    )
+    group.add_argument(
         "--checkpoint",
         type=Path,
         metavar="DIR",
@@ -127,8 +132,10 @@ class FilmProcessor:
         fingerprint: str,
         quiet: bool,
         work_size: tuple[int, int] | None = None,
+        per_frame: bool = False,
     ) -> None:
         self.stylizer, self.checkpoint, self.quiet = stylizer, checkpoint, quiet
+        self.per_frame = per_frame  # every frame from scratch, as the course did: for comparison
         self.work_size = work_size  # (height, width) to optimise at, None: the frame's own
         self.stabiliser = Stabilizer()
         self.index = 0
@@ -141,7 +148,7 @@ class FilmProcessor:
         source = frames[0]
         if self.work_size and self.work_size != (height, width):
             source = cv2.resize(source, self.work_size[::-1], interpolation=cv2.INTER_AREA)
-        guide = self.stabiliser.guide(source)
+        guide = None if self.per_frame else self.stabiliser.guide(source)
         saved = self._saved(self.index)
         if saved is not None and saved.shape == source.shape:
             output = saved
@@ -222,11 +229,12 @@ def film_processor(
     for path, weight in zip(paths, mix, strict=True):
         digest.update(path.read_bytes() + str(weight).encode())
     digest.update(json.dumps(asdict(settings), sort_keys=True, default=str).encode())
-    digest.update(f"{args.start}:{args.duration}:{args.size}:{args.fps}".encode())
+    digest.update(f"{args.start}:{args.duration}:{args.size}:{args.fps}:{args.per_frame}".encode())
     return FilmProcessor(
         FilmStylizer(features, target, settings),
         args.checkpoint,
         digest.hexdigest(),
         args.quiet or args.json,
         work_size,
+        args.per_frame,
     )
