@@ -48,7 +48,8 @@ def _dtype(precision: str) -> tf.DType:
     return {"float32": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}[precision]
 
 
-def _cached_style_vector(path: Path, predictor) -> np.ndarray:
+def cached_style_vector(path: Path, predictor) -> np.ndarray:
+    """A painting's style vector, cached on disk by the file's content hash (run and live share it)."""
     from dreamreel.pipelines.style.effects import style_vector
 
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -101,7 +102,7 @@ def _single(name: str, options: EffectOptions, strength: float) -> Effect:
         predictor = StylePredictor(weights.load("magenta_predict", offline=options.offline))
         transformer = StyleTransformer(weights.load("magenta_transform", offline=options.offline),
                                        dtype=dtype)
-        vector = _cached_style_vector(options.style_image, predictor)
+        vector = cached_style_vector(options.style_image, predictor)
         return ArbitraryStyle(predictor, transformer, vector, strength)
     from dreamreel.pipelines.style.effects import BuiltinStyle, parse_style_spec
     from dreamreel.pipelines.style.multistyle import MultiStyleNet

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.engine.effects import EffectOptions, _cached_style_vector, build_effect, parse_chain
+from dreamreel.engine.effects import EffectOptions, build_effect, cached_style_vector, parse_chain
 from dreamreel.engine.graph import FrameGraph, working_size
 from dreamreel.engine.live.capture import Capture, Captured
 from dreamreel.engine.live.control import LiveState, OnceLog, Params, handle_key
@@ -318,7 +318,7 @@ class Show:
             self.warn("style_image", "style image ignored: no pipeline takes a painting; "
                                      "start with --style-image PAINTING")
         elif path is not None:
-            self._painting_job = self._painter.submit(_cached_style_vector, path, painter.predictor)
+            self._painting_job = self._painter.submit(cached_style_vector, path, painter.predictor)
 
     def _painter_effect(self) -> Effect | None:
         return next((s for p in self.programs.values() if (s := p.arbitrary_style()) is not None), None)
