@@ -217,16 +217,26 @@ class Dreamer:
         acts = self.features(image, self.names)
         return {name: tf.reshape(a, [-1, a.shape[-1]]) for name, a in acts.items()}
 
-    def objective(self, images: tf.Tensor, pixels: int | None = None) -> tf.Tensor:
+    def default_weights(self) -> np.ndarray:
+        """The settings' layer weights, in `targets` order: [T] float32."""
+        return np.array([weight for _, _, weight in self.targets], np.float32)
+
+    def objective(self, images: tf.Tensor, pixels: int | None = None,
+                  weights: tf.Tensor | None = None) -> tf.Tensor:
         """images [N, h, w, 3] RGB 0..1 -> [N]: the weighted objective of each image.
 
         Sums are divided by the activation count of a `pixels`-pixel image (default: these
-        images'), so the objectives of tiles add up to the whole image's.
+        images'), so the objectives of tiles add up to the whole image's. `weights` ([T], one
+        per target) replaces the settings' layer weights, so a live show can move between
+        layers without a new graph.
         """
         pixels = pixels or images.shape[1] * images.shape[2]
+        if weights is None:
+            weights = tf.constant(self.default_weights())
         acts = self.features(images, self.names)
         total = tf.zeros(tf.shape(images)[:1])  # [N]
-        for name, channel, weight in self.targets:
+        for i, (name, channel, _) in enumerate(self.targets):
+            weight = weights[i]
             a = acts[name]  # [N, h/s, w/s, C]
             if channel is not None:
                 a = a[..., channel : channel + 1]  # [N, h/s, w/s, 1]
@@ -251,7 +261,7 @@ class Dreamer:
         best = tf.argmax(tf.einsum("npc,qc->npq", flat, guide), axis=2)  # [N, P]
         return tf.reduce_sum(flat * tf.gather(guide, best), axis=[1, 2])  # [N]
 
-    def gradient(self, images: tf.Tensor) -> tf.Tensor:
+    def gradient(self, images: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
         """d objective / d images, [N, H, W, 3], tile by tile when larger than tile_size.
 
         Each tile is widened by `margin` pixels of its neighbours (where it has any) and only
@@ -272,30 +282,38 @@ class Dreamer:
                         part = tf.identity(part)  # [N, th + margins, tw + margins, 3]
                 with tf.GradientTape() as tape:
                     tape.watch(part)
-                    value = tf.reduce_sum(self.objective(part, height * width))
+                    value = tf.reduce_sum(self.objective(part, height * width, weights))
                 grad = tape.gradient(value, part)
                 previous = grad[:, y0 - top : y1 - top, x0 - left : x1 - left]  # [N, th, tw, 3]
                 row.append(previous)
             rows.append(tf.concat(row, axis=2))  # [N, th, W, 3]
         return tf.concat(rows, axis=1)  # [N, H, W, 3]
 
-    def _step(self, images: tf.Tensor, shift: tf.Tensor) -> tf.Tensor:
-        """One ascent step: images [N, H, W, 3] 0..1, shift [2] int32 -> images [N, H, W, 3]."""
+    def _step(self, images: tf.Tensor, shift: tf.Tensor, weights: tf.Tensor,
+              step_size: tf.Tensor) -> tf.Tensor:
+        """One ascent step: images [N, H, W, 3] 0..1, shift [2] int32, layer weights [T],
+        step size [] -> images [N, H, W, 3]."""
         rolled = tf.roll(images, shift, axis=[1, 2])
-        grad = tf.roll(self.gradient(rolled), -shift, axis=[1, 2])  # [N, H, W, 3]
+        grad = tf.roll(self.gradient(rolled, weights), -shift, axis=[1, 2])  # [N, H, W, 3]
         grad /= tf.math.reduce_std(grad, axis=[1, 2, 3], keepdims=True) + 1e-8
         if self.settings.tv_weight:
             grad -= self.settings.tv_weight * _tv_gradient(images)
-        return tf.clip_by_value(images + self.settings.step_size * grad, 0.0, 1.0)
+        return tf.clip_by_value(images + step_size * grad, 0.0, 1.0)
 
-    def step(self, images: tf.Tensor, shift: np.ndarray) -> tf.Tensor:
-        """The compiled step for this shape (traced on first use), applied once."""
+    def step(self, images: tf.Tensor, shift: np.ndarray, weights: np.ndarray | None = None,
+             step_size: float | None = None) -> tf.Tensor:
+        """The compiled step for this shape (traced on first use), applied once; `weights`
+        and `step_size` default to the settings'."""
         shape = tuple(images.shape)
         if shape not in self._steps:
             self._steps[shape] = self._step_fn.get_concrete_function(
-                tf.TensorSpec(shape, tf.float32), tf.TensorSpec([2], tf.int32)
+                tf.TensorSpec(shape, tf.float32), tf.TensorSpec([2], tf.int32),
+                tf.TensorSpec([len(self.targets)], tf.float32), tf.TensorSpec([], tf.float32),
             )
-        return self._steps[shape](images, tf.constant(shift, tf.int32))
+        weights = self.default_weights() if weights is None else np.asarray(weights, np.float32)
+        step_size = self.settings.step_size if step_size is None else step_size
+        return self._steps[shape](images, tf.constant(shift, tf.int32), tf.constant(weights),
+                                  tf.constant(step_size, tf.float32))
 
     def random_shift(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         """The roll of one step: jitter, plus a random tile offset when the image is tiled."""
@@ -307,14 +325,15 @@ class Dreamer:
         return shift.astype(np.int32)
 
     def run(
-        self, images: np.ndarray, rng: np.random.Generator, init: np.ndarray | None = None
+        self, images: np.ndarray, rng: np.random.Generator, init: np.ndarray | None = None,
+        weights: np.ndarray | None = None, step_size: float | None = None,
     ) -> np.ndarray:
         """images [N, H, W, 3] float32 RGB 0..1 -> dreamed [N, H, W, 3] float32 0..1.
 
         `init` ([N, H, W, 3] 0..1) starts the ascent from another image (e.g. the previous
         frame's dream warped to this frame). The octave bases stay the source's; the init's
         difference from the source enters band by band (a Laplacian pyramid), so with no steps
-        the result would be `init` itself.
+        the result would be `init` itself. `weights` and `step_size` as for `step`.
         """
         images = _check_images(images, "images")
         _, height, width, _ = images.shape
@@ -344,7 +363,7 @@ class Dreamer:
                 image += band
             base = new_base
             for _ in range(s.steps):
-                image = self.step(image, self.random_shift(rng, *size))
+                image = self.step(image, self.random_shift(rng, *size), weights, step_size)
         return image.numpy()
 
 
@@ -381,6 +400,9 @@ class DreamEffect:
                  seed: int | None = None) -> None:
         self.dreamer = Dreamer(features, settings)
         self.rng = np.random.default_rng(seed)
+        # Live controls, inputs of the compiled step (None: the settings' values).
+        self.weights: np.ndarray | None = None  # [T], one per self.dreamer.targets
+        self.step_size: float | None = None
 
     def controls(self) -> dict[str, np.ndarray]:
         return {}
@@ -390,7 +412,7 @@ class DreamEffect:
         frames = np.asarray(frames_uint8, np.float32) / 255.0
         if init is not None and np.asarray(init).dtype == np.uint8:
             init = np.asarray(init, np.float32) / 255.0
-        out = self.dreamer.run(frames, self.rng, init)
+        out = self.dreamer.run(frames, self.rng, init, self.weights, self.step_size)
         return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 
