@@ -51,15 +51,18 @@ def add_dream_arguments(parser: argparse.ArgumentParser, seed: bool = True) -> N
                        help="video: dream every frame from scratch (then --temporal smooths)")
 
 
-def dream_effect(args: argparse.Namespace, video: bool, jit: bool) -> DreamEffect:
-    """A DreamEffect from the command line's dream options."""
+def dream_effect(args: argparse.Namespace, video: bool, jit: bool,
+                 extra_layers: tuple[str, ...] = ()) -> DreamEffect:
+    """A DreamEffect from the command line's dream options; `extra_layers` join the objective
+    with weight 0, so a live show can turn them up without a new graph."""
     from dreamreel.engine.effects import read_image
 
     if not 0.0 <= args.blend <= 1.0:
         raise SettingsError("--blend must be within 0..1")
     guide = read_image(args.guide).astype(np.float32) / 255.0 if args.guide else None
     steps = args.steps or (VIDEO_STEPS if video else 10)
-    settings = DreamSettings(layers=parse_layers(args.layer), objective=args.objective, steps=steps,
+    layers = {**dict.fromkeys(extra_layers, 0.0), **parse_layers(args.layer)}
+    settings = DreamSettings(layers=layers, objective=args.objective, steps=steps,
                              step_size=args.step_size, octaves=args.octaves,
                              octave_scale=args.octave_scale, jitter=args.jitter, tile_size=args.tile,
                              guide=guide, tv_weight=args.tv_weight or 0.0, jit=jit)
@@ -77,6 +80,11 @@ class FeedbackDream:
         self.effect, self.blend = effect, blend
         self.stabiliser = stabiliser or Stabilizer()
         self._prev_source: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the past: the next frame is dreamed afresh."""
+        self.stabiliser.reset()
+        self._prev_source = None
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """[1, H, W, 3] uint8 -> [1, H, W, 3] uint8 (frames must come in order)."""

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -34,7 +35,9 @@ from dreamreel.engine.live.control import (
     midi_learn,
     save_midi_map,
 )
-from dreamreel.engine.live.show import Show, compile_programs
+from dreamreel.engine.live.programs import compile_programs
+from dreamreel.engine.live.show import Show, ShowStats
+from dreamreel.pipelines.base import SettingsError
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 FILM = MEDIA / "film" / "chaplin_silent.mp4"
@@ -128,6 +131,15 @@ def test_keys_change_parameters() -> None:
     handle_key(state, "escape")
     assert state.quit.is_set()
 
+    dreaming = LiveState(Params(), ["dream"], ["block3_conv3", "block4_conv3", "block5_conv1"])
+    for key in ("l", "l", ".", "."):
+        handle_key(dreaming, key)
+    assert (dreaming.snapshot().layer, dreaming.snapshot().step_size) == ("block3_conv3", 0.012)
+    with pytest.raises(SettingsError, match="live layers: block3_conv3"):
+        dreaming.set("layer", "block2_conv1")
+    with pytest.raises(SettingsError, match="no dream"):
+        state.set("layer", "block4_conv3")
+
 
 def test_osc_sets_parameters_and_survives_malformed_flood(caplog: pytest.LogCaptureFixture) -> None:
     state = LiveState(Params(), ["style", "vintage"])
@@ -192,6 +204,18 @@ def test_midi_mapping_drives_parameters(tmp_path: Path) -> None:
 
 # --- the show -----------------------------------------------------------------------------------
 
+def run_show(show: Show, script: Callable[[], None], *closers: Callable[[], None]) -> ShowStats:
+    """Run the show while `script` plays the performer on another thread, then close up."""
+    driver = threading.Thread(target=script)
+    driver.start()
+    try:
+        return show.run()
+    finally:
+        driver.join()
+        for close in closers:
+            close()
+
+
 def test_show_recovers_a_lost_camera_and_keeps_its_rate_under_an_osc_flood(
         caplog: pytest.LogCaptureFixture) -> None:
     down = threading.Event()
@@ -227,14 +251,7 @@ def test_show_recovers_a_lost_camera_and_keeps_its_rate_under_an_osc_flood(
         osc(server.port, "/dreamreel/strength", 0.0)
         marks["plain"] = time.perf_counter()
 
-    driver = threading.Thread(target=script)
-    driver.start()
-    try:
-        stats = show.run()
-    finally:
-        driver.join()
-        server.stop()
-        capture.stop()
+    stats = run_show(show, script, server.stop, capture.stop)
 
     def rate(start: float, end: float) -> float:
         return sum(start <= t < end for t, _, _ in frames) / (end - start)
@@ -253,6 +270,53 @@ def test_show_recovers_a_lost_camera_and_keeps_its_rate_under_an_osc_flood(
     assert styled and plain
     assert saturation(styled) > 20  # style 5 colours the gray film
     assert max(np.abs(o.astype(int) - i).mean() for i, o in plain) < 2  # strength 0: the input
+
+
+def live_args(*argv: str):
+    """The live command's options as its parser gives them (dream settings included)."""
+    import argparse
+
+    from dreamreel.engine.commands import live
+
+    parser = argparse.ArgumentParser()
+    live.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["live", "--source", "x", *argv])
+    args.precision = "bfloat16"
+    return args
+
+
+def test_live_dream_deepens_on_a_still_scene_and_switches_layers_without_tracing() -> None:
+    capture = Capture(lambda: FileReader(film(), loop=True)).start()
+    first = capture.mailbox.wait_newer(0, 10)
+    height, width = first.image.shape[:2]
+    programs = compile_programs(["dream"], EffectOptions(), height, width, [64], "/CPU:0", False,
+                                dream_args=live_args("--step-size", "0.02"))
+    dream = programs["dream"]
+    traced = len(dream.feedback.effect.dreamer._steps)
+    state = LiveState(Params(pipeline="dream", freeze=True, crossfade=0.0, step_size=0.02),
+                      ["dream"], dream.layers)
+    frames: list[tuple[float, np.ndarray, np.ndarray]] = []
+    show = Show(state, capture, programs, [64], [], duration=6.0,
+                on_frame=lambda c, out: frames.append((time.perf_counter(), c.image, out)))
+    marks: dict[str, float] = {}
+
+    def script() -> None:
+        time.sleep(3.0)
+        state.set("layer", "block3_conv3")
+        state.set("step_size", 0.03)
+        marks["switch"] = time.perf_counter()
+
+    stats = run_show(show, script, capture.stop)
+    print(f"\nlive dream at 64 px: {stats.fps:.1f} fps, {len(frames)} frames")
+    before = [(i, o) for t, i, o in frames if t < marks["switch"]]
+    after = [o for t, _, o in frames if t > marks["switch"] + 0.2]
+    assert len(before) >= 6 and len(after) >= 3
+    change = [np.abs(o.astype(int) - i).mean() for i, o in before]
+    # Frozen scene: each frame adds steps to the carried dream, so it departs further.
+    assert change[-1] > 1.5 * change[0] > 0, change
+    assert len(dream.feedback.effect.dreamer._steps) == traced  # no new graph for the switch
+    # block3_conv3's finer patterns: the output after the switch differs from the one before.
+    assert np.abs(after[-1].astype(int) - before[-1][1]).mean() > 3
 
 
 def test_cli_records_a_show_steered_by_osc(tmp_path: Path) -> None:

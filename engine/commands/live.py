@@ -17,11 +17,14 @@ from pathlib import Path
 
 from dreamreel.engine import graph as graphs
 from dreamreel.engine.commands.run import add_effect_arguments, effect_options, resolve_precision
+from dreamreel.engine.dreaming import add_dream_arguments
 from dreamreel.engine.effects import parse_chain
 from dreamreel.engine.errors import UsageError
 from dreamreel.engine.media import MediaError
 
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
+LIVE_STEPS = 2  # dream ascent steps per live frame (the feedback carries the dream over)
+LIVE_OCTAVES = 1
 FIRST_FRAME_TIMEOUT = 10.0  # seconds to wait for the camera's first frame
 
 
@@ -34,6 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="a video file (played at its frame rate) or stream URL instead of a camera")
     parser.add_argument("--loop", action="store_true", help="play --source FILE forever")
     add_effect_arguments(parser)
+    add_dream_arguments(parser)
+    parser.set_defaults(steps=LIVE_STEPS, octaves=LIVE_OCTAVES)
     show = parser.add_argument_group("show")
     show.add_argument("--setlist", metavar="FILE|SPEC;SPEC",
                       help="pipelines to switch between live, all compiled up front: a file with one "
@@ -83,9 +88,10 @@ def setlist(args: argparse.Namespace) -> list[str]:
     if not specs:
         raise UsageError(f"--setlist {args.setlist}: no pipelines in it")
     for spec in specs:
-        if "dream" in [name for name, _ in parse_chain(spec)]:
-            raise UsageError(f"'{spec}': dream is not a live pipeline (a few seconds a frame "
-                             "on a CPU); use `dreamreel run` for dreams")
+        stages = [name for name, _ in parse_chain(spec)]
+        if "dream" in stages[:-1] or "gatys" in stages:
+            raise UsageError(f"'{spec}': not a live pipeline (gatys takes seconds a frame; dream "
+                             "must end a chain)")
     return specs
 
 
@@ -153,13 +159,17 @@ def live(args: argparse.Namespace) -> int:
         VirtualCamera,
         start_output,
     )
-    from dreamreel.engine.live.show import Show, compile_programs, ladder
+    from dreamreel.engine.live.programs import DreamProgram, compile_programs
+    from dreamreel.engine.live.show import Show, ladder
 
     setup_logging()
     if args.midi_learn:
         return learn(args)
     args.size = args.size or DEFAULT_SIZE
     check_numbers(args)
+    # Gradient-based dreams are 2-3.5x faster in bfloat16; the graph pipelines stay float32.
+    dream_args = argparse.Namespace(**{**vars(args), "precision": "bfloat16"
+                                       if args.precision == "auto" else args.precision})
     resolve_precision(args)
     specs = setlist(args)
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
@@ -180,15 +190,20 @@ def live(args: argparse.Namespace) -> int:
         sizes = ladder(args.size, args.target_fps)
         began = time.perf_counter()
         programs = compile_programs(specs, effect_options(args), height, width, sizes, device,
-                                    graphs.resolve_jit(args.jit, device), args.preserve_color)
+                                    graphs.resolve_jit(args.jit, device), args.preserve_color,
+                                    dream_args=dream_args)
         compile_seconds = time.perf_counter() - began
         print(f"dreamreel: compiled {len(specs)} pipeline(s) x {len(sizes)} size(s) "
               f"({', '.join(map(str, sizes))} px) in {compile_seconds:.1f} s", file=sys.stderr)
         params = Params(pipeline=specs[0], style=args.style, strength=args.strength,
                         style_image=str(args.style_image) if args.style_image else None,
-                        temporal=args.temporal, crossfade=args.crossfade)
-        state = LiveState(params, specs)
+                        temporal=args.temporal, crossfade=args.crossfade, layer=args.layer,
+                        step_size=args.step_size)
+        dream = next((p for p in programs.values() if isinstance(p, DreamProgram)), None)
+        state = LiveState(params, specs, dream.layers if dream else ())
         state.set("style", args.style)  # validated like any live change
+        if dream is not None:
+            state.set("step_size", args.step_size)
         if args.osc is not None:
             osc = OscServer(state, args.osc, args.osc_host).start()
         if args.midi is not None or bindings:

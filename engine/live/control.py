@@ -23,6 +23,7 @@ from typing import Any
 
 from dreamreel.engine.errors import UsageError
 from dreamreel.pipelines.base import SettingsError
+from dreamreel.pipelines.dream import parse_layers
 from dreamreel.pipelines.style.effects import parse_style_spec
 from dreamreel.pipelines.style.multistyle import NUM_STYLES
 
@@ -31,6 +32,9 @@ log = logging.getLogger("dreamreel.live")
 OSC_PREFIX = "/dreamreel/"
 MAX_CROSSFADE = 30.0  # seconds; a longer fade is a mistake, not a performance
 TEMPORAL_ON = 0.5  # the weight the `t` key switches the stabiliser on to
+MAX_STEP_SIZE = 0.1  # a dream step beyond this only saturates the picture
+# Parameter -> (increment of one key press or `step`, upper limit); the lower limit is 0.
+NUDGES = {"crossfade": (0.1, MAX_CROSSFADE), "step_size": (0.002, MAX_STEP_SIZE)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class Params:
     crossfade: float = 0.5  # seconds over which a style or pipeline change fades in
     freeze: bool = False  # keep stylizing the last captured frame
     osd: bool = True
+    layer: str = "block4_conv3"  # dream: a layer or mix of the show's live layers
+    step_size: float = 0.008  # dream: ascent step, 0..1 image units
 
 
 def _unit(value: Any) -> float:
@@ -67,6 +73,13 @@ def _style(value: Any) -> str:
     return spec
 
 
+def _step_size(value: Any) -> float:
+    number = float(value)
+    if not 0.0 < number <= MAX_STEP_SIZE:
+        raise SettingsError(f"step size {number} is not within (0, {MAX_STEP_SIZE:g}]")
+    return number
+
+
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "on", "yes")
@@ -84,18 +97,20 @@ class LiveState:
     """The thread-safe home of every live parameter.
 
     pipelines: the pipelines the show has compiled; only these can be switched to.
+    layers: the dream layers the show has compiled (empty: no dream in the setlist).
     """
 
-    def __init__(self, params: Params, pipelines: list[str]) -> None:
+    def __init__(self, params: Params, pipelines: list[str], layers: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._params = params
         self.pipelines = list(pipelines)
+        self.layers = list(layers)
         self.version = 0
         self.quit = threading.Event()
         self._parsers: dict[str, Callable[[Any], Any]] = {
             "pipeline": self._pipeline, "style": _style, "style_image": _painting,
             "strength": _unit, "temporal": _unit, "crossfade": _seconds,
-            "freeze": _flag, "osd": _flag,
+            "freeze": _flag, "osd": _flag, "layer": self._layer, "step_size": _step_size,
         }
 
     @property
@@ -129,11 +144,28 @@ class LiveState:
         if name == "style":
             index = int(parse_style_spec(current).argmax())
             return self.set(name, str((index + delta) % NUM_STYLES))
-        if name == "pipeline":
-            index = self.pipelines.index(current)
-            return self.set(name, self.pipelines[(index + delta) % len(self.pipelines)])
-        limit = MAX_CROSSFADE if name == "crossfade" else 1.0
-        return self.set(name, min(limit, max(0.0, round(current + 0.1 * delta, 3))))
+        if name in ("pipeline", "layer"):
+            choices = self.pipelines if name == "pipeline" else self.layers
+            if not choices:
+                raise SettingsError("no dream in this show's setlist")
+            if name == "layer":  # a mix steps from its strongest layer
+                layers = parse_layers(current)
+                current = max(layers, key=layers.get)
+            index = choices.index(current) if current in choices else -1
+            return self.set(name, choices[(index + delta) % len(choices)])
+        increment, limit = NUDGES.get(name, (0.1, 1.0))
+        lowest = increment if name == "step_size" else 0.0
+        return self.set(name, min(limit, max(lowest, round(current + increment * delta, 3))))
+
+    def _layer(self, value: Any) -> str:
+        spec = str(value).strip()
+        if not self.layers:
+            raise SettingsError("no dream in this show's setlist")
+        unknown = [key for key in parse_layers(spec) if key not in self.layers]
+        if unknown:
+            raise SettingsError(f"layer {', '.join(unknown)} was not compiled for this show; "
+                                f"live layers: {', '.join(self.layers)}")
+        return spec
 
     def _pipeline(self, value: Any) -> str:
         name = str(value).strip()
@@ -174,6 +206,10 @@ KEYS: dict[str, tuple[str, str, int]] = {
     "space": ("toggle", "freeze", 0),
     "o": ("toggle", "osd", 0),
     "t": ("toggle", "temporal", 0),
+    "l": ("step", "layer", 1),
+    "k": ("step", "layer", -1),
+    ".": ("step", "step_size", 1),
+    ",": ("step", "step_size", -1),
 }
 QUIT_KEYS = ("escape", "q")
 
@@ -203,6 +239,8 @@ OSC_ADDRESSES: dict[str, tuple[str, str]] = {
     "crossfade": ("crossfade", "f: seconds"),
     "freeze": ("freeze", "i: 1 = freeze the input, 0 = run"),
     "osd": ("osd", "i: 1 = show the on-screen display"),
+    "layer": ("layer", 's: dream layer or mix, e.g. "block5_conv1" or "block3_conv3=0.5,block4_conv3=1"'),
+    "step_size": ("step_size", f"f: dream step size, 0..{MAX_STEP_SIZE:g} (default 0.008)"),
 }
 
 
@@ -281,7 +319,10 @@ class OscServer:
 # --- MIDI ----------------------------------------------------------------------------------
 
 # Parameters a MIDI control can drive, in --midi-learn's order.
-MIDI_PARAMS = ("strength", "style", "pipeline", "temporal", "crossfade", "freeze", "osd")
+MIDI_PARAMS = ("strength", "style", "pipeline", "temporal", "crossfade", "freeze", "osd",
+               "layer", "step_size")
+# A control change's range where the mapping gives no min/max: 0..1, except these.
+MIDI_RANGES = {"step_size": (0.001, 0.05)}
 
 
 @dataclass(frozen=True)
@@ -293,9 +334,15 @@ class MidiBinding:
     number: int
     param: str
     channel: int | None = None  # None: any channel
-    low: float = 0.0
-    high: float = 1.0
+    low: float | None = None  # None: MIDI_RANGES or 0..1
+    high: float | None = None
     value: str | None = None
+
+    @property
+    def span(self) -> tuple[float, float]:
+        default = MIDI_RANGES.get(self.param, (0.0, 1.0))
+        return (default[0] if self.low is None else self.low,
+                default[1] if self.high is None else self.high)
 
     def matches(self, message: Any) -> bool:
         if self.channel is not None and getattr(message, "channel", None) != self.channel:
@@ -320,9 +367,9 @@ def load_midi_map(path: Path) -> list[MidiBinding]:
             if param not in MIDI_PARAMS:
                 raise ValueError(f"param must be one of {', '.join(MIDI_PARAMS)}")
             value = entry.get("value")
+            low, high = (None if entry.get(k) is None else float(entry[k]) for k in ("min", "max"))
             bindings.append(MidiBinding(kind, int(entry[kind]), param, entry.get("channel"),
-                                        float(entry.get("min", 0.0)), float(entry.get("max", 1.0)),
-                                        None if value is None else str(value)))
+                                        low, high, None if value is None else str(value)))
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"{path}: mapping entry {i + 1} is invalid ({err})") from err
     return bindings
@@ -359,7 +406,7 @@ class MidiHandler:
         if b.kind == "note":
             if b.value is not None:
                 state.set(b.param, b.value)
-            elif b.param in ("style", "pipeline"):
+            elif b.param in ("style", "pipeline", "layer"):
                 state.step(b.param, 1)
             else:
                 state.toggle(b.param)
@@ -367,12 +414,16 @@ class MidiHandler:
         fraction = message.value / 127.0
         if b.param == "style":
             state.set("style", round(fraction * (NUM_STYLES - 1)))
-        elif b.param == "pipeline":
-            state.set("pipeline", state.pipelines[round(fraction * (len(state.pipelines) - 1))])
+        elif b.param in ("pipeline", "layer"):
+            choices = state.pipelines if b.param == "pipeline" else state.layers
+            if not choices:
+                raise SettingsError("no dream in this show's setlist")
+            state.set(b.param, choices[round(fraction * (len(choices) - 1))])
         elif b.param in ("freeze", "osd"):
             state.set(b.param, message.value >= 64)
         else:
-            state.set(b.param, b.low + fraction * (b.high - b.low))
+            low, high = b.span
+            state.set(b.param, low + fraction * (high - low))
 
 
 def midi_learn(messages: Iterable[Any], prompt: Callable[[str], None],

@@ -9,7 +9,8 @@ Crossfades: a style change (index, blend or painting) interpolates the style con
 `crossfade` seconds, which costs nothing and morphs through the real blends of the two styles
 (the network is trained on mixtures). A pipeline change cannot be interpolated, so for its
 fade both pipelines run and their outputs are blended: the frame rate dips for that time.
-Strength follows its controller at once, since a fader is already a fade.
+Strength follows its controller at once, since a fader is already a fade. A dream's layer
+change fades the layer weights, inputs of its compiled step, so it costs nothing either.
 
 `--target-fps` steps the working size down a ladder when a frame takes longer than the
 frame budget and back up when the larger size would fit with room to spare.
@@ -22,17 +23,16 @@ import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
-from dreamreel.engine.effects import EffectOptions, build_effect, cached_style_vector, parse_chain
-from dreamreel.engine.graph import FrameGraph, working_size
+from dreamreel.engine.effects import cached_style_vector
 from dreamreel.engine.live.capture import Capture, Captured
 from dreamreel.engine.live.control import LiveState, OnceLog, Params, handle_key
 from dreamreel.engine.live.outputs import Output, Preview
+from dreamreel.engine.live.programs import DreamProgram, Inputs, Program
 from dreamreel.engine.temporal import Stabilizer
 from dreamreel.pipelines.base import Effect
 from dreamreel.pipelines.style.effects import parse_style_spec
@@ -44,70 +44,6 @@ STEP_DOWN_AFTER = 1.0  # seconds at a rung before stepping down again
 STEP_UP_AFTER = 3.0  # seconds at a rung before trying the larger size
 HEADROOM = 0.8  # step up only if the larger size is predicted to take < 80% of the budget
 IDLE_WAIT = 0.1  # seconds to wait for a new frame before re-sending the last output
-
-
-@dataclass
-class Program:
-    """One pipeline of the setlist, compiled at every working size of the ladder.
-
-    fixed: strengths fixed by the spec (`vintage@0.6,style`), by control name; every other
-    strength control follows the live strength.
-    """
-
-    name: str
-    effect: Effect
-    graphs: list[FrameGraph]
-    fixed: dict[str, float]
-
-    def controls(self, mix: np.ndarray, vector: np.ndarray | None, strength: float) -> dict:
-        values = {}
-        for key in self.effect.controls():
-            leaf = key.rsplit(".", 1)[-1]
-            if leaf == "style_weights":
-                values[key] = mix
-            elif leaf == "style_vector" and vector is not None:
-                values[key] = vector
-            elif leaf == "strength":
-                values[key] = np.float32(self.fixed.get(key, strength))
-        return values
-
-    def arbitrary_style(self) -> Effect | None:
-        """The stage that takes a painting (has a style predictor), if any."""
-        stages = getattr(self.effect, "effects", [self.effect])
-        return next((e for e in stages if hasattr(e, "predictor")), None)
-
-
-def compile_programs(specs: list[str], options: EffectOptions, height: int, width: int,
-                     sizes: list[int], device: str, jit: bool,
-                     preserve_color: bool = False) -> dict[str, Program]:
-    """Build and trace every pipeline at every working size for frames of height x width.
-
-    Each graph is run once on a black frame, so tracing (seconds each on a CPU) is over
-    before the show starts.
-    """
-    programs = {}
-    blank = np.zeros((1, height, width, 3), np.uint8)
-    # Each FrameGraph traces its own tf.function of the same method, which TensorFlow would
-    # report as "retracing" from the fifth graph on; here that is by design.
-    tf_logger = tf.get_logger()
-    level = tf_logger.level
-    tf_logger.setLevel(logging.ERROR)
-    for spec in specs:
-        effect = build_effect(replace(options, pipeline=spec))
-        stages = getattr(effect, "effects", [effect])
-        chained = len(stages) > 1
-        fixed = {(f"{e.name}.strength" if chained else "strength"): s
-                 for (_, s), e in zip(parse_chain(spec), stages, strict=True) if s is not None}
-        graphs = []
-        for short_side in sizes:
-            work_h, work_w = working_size(height, width, short_side)
-            graph = FrameGraph(effect, 1, height, width, work_h, work_w, jit=jit, device=device,
-                               preserve_color=preserve_color)
-            graph(blank)
-            graphs.append(graph)
-        programs[spec] = Program(spec, effect, graphs, fixed)
-    tf_logger.setLevel(level)
-    return programs
 
 
 def ladder(size: int, target_fps: float | None) -> list[int]:
@@ -188,7 +124,8 @@ class ShowStats:
 class Show:
     """Runs the show loop on the calling thread (pygame wants the main thread)."""
 
-    def __init__(self, state: LiveState, capture: Capture, programs: dict[str, Program],
+    def __init__(self, state: LiveState, capture: Capture,
+                 programs: dict[str, Program | DreamProgram],
                  sizes: list[int], outputs: list[Output], preview: Preview | None = None,
                  target_fps: float | None = None, duration: float | None = None,
                  flow_preset: str = "ultrafast",
@@ -211,7 +148,11 @@ class Show:
         self._painting_job: Future | None = None
         self._painter = ThreadPoolExecutor(1, thread_name_prefix="painting")
         self._program = programs[params.pipeline]
-        self._leaving: Program | None = None  # the pipeline fading out
+        self._leaving: Program | DreamProgram | None = None  # the pipeline fading out
+        self._dream = next((p for p in programs.values() if isinstance(p, DreamProgram)), None)
+        self._layer_key = params.layer
+        layers = None if self._dream is None else self._dream.layer_weights(params.layer)
+        self._layers = None if layers is None else Fade(layers, layers)
         self._pipeline_fade = Fade(np.float32(0), np.float32(1))
         self._recent: list[float] = []  # output times of the last second, for the OSD fps
 
@@ -267,23 +208,25 @@ class Show:
 
     def _render(self, image: np.ndarray, params: Params, now: float) -> np.ndarray:
         """One frame through the current pipeline(s), stabiliser and fades: HxWx3 uint8."""
-        graph0 = self._program.graphs[0]
-        if image.shape[:2] != (graph0.height, graph0.width):  # a camera reopened at another size
-            image = cv2.resize(image, (graph0.width, graph0.height), interpolation=cv2.INTER_AREA)
+        height, width = self._program.frame_shape
+        if image.shape[:2] != (height, width):  # a camera reopened at another size
+            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         self._follow(params, now)
-        mix = self._style.at(now)
-        vector = self._vector.at(now) if self._vector is not None else None
+        inputs = Inputs(self._style.at(now), self._vector.at(now) if self._vector else None,
+                        params.strength, params.temporal,
+                        self._layers.at(now) if self._layers else None, params.step_size)
         rung = self.governor.rung
-        frames = image[np.newaxis]
-        out = self._program.graphs[rung](frames, self._program.controls(mix, vector, params.strength))[0]
+        out = self._program.render(image, rung, inputs)
         if self._leaving is not None:
             t = float(self._pipeline_fade.at(now))
             if t >= 1.0:
                 self._leaving = None
             else:
-                old = self._leaving.graphs[rung](frames, self._leaving.controls(mix, vector, params.strength))[0]
+                old = self._leaving.render(image, rung, inputs)
                 out = cv2.addWeighted(old, 1.0 - t, out, t, 0.0)
-        if params.temporal > 0:
+        if self._program.stabilises:
+            self.stabilizer.reset()  # the dream stabilises itself
+        elif params.temporal > 0:
             self.stabilizer.weight = params.temporal
             out = self.stabilizer(image, out)
         else:
@@ -295,6 +238,9 @@ class Show:
         if params.style != self._style_key:
             self._style_key = params.style
             self._style.to(parse_style_spec(params.style), now, params.crossfade)
+        if params.layer != self._layer_key and self._dream is not None:
+            self._layer_key = params.layer
+            self._layers.to(self._dream.layer_weights(params.layer), now, params.crossfade)
         if params.pipeline != self._program.name:
             self._leaving = self._program
             self._program = self.programs[params.pipeline]
@@ -340,6 +286,8 @@ class Show:
                  f"{params.pipeline}  style {params.style}  strength {params.strength:.2f}",
                  f"temporal {params.temporal:.2f}  fade {params.crossfade:.1f} s"
                  + ("  FROZEN" if params.freeze else "")]
+        if isinstance(self._program, DreamProgram):
+            lines.append(f"layer {params.layer}  step {params.step_size:.3f}")
         out = image.copy()
         scale = max(0.4, image.shape[0] / 720)
         for i, text in enumerate(lines):

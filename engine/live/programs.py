@@ -1,0 +1,197 @@
+"""The pipelines of a live show, compiled before it starts, and how each renders a frame.
+
+A graph pipeline (style, vintage and their chains) is one FrameGraph per working size, with
+styles and strengths as graph inputs. The dream is not one graph but a few compiled ascent
+steps per frame in feedback mode (`engine.dreaming`): the hallucination is carried along the
+flow, so it deepens while the scene is still. Its layer mix and step size are inputs of the
+compiled step, so a performer moves between layers without a new trace. A chain may end in
+the dream (`style,dream`): its graph stages run first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from dreamreel.engine.dreaming import FeedbackDream, dream_effect
+from dreamreel.engine.effects import EffectOptions, build_effect, parse_chain
+from dreamreel.engine.graph import FrameGraph, working_size
+from dreamreel.engine.temporal import Stabilizer
+from dreamreel.pipelines.base import Effect, SettingsError
+from dreamreel.pipelines.dream import parse_layers
+
+# The layers a live dream can move between (with any given by --layer). All share one forward
+# pass up to the deepest, which block5_conv1 makes about 5% longer than block4_conv3 alone.
+LIVE_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1")
+LIVE_STEPS = 2  # ascent steps per live frame: the feedback carries the dream over frames
+LIVE_OCTAVES = 1
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What the controllers ask of one frame, fades applied."""
+
+    mix: np.ndarray  # built-in style weights [26]
+    vector: np.ndarray | None  # a painting's style vector, for pipelines that take one
+    strength: float
+    temporal: float  # stabiliser weight, 0 = off
+    layer_weights: np.ndarray | None = None  # dream: one weight per DreamProgram.layers
+    step_size: float | None = None  # dream
+
+
+@dataclass
+class Program:
+    """A graph pipeline of the setlist, compiled at every working size of the ladder.
+
+    fixed: strengths fixed by the spec (`vintage@0.6,style`), by control name; every other
+    strength control follows the live strength.
+    """
+
+    name: str
+    effect: Effect
+    graphs: list[FrameGraph]
+    fixed: dict[str, float]
+    stabilises = False  # the show stabilises this program's output
+
+    @property
+    def frame_shape(self) -> tuple[int, int]:
+        return self.graphs[0].height, self.graphs[0].width
+
+    def controls(self, mix: np.ndarray, vector: np.ndarray | None, strength: float) -> dict:
+        values = {}
+        for key in self.effect.controls():
+            leaf = key.rsplit(".", 1)[-1]
+            if leaf == "style_weights":
+                values[key] = mix
+            elif leaf == "style_vector" and vector is not None:
+                values[key] = vector
+            elif leaf == "strength":
+                values[key] = np.float32(self.fixed.get(key, strength))
+        return values
+
+    def render(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
+        """HxWx3 uint8 -> HxWx3 uint8 through the graph of ladder rung `rung`."""
+        controls = self.controls(inputs.mix, inputs.vector, inputs.strength)
+        return self.graphs[rung](image[np.newaxis], controls)[0]
+
+    def arbitrary_style(self) -> Effect | None:
+        """The stage that takes a painting (has a style predictor), if any."""
+        stages = getattr(self.effect, "effects", [self.effect])
+        return next((e for e in stages if hasattr(e, "predictor")), None)
+
+
+class DreamProgram:
+    """Feedback DeepDream at each rung's working size, after optional graph stages.
+
+    It stabilises its own output (the feedback needs the same flow), with the live temporal
+    weight, so the show does not stabilise it again.
+    """
+
+    stabilises = True
+
+    def __init__(self, name: str, feedback: FeedbackDream, sizes: list[tuple[int, int]],
+                 frame_shape: tuple[int, int], before: Program | None = None) -> None:
+        self.name, self.feedback, self.sizes = name, feedback, sizes
+        self.frame_shape, self.before = frame_shape, before
+        targets = feedback.effect.dreamer.targets
+        self.layers = [name if channel is None else f"{name}:{channel}" for name, channel, _ in targets]
+
+    def layer_weights(self, spec: str) -> np.ndarray:
+        """'block5_conv1' or 'block3_conv3=0.5,block4_conv3=1' -> weights in `layers` order."""
+        wanted = parse_layers(spec)
+        unknown = [key for key in wanted if key not in self.layers]
+        if unknown:
+            raise SettingsError(f"layer {', '.join(unknown)} was not compiled for this show; "
+                                f"live layers: {', '.join(self.layers)} (add one with --layer)")
+        return np.array([wanted.get(key, 0.0) for key in self.layers], np.float32)
+
+    def render(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
+        """HxWx3 uint8 -> HxWx3 uint8: dreamed at the rung's size, carried from the last frame."""
+        if self.before is not None:
+            image = self.before.render(image, rung, inputs)
+        return self._dream(image, rung, inputs)
+
+    def _dream(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
+        height, width = image.shape[:2]
+        work_h, work_w = self.sizes[rung]
+        small = image if (work_h, work_w) == (height, width) else cv2.resize(
+            image, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        effect = self.feedback.effect
+        effect.weights, effect.step_size = inputs.layer_weights, inputs.step_size
+        self.feedback.stabiliser.weight = inputs.temporal
+        out = self.feedback(small[np.newaxis])[0]
+        if out.shape[:2] == (height, width):
+            return out
+        return cv2.resize(out, (width, height), interpolation=cv2.INTER_CUBIC)
+
+    def arbitrary_style(self) -> Effect | None:
+        return None if self.before is None else self.before.arbitrary_style()
+
+    def warm_up(self, blank: np.ndarray) -> None:
+        """Trace the ascent step at every rung (the graph stages are traced already), then
+        forget the black frames."""
+        for rung in range(len(self.sizes)):
+            self._dream(blank, rung, Inputs(np.zeros(0, np.float32), None, 1.0, 0.0))
+        self.feedback.reset()
+
+
+def compile_programs(specs: list[str], options: EffectOptions, height: int, width: int,
+                     sizes: list[int], device: str, jit: bool, preserve_color: bool = False,
+                     dream_args: argparse.Namespace | None = None) -> dict[str, Program | DreamProgram]:
+    """Build and trace every pipeline at every working size for frames of height x width.
+
+    Each graph is run once on a black frame, so tracing (seconds each on a CPU) is over
+    before the show starts. `dream_args` (the command line's dream options) is needed when
+    a spec ends in `dream`.
+    """
+    programs: dict[str, Program | DreamProgram] = {}
+    blank = np.zeros((height, width, 3), np.uint8)
+    work_sizes = [working_size(height, width, side) for side in sizes]
+    # Each FrameGraph traces its own tf.function of the same method, which TensorFlow would
+    # report as "retracing" from the fifth graph on; here that is by design.
+    tf_logger = tf.get_logger()
+    level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)
+    for spec in specs:
+        stages = [name for name, _ in parse_chain(spec)]
+        dreaming = stages[-1] == "dream"
+        if "dream" in stages[:-1]:
+            raise SettingsError(f"'{spec}': dream must be the last stage of a chain")
+        graph_spec = spec.rsplit(",", 1)[0] if dreaming and len(stages) > 1 else (
+            None if dreaming else spec)
+        program = None
+        if graph_spec is not None:
+            program = _graph_program(graph_spec, options, height, width, work_sizes, device, jit,
+                                     preserve_color, blank)
+        if dreaming:
+            if dream_args is None:
+                raise SettingsError(f"'{spec}': no dream options given")
+            effect = dream_effect(dream_args, video=True, jit=jit, extra_layers=LIVE_LAYERS)
+            feedback = FeedbackDream(effect, dream_args.blend, Stabilizer(preset="ultrafast"))
+            program = DreamProgram(spec, feedback, work_sizes, (height, width), program)
+            program.warm_up(blank)
+        programs[spec] = program
+    tf_logger.setLevel(level)
+    return programs
+
+
+def _graph_program(spec: str, options: EffectOptions, height: int, width: int,
+                   work_sizes: list[tuple[int, int]], device: str, jit: bool,
+                   preserve_color: bool, blank: np.ndarray) -> Program:
+    effect = build_effect(replace(options, pipeline=spec))
+    stages = getattr(effect, "effects", [effect])
+    chained = len(stages) > 1
+    fixed = {(f"{e.name}.strength" if chained else "strength"): s
+             for (_, s), e in zip(parse_chain(spec), stages, strict=True) if s is not None}
+    graphs = []
+    for work_h, work_w in work_sizes:
+        graph = FrameGraph(effect, 1, height, width, work_h, work_w, jit=jit, device=device,
+                           preserve_color=preserve_color)
+        graph(blank[np.newaxis])
+        graphs.append(graph)
+    return Program(spec, effect, graphs, fixed)
