@@ -93,6 +93,7 @@ class Plan:
     octaves: int = 1  # dream octaves
     e2e_seconds: float = 3.0  # of the clip, per end-to-end row; 0 skips them
     e2e_pipelines: tuple[str, ...] | None = None  # None: all of `pipelines` that have one
+    e2e_sizes: tuple[tuple[int, int], ...] | None = None  # None: `sizes`
     model_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # per-pipeline override
     clip: Path = CLIP
     style: str = "0"
@@ -613,7 +614,8 @@ def run(plan: Plan, log: Callable[[str], None] = print) -> dict[str, object]:
         if row.gflops is not None:
             row.roof_fraction = row.gflops / roofs[row.precision]["peak_gflops"]
     pair_with_peer(rows)
-    skipped = ["film end to end: no command runs film mode yet"] if "film" in plan.pipelines else []
+    skipped = (["film end to end: minutes per frame here; see RESULTS.md, Film mode"]
+               if "film" in plan.pipelines else [])
     return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "roof": roofs,
             "peer": {"name": PEER, "version": peer_version(), "installed": bool(peer_version())},
             "clip": str(plan.clip), "repeats": plan.repeats, "skipped": skipped,
@@ -636,7 +638,7 @@ def measure_rows(plan: Plan, cases: list[Case], log: Callable[[str], None]) -> l
     e2e = [p for p in (plan.e2e_pipelines or plan.pipelines) if p != "film"]
     with tempfile.TemporaryDirectory(prefix="dreamreel-bench-") as tmp:
         workdir = Path(tmp)
-        for width, height in plan.sizes if plan.e2e_seconds > 0 else ():
+        for width, height in (plan.e2e_sizes or plan.sizes) if plan.e2e_seconds > 0 else ():
             clip = scaled_clip(plan.clip, width, height, plan.e2e_seconds,
                                workdir / f"clip_{width}x{height}.mp4")
             rows += io_rows(clip, width, height, plan.repeats, workdir)

@@ -76,6 +76,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       "cockatoo_yuv420.mp4)")
     plan.add_argument("--e2e-seconds", type=float, default=3.0,
                       help="seconds of the clip per end-to-end row (default 3; 0 = none)")
+    plan.add_argument("--e2e-pipelines", type=_choices(bench.pipelines()), metavar="NAME,...",
+                      help="pipelines run end to end (default: --pipelines)")
+    plan.add_argument("--e2e-sizes", type=_sizes, metavar="WxH,...",
+                      help="sizes run end to end (default: --sizes)")
     plan.add_argument("--quick", action="store_true",
                       help="a one-minute smoke run (style and style-image 256x256, dream 128x128 "
                       "one step, faces 64, half a second end to end); the plan options are ignored")
@@ -106,7 +110,8 @@ def make_plan(args: argparse.Namespace) -> bench.Plan:
     return bench.Plan(pipelines=args.pipelines, sizes=args.sizes, batches=args.batches,
                       jits=tuple(j == "on" for j in args.jit), precisions=args.precisions,
                       repeats=args.repeats, steps=args.steps, octaves=args.octaves,
-                      e2e_seconds=args.e2e_seconds, **settings)
+                      e2e_seconds=args.e2e_seconds, e2e_pipelines=args.e2e_pipelines,
+                      e2e_sizes=args.e2e_sizes, **settings)
 
 
 def run_bench(args: argparse.Namespace) -> int:
