@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", type=float, default=[0.5, 0.7, 0.85])
     parser.add_argument("--size", default="360", help="working short side")
     parser.add_argument("--duration", default="6")
+    parser.add_argument("--styles", nargs="+", default=["style 7", "kandinsky"], choices=["style 7", "kandinsky"])
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -39,7 +40,9 @@ def main() -> None:
             trimmed = f"{tmp}/input.mp4"
             dreamreel("run", source, "-o", trimmed, "--duration", args.duration, "--strength", "0",
                       "--temporal", "0", "--crf", "12", "-y", "--quiet")
-            for label, style in (("style 7", ["--style", "7"]), ("kandinsky", ["--style-image", str(PAINTING)])):
+            styles = {"style 7": ["--style", "7"], "kandinsky": ["--style-image", str(PAINTING)]}
+            for label in args.styles:
+                style = styles[label]
                 reference = f"{tmp}/perframe.mp4"
                 common = [trimmed, "--size", args.size, *style, "-y", "--quiet", "--crf", "14"]
                 dreamreel("run", *common, "-o", reference, "--temporal", "0")

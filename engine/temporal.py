@@ -10,8 +10,9 @@ training-free, causal version of both: it blends
 
     out_t = m * weight * warp(out_{t-1}) + (1 - m * weight) * stylized_t
 
-where m is the softened reliability mask of the flow (``engine.flow``): Ruder et al.'s
-disocclusion and motion-boundary tests, pixels flowing out of the frame, and a photometric
+followed by a local contrast restoration (``restore_texture``), where m is the softened
+reliability mask of the flow (``engine.flow``): Ruder et al.'s disocclusion and motion-boundary
+tests, pixels flowing out of the frame, and a photometric
 test on the inputs that catches what DIS's blurred motion boundaries let through. Because m
 is 0 where the scene is disoccluded, at motion boundaries and on scene cuts (detected from the
 inputs), moving objects leave no ghosts, unlike ``ExponentialBlend`` (plain smoothing over
@@ -50,6 +51,19 @@ DEFAULT_HIST_THRESHOLD = 0.3  # Bhattacharyya distance of gray histograms that d
 # the noise-free result and a 10% higher warping error ("medium" at 0.5 matches "fast" at 1.0
 # for ~15% more time).
 DEFAULT_FLOW_SCALE = 1.0
+# DIS "medium" against "fast", 60 frames at short side 360 (benchmarks/RESULTS.md): warping
+# error 0.51x -> 0.42x of per-frame on the silent film, 0.27x -> 0.21x on the hand-held clip,
+# for about 10 ms more a frame with the flow at the working resolution. Live uses "ultrafast".
+DEFAULT_PRESET = "medium"
+# Texture restoration, from measurement (benchmarks/RESULTS.md, "Temporal consistency"): on
+# hand-held footage the strokes of consecutive stylized frames do not line up, so the blend
+# averages them away (style distance to the painting 1.6x the per-frame output's). Giving the
+# blend back part of the stylized frame's local contrast (the square root of the ratio of local
+# standard deviations, Gaussian window of this sigma, at most TEXTURE_MAX_GAIN) brings it to
+# 1.00x and costs the static silent film 0.44x -> 0.47x in warping error.
+TEXTURE_SIGMA = 8.0
+TEXTURE_MAX_GAIN = 1.75
+TEXTURE_SUBSAMPLE = 4
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,7 @@ class Stabilizer:
         frame is a scene cut (catches cuts that fool the flow, e.g. to a flat frame).
     flow_scale: the flow is computed on the input resized by this factor, then upsampled and
         rescaled; the mask, warp and blend stay at full resolution.
+    texture: restore the stylized frame's local contrast after blending (``restore_texture``).
 
     Use either ``stabilized = stabilizer(source, stylized)`` per frame, or, for a pipeline that
     conditions on the previous output, ``g = stabilizer.guide(source)``, render, then
@@ -98,10 +113,11 @@ class Stabilizer:
     def __init__(
         self,
         weight: float = DEFAULT_WEIGHT,
-        preset: str = "fast",
+        preset: str = DEFAULT_PRESET,
         cut_threshold: float = DEFAULT_CUT_THRESHOLD,
         hist_threshold: float = DEFAULT_HIST_THRESHOLD,
         flow_scale: float = DEFAULT_FLOW_SCALE,
+        texture: bool = True,
     ) -> None:
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {weight}")
@@ -111,6 +127,7 @@ class Stabilizer:
         self.cut_threshold = cut_threshold
         self.hist_threshold = hist_threshold
         self.flow_scale = flow_scale
+        self.texture = texture
         self._dis = create_dis(preset)
         self.reset()
 
@@ -135,6 +152,8 @@ class Stabilizer:
             return stylized
         alpha = (g.mask * self.weight)[..., None]  # HxWx1
         blended = stylized + alpha * (g.warped_prev - stylized)  # HxWx3 float32
+        if self.texture and self.weight > 0:
+            blended = restore_texture(blended, stylized.astype(np.float32))
         out = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
         self.commit(source, out)
         return out
@@ -199,6 +218,34 @@ class Stabilizer:
         h, w = gray.shape
         size = (max(round(w * self.flow_scale), 16), max(round(h * self.flow_scale), 16))
         return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def restore_texture(blended: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    """Scale the blend's local detail up toward the stylized frame's (float32 HxWx3, 0..255).
+
+    Blending aligned frames keeps their texture; blending strokes that land in different places
+    in each frame (a hand-held camera) averages them into a wash. The gain, the square root of
+    the ratio of local standard deviations (at least 1, at most TEXTURE_MAX_GAIN), restores most
+    of the contrast while the detail it scales is the blend's own, which is consistent in time.
+    The statistics are smooth, so they are taken at a quarter of the size (4x cheaper).
+    """
+    h, w = blended.shape[:2]
+    small = (max(w // TEXTURE_SUBSAMPLE, 1), max(h // TEXTURE_SUBSAMPLE, 1))
+    mean_b, var_b = _local_moments(blended, small)
+    _, var_s = _local_moments(stylized, small)
+    gain = np.clip(((var_s + 1.0) / (var_b + 1.0)) ** 0.25, 1.0, TEXTURE_MAX_GAIN)
+    mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)  # HxWx3
+    gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)  # HxWx3
+    return mean_b + (blended - mean_b) * gain
+
+
+def _local_moments(image: np.ndarray, small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted local mean and variance per channel, at the (w, h) size `small`."""
+    sigma = TEXTURE_SIGMA / TEXTURE_SUBSAMPLE
+    mean = cv2.GaussianBlur(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    square = cv2.resize(image * image, small, interpolation=cv2.INTER_AREA)
+    var = cv2.GaussianBlur(square, (0, 0), sigma) - mean * mean
+    return mean, np.maximum(var, 0.0)
 
 
 def _cut_guide(size: tuple[int, int]) -> Guide:

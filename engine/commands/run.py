@@ -15,6 +15,7 @@ from dreamreel.engine.effects import PIPELINES, EffectOptions, build_effect, par
 from dreamreel.engine.errors import UsageError
 from dreamreel.engine.filming import add_film_arguments
 from dreamreel.engine.progress import Progress
+from dreamreel.engine.temporal import DEFAULT_PRESET
 
 
 def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +45,9 @@ def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
     temporal = parser.add_argument_group("temporal consistency")
     temporal.add_argument("--temporal", type=float, metavar="W",
                           help="0..1 blend of the flow-warped previous output (default on for video; 0 = off)")
-    temporal.add_argument("--flow-preset", default="fast", choices=("ultrafast", "fast", "medium"))
+    temporal.add_argument("--flow-preset", default=DEFAULT_PRESET,
+                          choices=("ultrafast", "fast", "medium"),
+                          help=f"DIS optical flow preset (default {DEFAULT_PRESET})")
 
 
 def add_style_arguments(group) -> None:
