@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.pipelines.base import Effect
+from dreamreel.pipelines.resize import shrink
 
 JIT_CHOICES = ("auto", "on", "off")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -75,14 +76,16 @@ class FrameGraph:
         controls = dict(zip(self._names, control_values, strict=True))
         source = tf.cast(frames, tf.float32) / 255.0  # [N, H, W, 3]
         resized = (self.work_height, self.work_width) != (self.height, self.width)
-        x = tf.image.resize(source, (self.work_height, self.work_width), antialias=True) if resized else source
+        x = shrink(source, (self.work_height, self.work_width)) if resized else source
         if self._pad_h or self._pad_w:
             # Reflect, never stretch: the network sees real image content at the borders.
             x = tf.pad(x, [[0, 0], [0, self._pad_h], [0, self._pad_w], [0, 0]], mode="REFLECT")
         y = self.effect(x, controls)
         y = y[:, : self.work_height, : self.work_width, :]
         if resized:
-            y = tf.image.resize(y, (self.height, self.width), method="bicubic")
+            # XLA has no bicubic kernel (CPU or GPU): bilinear when the graph is compiled.
+            method = "bilinear" if self.jit else "bicubic"
+            y = tf.image.resize(y, (self.height, self.width), method=method)
         if not self.effect.handles_strength and "strength" in controls:
             y = source + controls["strength"] * (y - source)
         if self.preserve_color:

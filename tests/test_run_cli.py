@@ -146,6 +146,20 @@ def test_gif_with_a_painting_keeps_frames_and_delays_and_takes_its_colours(tmp_p
     assert distance_after < 0.7 * distance_before
 
 
+def test_xla_compiles_a_resized_painting_blend_and_agrees_with_the_plain_graph(tmp_path: Path) -> None:
+    """--jit on (the GPU default) with a working size and strength < 1: every op of the graph
+    must have an XLA kernel (antialiased and bicubic resizes have none)."""
+    photo = media("content/astronaut.png")
+    painting = media("styles/kandinsky_composition_vii.jpg")
+    common = (photo, "--style-image", painting, "--strength", "0.5", "--size", "128")
+    run_ok(*common, "-o", tmp_path / "xla.png", "--jit", "on")
+    run_ok(*common, "-o", tmp_path / "plain.png", "--jit", "off")
+    xla, plain = read_rgb(tmp_path / "xla.png"), read_rgb(tmp_path / "plain.png")
+    assert xla.shape == plain.shape == read_rgb(photo).shape
+    assert mean_abs_diff(xla, plain) < 3  # bilinear instead of bicubic upscaling under XLA
+    assert mean_abs_diff(xla, read_rgb(photo)) > 10
+
+
 def test_mp4_with_aac_keeps_size_frames_timestamps_and_sound(tmp_path: Path) -> None:
     clip = media("audio/bbb_14s-19s_h264_aac.mp4")
     out = tmp_path / "bbb.mp4"

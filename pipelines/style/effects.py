@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.pipelines.base import SettingsError
+from dreamreel.pipelines.resize import shrink
 from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
 from dreamreel.pipelines.style.multistyle import NUM_STYLES, STRIDE, MultiStyleNet
 
@@ -79,7 +80,7 @@ class ArbitraryStyle:
         strength = controls["strength"]
 
         def blended() -> tf.Tensor:
-            small = tf.image.resize(images, (PREDICTOR_SIZE, PREDICTOR_SIZE), antialias=True)
+            small = shrink(images, (PREDICTOR_SIZE, PREDICTOR_SIZE))
             own = self.predictor(small)  # [N, 100]: the content's own style
             return strength * style + (1.0 - strength) * own
 
