@@ -414,9 +414,11 @@ def peer_rows(plan: Plan, sizes: list[tuple[int, int]]) -> list[Row]:
     rows = []
     for width, height in sizes:
         frame = _frames(1, height, width)[0]
+        # max_size=None would mean the engine's default cap (1024 px): pass the frame's own.
+        side = max(width, height)
         calls = {
-            "style": (lambda f=frame: engine.stylize(f, style=plan.style, max_size=None), ""),
-            "style-image": (lambda f=frame: engine.stylize_with(f, painting, max_size=None),
+            "style": (lambda f=frame, m=side: engine.stylize(f, style=plan.style, max_size=m), ""),
+            "style-image": (lambda f=frame, m=side: engine.stylize_with(f, painting, max_size=m),
                             "peer: 384 px network, style vector predicted each call, "
                             "Lanczos upscale"),
         }
