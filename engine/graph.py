@@ -9,8 +9,10 @@ and strengths are graph inputs, so the graph compiles exactly once.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -32,6 +34,17 @@ def working_size(height: int, width: int, short_side: int | None) -> tuple[int, 
 
 def default_device() -> str:
     return "/GPU:0" if tf.config.list_logical_devices("GPU") else "/CPU:0"
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX), where oneDNN runs the
+    style network about 20% faster in it (benchmarks/RESULTS.md, `dreamreel bench`)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_jit(jit: str, device: str) -> bool:
