@@ -89,9 +89,11 @@ def setlist(args: argparse.Namespace) -> list[str]:
         raise UsageError(f"--setlist {args.setlist}: no pipelines in it")
     for spec in specs:
         stages = [name for name, _ in parse_chain(spec)]
-        if "dream" in stages[:-1] or "gatys" in stages:
-            raise UsageError(f"'{spec}': not a live pipeline (gatys takes seconds a frame; dream "
-                             "must end a chain)")
+        if "gatys" in stages:
+            raise UsageError(f"'{spec}': gatys is not a live pipeline (seconds a frame); "
+                             "use `dreamreel run`")
+        if "dream" in stages[:-1]:
+            raise UsageError(f"'{spec}': dream must be the last stage of a chain")
     return specs
 
 
