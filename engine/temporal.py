@@ -220,6 +220,27 @@ class Stabilizer:
         return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
+def stabilise_at_size(stabilizer: Stabilizer, source: np.ndarray, stylized: np.ndarray,
+                      size: tuple[int, int]) -> np.ndarray:
+    """Stabilise at (h, w) `size` and add the correction, upsampled, to the full-size frame.
+
+    Live, the network works at a reduced size and its output is enlarged, so what flickers
+    is all at the working size: stabilising there costs a quarter of doing it on a 640x480
+    output, and the frame's finer detail (the camera's, where strength < 1) is kept as it is.
+    uint8 HxWx3 in and out; the stabiliser sees only `size` frames.
+    """
+    height, width = source.shape[:2]
+    if (height, width) == tuple(size):
+        return stabilizer(source, stylized)
+    small = (size[1], size[0])
+    small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
+    small_stylized = cv2.resize(stylized, small, interpolation=cv2.INTER_AREA)
+    steady = stabilizer(small_source, small_stylized)
+    correction = steady.astype(np.float32) - small_stylized  # h x w x 3
+    correction = cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(stylized + correction + 0.5, 0, 255).astype(np.uint8)
+
+
 def restore_texture(blended: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     """Scale the blend's local detail up toward the stylized frame's (float32 HxWx3, 0..255).
 

@@ -29,11 +29,12 @@ import cv2
 import numpy as np
 
 from dreamreel.engine.effects import cached_style_vector
+from dreamreel.engine.graph import working_size
 from dreamreel.engine.live.capture import Capture, Captured
 from dreamreel.engine.live.control import LiveState, OnceLog, Params, handle_key
 from dreamreel.engine.live.outputs import Output, Preview
 from dreamreel.engine.live.programs import DreamProgram, Inputs, Program
-from dreamreel.engine.temporal import Stabilizer
+from dreamreel.engine.temporal import Stabilizer, stabilise_at_size
 from dreamreel.pipelines.base import Effect
 from dreamreel.pipelines.style.effects import parse_style_spec
 
@@ -134,7 +135,7 @@ class Show:
         self.outputs, self.preview, self.duration = outputs, preview, duration
         self.on_frame = on_frame
         self.governor = Governor(sizes, target_fps)
-        self.stabilizer = Stabilizer(preset=flow_preset, flow_scale=0.5)
+        self.stabilizer = Stabilizer(preset=flow_preset)  # runs at the working size
         self.stats = ShowStats()
         self.warn = OnceLog()
         params = state.snapshot()
@@ -228,7 +229,8 @@ class Show:
             self.stabilizer.reset()  # the dream stabilises itself
         elif params.temporal > 0:
             self.stabilizer.weight = params.temporal
-            out = self.stabilizer(image, out)
+            work = working_size(height, width, self.governor.sizes[rung])
+            out = stabilise_at_size(self.stabilizer, image, out, work)
         else:
             self.stabilizer.reset()
         return out
