@@ -19,9 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from dreamreel import weights  # noqa: E402
 from dreamreel.engine import graph as graphs  # noqa: E402
-from dreamreel.engine.commands.generate import FaceRenderer  # noqa: E402
 from dreamreel.pipelines.gan import latent  # noqa: E402
 from dreamreel.pipelines.gan.dcgan import DCGANGenerator  # noqa: E402
+from dreamreel.pipelines.gan.faces import FaceRenderer  # noqa: E402
 
 CASES = ((64, "lanczos3"), (512, "lanczos3"), (512, "bicubic"))  # 64: no resize at all
 

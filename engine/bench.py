@@ -320,8 +320,8 @@ class Models:
             steps = p.steps * len(self._octaves(case))
             return (lambda: effect.process(frames)), steps, f"ascent steps a frame: {steps}"
         if case.pipeline == "faces":
-            from dreamreel.engine.commands.generate import FaceRenderer
             from dreamreel.pipelines.gan import latent
+            from dreamreel.pipelines.gan.faces import FaceRenderer
 
             renderer = FaceRenderer(self.generator(), case.batch, case.width, device=p.device,
                                     jit=case.jit)
