@@ -64,13 +64,14 @@ def cached_style_vector(path: Path, predictor) -> np.ndarray:
     return vector
 
 
-def parse_chain(spec: str) -> list[tuple[str, float | None]]:
-    """'vintage@0.6,style' -> [('vintage', 0.6), ('style', None)]: stages and their strengths."""
+def parse_chain(spec: str, names: tuple[str, ...] = PIPELINES) -> list[tuple[str, float | None]]:
+    """'vintage@0.6,style' -> [('vintage', 0.6), ('style', None)]: stages and their strengths,
+    each one of `names`."""
     stages = []
     for part in spec.split(","):
         name, _, strength = part.strip().partition("@")
-        if name not in PIPELINES:
-            raise SettingsError(f"unknown pipeline '{name}'; available: {', '.join(PIPELINES)}")
+        if name not in names:
+            raise SettingsError(f"unknown pipeline '{name}'; available: {', '.join(names)}")
         try:
             value = float(strength) if strength else None
         except ValueError:

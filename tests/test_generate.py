@@ -107,6 +107,28 @@ def test_far_latents_are_clamped_and_reported() -> None:
         latent.check_latents(np.zeros((3, 64)))
 
 
+def test_live_walk_follows_the_beat_walk_then_a_new_tempo_and_seed() -> None:
+    """Live, tempo and seed change mid-walk: at a constant tempo the live walk is the clip's
+    walk; a new tempo changes the speed without a jump; a new seed heads for that seed's
+    first face and lands on it one beat later."""
+    fps, bpm = 30.0, 120.0  # a beat every 15 frames
+    clip = latent.beat_walk(3, seconds=2.0, fps=fps, bpm=bpm)
+    walk = latent.LiveWalk(3)
+    live = [walk.advance(0.0 if i == 0 else 1 / fps, bpm) for i in range(len(clip))]
+    np.testing.assert_allclose(np.stack(live), clip, atol=1e-4)
+
+    before = walk.latent
+    after = walk.advance(1 / fps, 240.0)  # twice as fast from here: no leap
+    assert np.linalg.norm(after - before) < np.linalg.norm(np.diff(clip, axis=0), axis=1).max()
+    walk.advance(0.0, 240.0, seed=8)
+    steps = [walk.advance(1 / fps, 240.0) for _ in range(8)]  # 240 bpm: a beat is 7.5 frames
+    first_face = latent.keyframes(8, 1)[0]
+    distances = [float(np.linalg.norm(z - first_face)) for z in steps]
+    assert distances[:7] == sorted(distances[:7], reverse=True)  # closing in on the new face
+    assert distances[6] < 0.05 * distances[0], distances
+    assert walk.seed == 8
+
+
 def test_grid_corners_and_morph_ends() -> None:
     corners = latent.keyframes(4, 4)
     tiles = latent.grid(4, 3, 5)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -35,7 +36,7 @@ from dreamreel.engine.live.control import (
     midi_learn,
     save_midi_map,
 )
-from dreamreel.engine.live.programs import compile_programs
+from dreamreel.engine.live.programs import Spec, compile_programs, parse_spec
 from dreamreel.engine.live.show import Show, ShowStats
 from dreamreel.pipelines.base import SettingsError
 
@@ -140,6 +141,30 @@ def test_keys_change_parameters() -> None:
     with pytest.raises(SettingsError, match="no dream"):
         state.set("layer", "block4_conv3")
 
+    faces = LiveState(Params(pipeline="faces", seed=4), ["faces"])
+    for key in ("n", "n", "b", "=", "=", "s", "s"):
+        handle_key(faces, key)
+    assert (faces.snapshot().seed, faces.snapshot().tempo, faces.screenshots) == (5, 130.0, 2)
+    handle_key(faces, "b")
+    for t in (10.0, 10.5, 11.0, 11.52):  # four taps half a second apart: 120 bpm
+        faces.tap(now=t)
+    assert faces.snapshot().tempo == 120.0
+    faces.tap(now=20.0)  # a tap long after the last starts a new count: tempo kept
+    assert faces.snapshot().tempo == 120.0
+    with pytest.raises(SettingsError, match="tempo 500 bpm"):
+        faces.set("tempo", 500)
+
+
+def test_setlist_specs_say_which_rule_they_break() -> None:
+    assert parse_spec("faces@0.5,vintage@0.6,style,dream") == Spec(True, 0.5, "vintage@0.6,style", True)
+    assert parse_spec("faces") == Spec(True, None, None, False)
+    assert parse_spec("style,dream") == Spec(False, None, "style", True)
+    for spec, reason in (("style,faces", "can only start a chain"), ("dream,style", "last stage"),
+                         ("gatys", "not a live pipeline"), ("paint", "unknown pipeline 'paint'"),
+                         ("faces@2", "within 0..1")):
+        with pytest.raises(SettingsError, match=reason):
+            parse_spec(spec)
+
 
 def test_osc_sets_parameters_and_survives_malformed_flood(caplog: pytest.LogCaptureFixture) -> None:
     state = LiveState(Params(), ["style", "vintage"])
@@ -157,6 +182,10 @@ def test_osc_sets_parameters_and_survives_malformed_flood(caplog: pytest.LogCapt
                 osc(server.port, "/dreamreel/strength", "loud")  # wrong type
                 osc(server.port, "/dreamreel/style", 99)  # out of range
                 osc(server.port, f"/nobody/{i % 3}", 1)  # unknown
+        osc(server.port, "/dreamreel/seed", 42)
+        osc(server.port, "/dreamreel/tempo", 90.0)
+        osc(server.port, "/dreamreel/screenshot", 1)
+        osc(server.port, "/dreamreel/screenshot", 0)  # the button's release: no second picture
         osc(server.port, "/dreamreel/freeze", 1)
         deadline = time.time() + 10
         while not state.snapshot().freeze and time.time() < deadline:
@@ -166,6 +195,7 @@ def test_osc_sets_parameters_and_survives_malformed_flood(caplog: pytest.LogCapt
     params = state.snapshot()
     assert (params.style, params.strength, params.pipeline, params.freeze) == (
         "3:0.5,12:0.5", 0.25, "vintage", True)
+    assert (params.seed, params.tempo, state.screenshots) == (42, 90.0, 1)
     warnings = [r.getMessage() for r in caplog.records]
     for address in ("/dreamreel/strength", "/dreamreel/style", "/nobody/0", "/nobody/2"):
         assert sum(address in w for w in warnings) == 1, (address, warnings)
@@ -179,7 +209,10 @@ def test_midi_mapping_drives_parameters(tmp_path: Path) -> None:
     toml.write_text('[[map]]\ncc = 21\nparam = "strength"\nmin = 0.0\nmax = 0.5\n\n'
                     '[[map]]\ncc = 22\nparam = "style"\n\n'
                     '[[map]]\nnote = 36\nparam = "freeze"\n\n'
-                    '[[map]]\nnote = 37\nparam = "pipeline"\nvalue = "vintage"\nchannel = 9\n')
+                    '[[map]]\nnote = 37\nparam = "pipeline"\nvalue = "vintage"\nchannel = 9\n\n'
+                    '[[map]]\ncc = 23\nparam = "tempo"\n\n'
+                    '[[map]]\ncc = 24\nparam = "seed"\nmax = 10\n\n'
+                    '[[map]]\nnote = 38\nparam = "screenshot"\n')
     state = LiveState(Params(), ["style", "vintage"])
     handler = MidiHandler(state, load_midi_map(toml))
     handler(mido.Message("control_change", control=21, value=127))
@@ -191,6 +224,11 @@ def test_midi_mapping_drives_parameters(tmp_path: Path) -> None:
     assert (params.strength, params.style, params.freeze, params.pipeline) == (0.5, "25", True, "style")
     handler(mido.Message("note_on", note=37, velocity=100, channel=9))
     assert state.snapshot().pipeline == "vintage"
+    handler(mido.Message("control_change", control=23, value=127))
+    handler(mido.Message("control_change", control=24, value=64))
+    handler(mido.Message("note_on", note=38, velocity=100))
+    handler(mido.Message("note_on", note=38, velocity=0))  # note off as note_on 0: nothing
+    assert (state.snapshot().tempo, state.snapshot().seed, state.screenshots) == (180.0, 5, 1)
 
     learned = midi_learn([mido.Message("control_change", control=5, value=3),
                           mido.Message("control_change", control=5, value=9),  # same knob again
@@ -285,27 +323,45 @@ def live_args(*argv: str):
     return args
 
 
-def test_live_dream_deepens_on_a_still_scene_and_switches_layers_without_tracing() -> None:
+def open_film() -> tuple[Capture, int, int]:
+    """The film looping as a camera, once its first frame is in: (capture, height, width)."""
     capture = Capture(lambda: FileReader(film(), loop=True)).start()
     first = capture.mailbox.wait_newer(0, 10)
-    height, width = first.image.shape[:2]
+    return capture, *first.image.shape[:2]
+
+
+def recorded_show(state: LiveState, capture: Capture, programs: dict, duration: float
+                  ) -> tuple[Show, list[tuple[float, np.ndarray, np.ndarray]]]:
+    """A show at 64 px with no outputs that keeps (time, camera frame, output) per frame."""
+    frames: list[tuple[float, np.ndarray, np.ndarray]] = []
+    show = Show(state, capture, programs, [64], [], duration=duration,
+                on_frame=lambda c, out: frames.append((time.perf_counter(), c.image, out)))
+    return show, frames
+
+
+def cues(state: LiveState, marks: dict[str, float], *steps: tuple[float, str, dict]
+         ) -> Callable[[], None]:
+    """A performer: after each pause set the parameters, and note the time under the name."""
+    def script() -> None:
+        for pause, name, changes in steps:
+            time.sleep(pause)
+            for key, value in changes.items():
+                state.set(key, value)
+            marks[name] = time.perf_counter()
+    return script
+
+
+def test_live_dream_deepens_on_a_still_scene_and_switches_layers_without_tracing() -> None:
+    capture, height, width = open_film()
     programs = compile_programs(["dream"], EffectOptions(), height, width, [64], "/CPU:0", False,
                                 dream_args=live_args("--step-size", "0.02"))
     dream = programs["dream"]
     traced = len(dream.feedback.effect.dreamer._steps)
     state = LiveState(Params(pipeline="dream", freeze=True, crossfade=0.0, step_size=0.02),
                       ["dream"], dream.layers)
-    frames: list[tuple[float, np.ndarray, np.ndarray]] = []
-    show = Show(state, capture, programs, [64], [], duration=6.0,
-                on_frame=lambda c, out: frames.append((time.perf_counter(), c.image, out)))
+    show, frames = recorded_show(state, capture, programs, 6.0)
     marks: dict[str, float] = {}
-
-    def script() -> None:
-        time.sleep(3.0)
-        state.set("layer", "block3_conv3")
-        state.set("step_size", 0.03)
-        marks["switch"] = time.perf_counter()
-
+    script = cues(state, marks, (3.0, "switch", {"layer": "block3_conv3", "step_size": 0.03}))
     stats = run_show(show, script, capture.stop)
     print(f"\nlive dream at 64 px: {stats.fps:.1f} fps, {len(frames)} frames")
     before = [(i, o) for t, i, o in frames if t < marks["switch"]]
@@ -319,13 +375,52 @@ def test_live_dream_deepens_on_a_still_scene_and_switches_layers_without_tracing
     assert np.abs(after[-1].astype(int) - before[-1][1]).mean() > 3
 
 
+def test_live_faces_walk_at_the_live_tempo_over_the_camera() -> None:
+    """GAN faces as a live pipeline: the tempo sets how fast the faces change, the strength
+    mixes them over the camera, a chain paints them, and nothing is traced during the show."""
+    capture, height, width = open_film()
+    programs = compile_programs(["faces", "faces,style"], EffectOptions(style="5"), height, width,
+                                [64], "/CPU:0", False, dream_args=live_args("--seed", "3"))
+    renderer = programs["faces"].renderers[0]
+    traced = renderer._fn.experimental_get_tracing_count()
+    state = LiveState(Params(pipeline="faces", tempo=300.0, crossfade=0.0), list(programs))
+    show, frames = recorded_show(state, capture, programs, 7.0)
+    marks: dict[str, float] = {}
+    script = cues(state, marks, (2.0, "slow", {"tempo": 20.0}),
+                  (2.0, "painted", {"pipeline": "faces,style"}),
+                  (1.5, "camera", {"pipeline": "faces", "strength": 0.0}))
+    stats = run_show(show, script, capture.stop)
+    print(f"\nlive faces at 64 px: {stats.fps:.1f} fps, {len(frames)} frames")
+
+    def motion(start: float, end: float) -> float:
+        """Mean absolute change of the output per second between `start` and `end`."""
+        span = [(t, o.astype(np.float32)) for t, _, o in frames if start < t < end]
+        assert len(span) >= 5, (start, end, len(span))
+        change = sum(np.abs(b - a).mean() for (_, a), (_, b) in zip(span, span[1:], strict=False))
+        return change / (span[-1][0] - span[0][0])
+
+    began = frames[0][0]
+    fast, slow = motion(began + 0.3, marks["slow"]), motion(marks["slow"] + 0.3, marks["painted"])
+    print(f"change per second: {fast:.0f} at 300 bpm, {slow:.0f} at 20 bpm")
+    assert fast > 3 * slow, (fast, slow)
+    faces = [(i, o) for t, i, o in frames if began < t < marks["painted"]]
+    painted = [o for t, _, o in frames if marks["painted"] + 0.3 < t < marks["camera"]]
+    camera = [(i, o) for t, i, o in frames if t > marks["camera"] + 0.1]
+    assert min(np.abs(o.astype(int) - i).mean() for i, o in faces) > 30  # faces, not the film
+    assert saturation([o for _, o in faces]) > 15
+    assert np.abs(painted[-1].astype(int) - faces[-1][1]).mean() > 10  # style 5 on the faces
+    assert max(np.abs(o.astype(int) - i).mean() for i, o in camera) < 2  # strength 0: the film
+    assert renderer._fn.experimental_get_tracing_count() == traced
+
+
 def test_cli_records_a_show_steered_by_osc(tmp_path: Path) -> None:
     record = tmp_path / "show.mp4"
     port = free_port()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     cmd = [sys.executable, "-c", CLI, "live", "--source", str(film()), "--loop", "--size", "64",
            "--style", "0", "--crossfade", "0", "--no-preview", "--duration", "7",
-           "--record", str(record), "--osc", str(port), "--json"]
+           "--record", str(record), "--osc", str(port), "--json",
+           "--screenshots", str(tmp_path / "shots")]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     lines = []
@@ -337,7 +432,9 @@ def test_cli_records_a_show_steered_by_osc(tmp_path: Path) -> None:
     time.sleep(2.0)
     osc(port, "/dreamreel/style", 19)
     switched = time.perf_counter() - begun
-    time.sleep(2.0)
+    time.sleep(1.0)
+    osc(port, "/dreamreel/screenshot", 1)
+    time.sleep(1.0)
     osc(port, "/dreamreel/strength", 0.0)
     plain = time.perf_counter() - begun
     out, err = proc.communicate(timeout=120)
@@ -357,6 +454,10 @@ def test_cli_records_a_show_steered_by_osc(tmp_path: Path) -> None:
     assert np.abs(mean_before - mean_after).max() > 10, (mean_before, mean_after)
     assert saturation(last) < 3 < saturation(after)  # strength 0: the gray film itself
     assert '"frames"' in out
+    shots = list((tmp_path / "shots").iterdir())
+    assert [p.suffix for p in shots] == [".png"], shots  # one, whole (no .part left)
+    shot = cv2.cvtColor(cv2.imread(str(shots[0])), cv2.COLOR_BGR2RGB)
+    assert shot.shape == (360, 640, 3) and saturation([shot]) > 3  # the styled picture, no OSD
 
 
 # --- preview window -----------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from dreamreel.engine.commands.run import add_effect_arguments, effect_options, 
 from dreamreel.engine.dreaming import add_dream_arguments
 from dreamreel.engine.effects import parse_chain
 from dreamreel.engine.errors import UsageError
+from dreamreel.engine.live.control import TEMPO_RANGE
+from dreamreel.engine.live.programs import parse_spec
 from dreamreel.engine.media import MediaError
 
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
@@ -51,6 +53,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--flow-preset", default="ultrafast", choices=("ultrafast", "fast", "medium"))
     show.add_argument("--target-fps", type=float, metavar="FPS",
                       help="lower the working size (down to half) to hold this frame rate")
+    show.add_argument("--bpm", type=float, default=120.0,
+                      help="faces: a new face on every beat (default 120; Enter taps the tempo)")
     show.add_argument("--duration", type=float, metavar="SEC", help="end the show after this long")
     show.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     out = parser.add_argument_group("outputs")
@@ -63,6 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("-y", "--overwrite", action="store_true", help="replace an existing recording")
     out.add_argument("--record-crf", type=int, default=20)
     out.add_argument("--record-preset", default="veryfast", help="x264 preset (default veryfast)")
+    out.add_argument("--screenshots", type=Path, default=Path("."), metavar="DIR",
+                     help="where key s (or OSC /dreamreel/screenshot) saves PNGs (default: here)")
     ctl = parser.add_argument_group("control")
     ctl.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC on this UDP port")
     ctl.add_argument("--osc-host", default="127.0.0.1",
@@ -88,12 +94,7 @@ def setlist(args: argparse.Namespace) -> list[str]:
     if not specs:
         raise UsageError(f"--setlist {args.setlist}: no pipelines in it")
     for spec in specs:
-        stages = [name for name, _ in parse_chain(spec)]
-        if "gatys" in stages:
-            raise UsageError(f"'{spec}': gatys is not a live pipeline (seconds a frame); "
-                             "use `dreamreel run`")
-        if "dream" in stages[:-1]:
-            raise UsageError(f"'{spec}': dream must be the last stage of a chain")
+        parse_spec(spec)
     return specs
 
 
@@ -106,6 +107,10 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise UsageError("--temporal must be within 0..1")
     if not 0 <= args.crossfade <= 30:
         raise UsageError("--crossfade must be within 0..30 seconds")
+    if not TEMPO_RANGE[0] <= args.bpm <= TEMPO_RANGE[1]:
+        raise UsageError(f"--bpm must be within {TEMPO_RANGE[0]:g}..{TEMPO_RANGE[1]:g}")
+    if args.seed < 0:
+        raise UsageError("--seed must be 0 or more")
     for name in ("target_fps", "duration"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -158,6 +163,7 @@ def live(args: argparse.Namespace) -> int:
         NdiSender,
         Preview,
         Recorder,
+        Screenshots,
         VirtualCamera,
         start_output,
     )
@@ -169,11 +175,13 @@ def live(args: argparse.Namespace) -> int:
         return learn(args)
     args.size = args.size or DEFAULT_SIZE
     check_numbers(args)
-    # Gradient-based dreams are 2-3.5x faster in bfloat16; the graph pipelines stay float32.
+    specs = setlist(args)
+    # Gradient-based dreams are 2-3.5x faster in bfloat16; the graph stages follow --precision.
     dream_args = argparse.Namespace(**{**vars(args), "precision": "bfloat16"
                                        if args.precision == "auto" else args.precision})
-    resolve_precision(args)
-    specs = setlist(args)
+    graph_stages = {name for spec in specs if (graph := parse_spec(spec).graph)
+                    for name, _ in parse_chain(graph)}
+    resolve_precision(args, graph_stages)
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
     opener = reader_opener(args.camera, args.source, args.loop)
     capture = Capture(opener).start()
@@ -200,7 +208,7 @@ def live(args: argparse.Namespace) -> int:
         params = Params(pipeline=specs[0], style=args.style, strength=args.strength,
                         style_image=str(args.style_image) if args.style_image else None,
                         temporal=args.temporal, crossfade=args.crossfade, layer=args.layer,
-                        step_size=args.step_size)
+                        step_size=args.step_size, seed=args.seed, tempo=args.bpm)
         dream = next((p for p in programs.values() if isinstance(p, DreamProgram)), None)
         state = LiveState(params, specs, dream.layers if dream else ())
         state.set("style", args.style)  # validated like any live change
@@ -220,6 +228,7 @@ def live(args: argparse.Namespace) -> int:
         where = f"; OSC on {args.osc_host}:{osc.port}" if osc else ""
         print(f"dreamreel: live {width}x{height} -> {', '.join(o.name for o in outputs + [preview] if o) or 'no outputs'}"
               f"{where}", file=sys.stderr, flush=True)
+        outputs.append(Screenshots(args.screenshots, lambda: state.screenshots))
         show = Show(state, capture, programs, sizes, outputs, preview, args.target_fps,
                     args.duration, args.flow_preset)
         stats = show.run()

@@ -64,12 +64,13 @@ def add_style_arguments(group) -> None:
                        help="keep the source's colours, stylize the luminance")
 
 
-def resolve_precision(args: argparse.Namespace) -> None:
+def resolve_precision(args: argparse.Namespace, stages: set[str] | None = None) -> None:
     """`auto`: bfloat16 for the gradient-based pipelines (2-3.5x faster on a CPU) and for the
     style network on a CPU with native bfloat16 (about 20% faster, output within 1e-2);
-    float32 otherwise (the GAN stages, GPUs: not measured in bfloat16)."""
+    float32 otherwise (the GAN stages, GPUs: not measured in bfloat16). `stages`: the
+    pipelines the graphs will run (default: those of --pipeline)."""
     if args.precision == "auto":
-        stages = {name for name, _ in parse_chain(args.pipeline)}
+        stages = {name for name, _ in parse_chain(args.pipeline)} if stages is None else stages
         on_cpu = "GPU" not in (args.device or graphs.default_device()).upper()
         fast_style = stages <= {"style"} and on_cpu and graphs.cpu_has_bf16()
         args.precision = "bfloat16" if stages & {"dream", "gatys"} or fast_style else "float32"

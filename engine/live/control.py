@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import statistics
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
@@ -33,8 +35,11 @@ OSC_PREFIX = "/dreamreel/"
 MAX_CROSSFADE = 30.0  # seconds; a longer fade is a mistake, not a performance
 TEMPORAL_ON = 0.5  # the weight the `t` key switches the stabiliser on to
 MAX_STEP_SIZE = 0.1  # a dream step beyond this only saturates the picture
-# Parameter -> (increment of one key press or `step`, upper limit); the lower limit is 0.
-NUDGES = {"crossfade": (0.1, MAX_CROSSFADE), "step_size": (0.002, MAX_STEP_SIZE)}
+TEMPO_RANGE = (20.0, 300.0)  # faces: beats per minute
+TAP_WINDOW = 3.0  # seconds: taps further apart start a new tap-tempo count
+# Parameter -> (increment of one key press or `step`, lower limit, upper limit).
+NUDGES = {"crossfade": (0.1, 0.0, MAX_CROSSFADE), "step_size": (0.002, 0.002, MAX_STEP_SIZE),
+          "tempo": (5.0, *TEMPO_RANGE), "seed": (1, 0, 2**31 - 1)}
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Params:
     osd: bool = True
     layer: str = "block4_conv3"  # dream: a layer or mix of the show's live layers
     step_size: float = 0.008  # dream: ascent step, 0..1 image units
+    seed: int = 0  # faces: which faces walk by
+    tempo: float = 120.0  # faces: beats per minute, a new face on each beat
 
 
 def _unit(value: Any) -> float:
@@ -77,6 +84,22 @@ def _step_size(value: Any) -> float:
     number = float(value)
     if not 0.0 < number <= MAX_STEP_SIZE:
         raise SettingsError(f"step size {number} is not within (0, {MAX_STEP_SIZE:g}]")
+    return number
+
+
+def _seed(value: Any) -> int:
+    if isinstance(value, float) and not value.is_integer():
+        raise SettingsError(f"seed {value} is not a whole number")
+    number = int(value)
+    if not 0 <= number < 2**31:
+        raise SettingsError(f"seed {number} is not within 0..{2**31 - 1}")
+    return number
+
+
+def _tempo(value: Any) -> float:
+    number = float(value)
+    if not TEMPO_RANGE[0] <= number <= TEMPO_RANGE[1]:
+        raise SettingsError(f"tempo {number:g} bpm is not within {TEMPO_RANGE[0]:g}..{TEMPO_RANGE[1]:g}")
     return number
 
 
@@ -107,10 +130,13 @@ class LiveState:
         self.layers = list(layers)
         self.version = 0
         self.quit = threading.Event()
+        self.screenshots = 0  # screenshots asked for so far; the show takes one per new request
+        self._taps: list[float] = []
         self._parsers: dict[str, Callable[[Any], Any]] = {
             "pipeline": self._pipeline, "style": _style, "style_image": _painting,
             "strength": _unit, "temporal": _unit, "crossfade": _seconds,
             "freeze": _flag, "osd": _flag, "layer": self._layer, "step_size": _step_size,
+            "seed": _seed, "tempo": _tempo,
         }
 
     @property
@@ -153,9 +179,24 @@ class LiveState:
                 current = max(layers, key=layers.get)
             index = choices.index(current) if current in choices else -1
             return self.set(name, choices[(index + delta) % len(choices)])
-        increment, limit = NUDGES.get(name, (0.1, 1.0))
-        lowest = increment if name == "step_size" else 0.0
-        return self.set(name, min(limit, max(lowest, round(current + increment * delta, 3))))
+        increment, lowest, highest = NUDGES.get(name, (0.1, 0.0, 1.0))
+        return self.set(name, min(highest, max(lowest, round(current + increment * delta, 3))))
+
+    def tap(self, now: float | None = None) -> Params | None:
+        """Tap tempo: the median interval of the taps of the last TAP_WINDOW seconds sets the
+        tempo (from the second tap on); None until then."""
+        now = time.perf_counter() if now is None else now
+        with self._lock:
+            taps = self._taps = [t for t in self._taps if now - t < TAP_WINDOW][-7:] + [now]
+        if len(taps) < 2:
+            return None
+        bpm = 60.0 / statistics.median(b - a for a, b in zip(taps, taps[1:], strict=False))
+        return self.set("tempo", min(TEMPO_RANGE[1], max(TEMPO_RANGE[0], round(bpm, 1))))
+
+    def screenshot(self) -> None:
+        """Ask the show to save the next frame it sends out."""
+        with self._lock:
+            self.screenshots += 1
 
     def _layer(self, value: Any) -> str:
         spec = str(value).strip()
@@ -210,14 +251,27 @@ KEYS: dict[str, tuple[str, str, int]] = {
     "k": ("step", "layer", -1),
     ".": ("step", "step_size", 1),
     ",": ("step", "step_size", -1),
+    "n": ("step", "seed", 1),
+    "b": ("step", "seed", -1),
+    "=": ("step", "tempo", 1),
+    "-": ("step", "tempo", -1),
 }
 QUIT_KEYS = ("escape", "q")
+TAP_KEY = "return"
+SCREENSHOT_KEY = "s"
 
 
 def handle_key(state: LiveState, key: str) -> None:
-    """Apply one key press: digits pick styles 0-9, KEYS the rest, Esc/q end the show."""
+    """Apply one key press: digits pick styles 0-9, KEYS the rest, Enter taps the tempo, s
+    takes a screenshot, Esc/q end the show."""
     if key in QUIT_KEYS:
         state.quit.set()
+    elif key == TAP_KEY:
+        params = state.tap()
+        if params is not None:
+            log.info("tempo = %g bpm", params.tempo)
+    elif key == SCREENSHOT_KEY:
+        state.screenshot()
     elif key.isdigit():
         state.set("style", key)
     elif key in KEYS:
@@ -241,7 +295,13 @@ OSC_ADDRESSES: dict[str, tuple[str, str]] = {
     "osd": ("osd", "i: 1 = show the on-screen display"),
     "layer": ("layer", 's: dream layer or mix, e.g. "block5_conv1" or "block3_conv3=0.5,block4_conv3=1"'),
     "step_size": ("step_size", f"f: dream step size, 0..{MAX_STEP_SIZE:g} (default 0.008)"),
+    "seed": ("seed", "i: faces: which faces (0 and up)"),
+    "tempo": ("tempo", f"f: faces: beats per minute, {TEMPO_RANGE[0]:g}..{TEMPO_RANGE[1]:g}"),
+    "tap": ("tempo", "none or 1: a tap-tempo beat (from the second tap, sets the tempo)"),
+    "screenshot": ("", "none or 1: save the next output frame as a PNG"),
 }
+# Addresses and MIDI params that act when pressed rather than set a value.
+BUTTONS: dict[str, Callable[[LiveState], Any]] = {"tap": LiveState.tap, "screenshot": LiveState.screenshot}
 
 
 def osc_apply(state: LiveState, address: str, args: list[Any], warn: OnceLog) -> bool:
@@ -250,6 +310,10 @@ def osc_apply(state: LiveState, address: str, args: list[Any], warn: OnceLog) ->
     if key not in OSC_ADDRESSES:
         warn(address, f"OSC: unknown address {address!r}")
         return False
+    if key in BUTTONS:  # a press sends no argument or 1; the release (0) is ignored
+        if not args or args[0]:
+            BUTTONS[key](state)
+        return True
     if len(args) != 1:
         warn(address, f"OSC {address}: expects one argument ({OSC_ADDRESSES[key][1]}), got {args!r}")
         return False
@@ -320,9 +384,9 @@ class OscServer:
 
 # Parameters a MIDI control can drive, in --midi-learn's order.
 MIDI_PARAMS = ("strength", "style", "pipeline", "temporal", "crossfade", "freeze", "osd",
-               "layer", "step_size")
+               "layer", "step_size", "seed", "tempo", "tap", "screenshot")
 # A control change's range where the mapping gives no min/max: 0..1, except these.
-MIDI_RANGES = {"step_size": (0.001, 0.05)}
+MIDI_RANGES = {"step_size": (0.001, 0.05), "seed": (0, 127), "tempo": (60.0, 180.0)}
 
 
 @dataclass(frozen=True)
@@ -403,10 +467,14 @@ class MidiHandler:
 
     def _apply(self, b: MidiBinding, message: Any) -> None:
         state = self.state
+        if b.param in BUTTONS:  # a pad, or a button sending 127 when pressed and 0 when let go
+            if b.kind == "note" or message.value >= 64:
+                BUTTONS[b.param](state)
+            return
         if b.kind == "note":
             if b.value is not None:
                 state.set(b.param, b.value)
-            elif b.param in ("style", "pipeline", "layer"):
+            elif b.param in ("style", "pipeline", "layer", "seed"):
                 state.step(b.param, 1)
             else:
                 state.toggle(b.param)
@@ -421,6 +489,9 @@ class MidiHandler:
             state.set(b.param, choices[round(fraction * (len(choices) - 1))])
         elif b.param in ("freeze", "osd"):
             state.set(b.param, message.value >= 64)
+        elif b.param == "seed":
+            low, high = b.span
+            state.set("seed", round(low + fraction * (high - low)))
         else:
             low, high = b.span
             state.set(b.param, low + fraction * (high - low))

@@ -12,10 +12,14 @@ import logging
 import os
 import queue
 import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from dreamreel.engine.media import Frame, MediaError, MediaInfo
@@ -212,6 +216,43 @@ class Recorder:
                     self._sink.write(frame)
                 except MediaError as err:
                     self._error = err
+
+
+class Screenshots:
+    """Saves the clean picture as a PNG each time a screenshot is asked for (key s, OSC
+    /dreamreel/screenshot, a MIDI pad), on a worker thread so the show never waits for the
+    encoder. Written under a temporary name and renamed, so a file that exists is whole."""
+
+    name = "screenshots"
+
+    def __init__(self, folder: Path, requests: Callable[[], int]) -> None:
+        self.folder, self._requests = Path(folder), requests
+        self._taken = requests()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="screenshot")
+        self.saved: list[Path] = []
+
+    def send(self, image: np.ndarray, pts: float) -> None:
+        asked = self._requests()
+        if asked > self._taken:
+            self._taken = asked
+            self._worker.submit(self._save, image.copy())
+
+    def _save(self, image: np.ndarray) -> None:
+        path = self.folder / f"dreamreel-{time.strftime('%Y%m%d-%H%M%S')}-{len(self.saved) + 1:03d}.png"
+        part = path.with_name(f".{path.stem}.part.png")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(part), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+                raise OSError("the PNG encoder failed")
+            os.replace(part, path)
+        except (OSError, cv2.error) as err:
+            log.error("screenshot not saved in %s: %s", self.folder, err)
+            return
+        self.saved.append(path)
+        log.info("screenshot %s", path)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
 
 
 def start_output(factory, *args) -> Output | None:

@@ -6,30 +6,66 @@ steps per frame in feedback mode (`engine.dreaming`): the hallucination is carri
 flow, so it deepens while the scene is still. Its layer mix and step size are inputs of the
 compiled step, so a performer moves between layers without a new trace. A chain may end in
 the dream (`style,dream`): its graph stages run first.
+
+`faces` is a generator, not a filter: DCGAN faces walking on the beat, with the seed and the
+tempo (bpm) as live inputs, mixed over the camera by the strength. It may start a chain
+(`faces,style`, `faces,dream`): the later stages paint the faces.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import time
 from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
+from dreamreel import weights
 from dreamreel.engine.dreaming import FeedbackDream, dream_effect
-from dreamreel.engine.effects import EffectOptions, build_effect, parse_chain
+from dreamreel.engine.effects import PIPELINES, EffectOptions, build_effect, parse_chain
 from dreamreel.engine.graph import FrameGraph, working_size
 from dreamreel.engine.temporal import Stabilizer
 from dreamreel.pipelines.base import Effect, SettingsError
 from dreamreel.pipelines.dream import parse_layers
+from dreamreel.pipelines.gan.dcgan import LATENT_DIM, DCGANGenerator
+from dreamreel.pipelines.gan.faces import FaceRenderer
+from dreamreel.pipelines.gan.latent import LiveWalk
 
 # The layers a live dream can move between (with any given by --layer). All share one forward
 # pass up to the deepest, which block5_conv1 makes about 5% longer than block4_conv3 alone.
 LIVE_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1")
-LIVE_STEPS = 2  # ascent steps per live frame: the feedback carries the dream over frames
-LIVE_OCTAVES = 1
+FACES = "faces"  # the generator that may start a live chain
+PAUSE = 1.0  # seconds without a frame after which the faces' walk resumes where it stopped
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A live pipeline spec cut into its parts: [faces[@S],] [graph stages,] [dream]."""
+
+    faces: bool
+    faces_strength: float | None
+    graph: str | None  # e.g. "vintage@0.6,style"
+    dream: bool
+
+
+def parse_spec(spec: str) -> Spec:
+    """Check a setlist entry and cut it up; SettingsError says which rule it breaks."""
+    stages = parse_chain(spec, (*PIPELINES, FACES))
+    names = [name for name, _ in stages]
+    if FACES in names[1:]:
+        raise SettingsError(f"'{spec}': faces makes the picture, so it can only start a chain")
+    if "dream" in names[:-1]:
+        raise SettingsError(f"'{spec}': dream must be the last stage of a chain")
+    if "gatys" in names:
+        raise SettingsError(f"'{spec}': gatys is not a live pipeline (seconds a frame); "
+                            "use `dreamreel run`")
+    faces, dream = names[0] == FACES, names[-1] == "dream"
+    parts = [part.strip() for part in spec.split(",")]
+    graph = ",".join(parts[int(faces) : len(parts) - int(dream)]) or None
+    return Spec(faces, stages[0][1] if faces else None, graph, dream)
 
 
 @dataclass(frozen=True)
@@ -42,6 +78,8 @@ class Inputs:
     temporal: float  # stabiliser weight, 0 = off
     layer_weights: np.ndarray | None = None  # dream: one weight per DreamProgram.layers
     step_size: float | None = None  # dream
+    seed: int = 0  # faces: which faces
+    tempo: float = 120.0  # faces: beats per minute, a new face on each beat
 
 
 @dataclass
@@ -85,6 +123,45 @@ class Program:
         return next((e for e in stages if hasattr(e, "predictor")), None)
 
 
+class FacesProgram:
+    """DCGAN faces walking on the live tempo, covering the frame, mixed over the camera.
+
+    One renderer per rung draws the face square at the working size's long side; its middle
+    is cut to the frame's shape and enlarged to it. `strength` (fixed by `faces@S`, else the
+    live strength) mixes the faces over the camera; `after` paints them (`faces,style`).
+    """
+
+    stabilises = False
+
+    def __init__(self, name: str, renderers: list[FaceRenderer], frame_shape: tuple[int, int],
+                 sizes: list[tuple[int, int]], seed: int, strength: float | None = None,
+                 after: Program | None = None) -> None:
+        self.name, self.renderers, self.frame_shape = name, renderers, frame_shape
+        self.sizes, self.strength, self.after = sizes, strength, after
+        self.walk = LiveWalk(seed)
+        self._last: float | None = None
+
+    def render(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
+        """HxWx3 uint8 camera -> HxWx3 uint8: the face of this moment over it."""
+        now = time.perf_counter()
+        seconds = 0.0 if self._last is None or now - self._last > PAUSE else now - self._last
+        self._last = now
+        z = self.walk.advance(seconds, inputs.tempo, inputs.seed)
+        face = next(self.renderers[rung](z[np.newaxis]))  # S x S x 3, S = the long side
+        work_h, work_w = self.sizes[rung]
+        top, left = (face.shape[0] - work_h) // 2, (face.shape[1] - work_w) // 2
+        face = face[top : top + work_h, left : left + work_w]
+        height, width = self.frame_shape
+        if (work_h, work_w) != (height, width):
+            face = cv2.resize(face, (width, height), interpolation=cv2.INTER_LINEAR)
+        strength = inputs.strength if self.strength is None else self.strength
+        out = face if strength >= 1.0 else cv2.addWeighted(image, 1.0 - strength, face, strength, 0.0)
+        return out if self.after is None else self.after.render(out, rung, inputs)
+
+    def arbitrary_style(self) -> Effect | None:
+        return None if self.after is None else self.after.arbitrary_style()
+
+
 class DreamProgram:
     """Feedback DeepDream at each rung's working size, after optional graph stages.
 
@@ -95,7 +172,7 @@ class DreamProgram:
     stabilises = True
 
     def __init__(self, name: str, feedback: FeedbackDream, sizes: list[tuple[int, int]],
-                 frame_shape: tuple[int, int], before: Program | None = None) -> None:
+                 frame_shape: tuple[int, int], before: Program | FacesProgram | None = None) -> None:
         self.name, self.feedback, self.sizes = name, feedback, sizes
         self.frame_shape, self.before = frame_shape, before
         targets = feedback.effect.dreamer.targets
@@ -142,14 +219,15 @@ class DreamProgram:
 
 def compile_programs(specs: list[str], options: EffectOptions, height: int, width: int,
                      sizes: list[int], device: str, jit: bool, preserve_color: bool = False,
-                     dream_args: argparse.Namespace | None = None) -> dict[str, Program | DreamProgram]:
+                     dream_args: argparse.Namespace | None = None
+                     ) -> dict[str, Program | FacesProgram | DreamProgram]:
     """Build and trace every pipeline at every working size for frames of height x width.
 
     Each graph is run once on a black frame, so tracing (seconds each on a CPU) is over
-    before the show starts. `dream_args` (the command line's dream options) is needed when
-    a spec ends in `dream`.
+    before the show starts. `dream_args` (the command line's dream options, whose --seed
+    also picks the first faces) is needed when a spec starts with faces or ends in dream.
     """
-    programs: dict[str, Program | DreamProgram] = {}
+    programs: dict[str, Program | FacesProgram | DreamProgram] = {}
     blank = np.zeros((height, width, 3), np.uint8)
     work_sizes = [working_size(height, width, side) for side in sizes]
     # Each FrameGraph traces its own tf.function of the same method, which TensorFlow would
@@ -158,19 +236,17 @@ def compile_programs(specs: list[str], options: EffectOptions, height: int, widt
     level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)
     for spec in specs:
-        stages = [name for name, _ in parse_chain(spec)]
-        dreaming = stages[-1] == "dream"
-        if "dream" in stages[:-1]:
-            raise SettingsError(f"'{spec}': dream must be the last stage of a chain")
-        graph_spec = spec.rsplit(",", 1)[0] if dreaming and len(stages) > 1 else (
-            None if dreaming else spec)
+        parts = parse_spec(spec)
+        if (parts.faces or parts.dream) and dream_args is None:
+            raise SettingsError(f"'{spec}': no dream/faces options given")
         program = None
-        if graph_spec is not None:
-            program = _graph_program(graph_spec, options, height, width, work_sizes, device, jit,
+        if parts.graph is not None:
+            program = _graph_program(parts.graph, options, height, width, work_sizes, device, jit,
                                      preserve_color, blank)
-        if dreaming:
-            if dream_args is None:
-                raise SettingsError(f"'{spec}': no dream options given")
+        if parts.faces:
+            program = _faces_program(spec, dream_args, options, (height, width), work_sizes,
+                                     device, parts.faces_strength, program)
+        if parts.dream:
             effect = dream_effect(dream_args, video=True, jit=jit, extra_layers=LIVE_LAYERS)
             feedback = FeedbackDream(effect, dream_args.blend, Stabilizer(preset="ultrafast"))
             program = DreamProgram(spec, feedback, work_sizes, (height, width), program)
@@ -178,6 +254,21 @@ def compile_programs(specs: list[str], options: EffectOptions, height: int, widt
         programs[spec] = program
     tf_logger.setLevel(level)
     return programs
+
+
+def _faces_program(spec: str, args: argparse.Namespace, options: EffectOptions,
+                   frame_shape: tuple[int, int], work_sizes: list[tuple[int, int]], device: str,
+                   strength: float | None, after: Program | None) -> FacesProgram:
+    """The faces renderer at every rung, each traced once (the generator XLA-compiled where
+    `--jit` is not off: 2.4x faster even on a CPU, benchmarks/dcgan_rate.py)."""
+    generator = DCGANGenerator(weights.load("dcgan_faces", offline=options.offline or None))
+    renderers = []
+    for work_h, work_w in work_sizes:
+        renderer = FaceRenderer(generator, 1, max(work_h, work_w), resample="bicubic",
+                                device=device, jit=args.jit != "off")
+        next(renderer(np.zeros((1, LATENT_DIM), np.float32)))
+        renderers.append(renderer)
+    return FacesProgram(spec, renderers, frame_shape, work_sizes, args.seed, strength, after)
 
 
 def _graph_program(spec: str, options: EffectOptions, height: int, width: int,

@@ -33,7 +33,7 @@ from dreamreel.engine.graph import working_size
 from dreamreel.engine.live.capture import Capture, Captured
 from dreamreel.engine.live.control import LiveState, OnceLog, Params, handle_key
 from dreamreel.engine.live.outputs import Output, Preview
-from dreamreel.engine.live.programs import DreamProgram, Inputs, Program
+from dreamreel.engine.live.programs import FACES, DreamProgram, FacesProgram, Inputs, Program
 from dreamreel.engine.temporal import Stabilizer, stabilise_at_size
 from dreamreel.pipelines.base import Effect
 from dreamreel.pipelines.style.effects import parse_style_spec
@@ -126,7 +126,7 @@ class Show:
     """Runs the show loop on the calling thread (pygame wants the main thread)."""
 
     def __init__(self, state: LiveState, capture: Capture,
-                 programs: dict[str, Program | DreamProgram],
+                 programs: dict[str, Program | FacesProgram | DreamProgram],
                  sizes: list[int], outputs: list[Output], preview: Preview | None = None,
                  target_fps: float | None = None, duration: float | None = None,
                  flow_preset: str = "ultrafast",
@@ -149,7 +149,7 @@ class Show:
         self._painting_job: Future | None = None
         self._painter = ThreadPoolExecutor(1, thread_name_prefix="painting")
         self._program = programs[params.pipeline]
-        self._leaving: Program | DreamProgram | None = None  # the pipeline fading out
+        self._leaving: Program | FacesProgram | DreamProgram | None = None  # the pipeline fading out
         self._dream = next((p for p in programs.values() if isinstance(p, DreamProgram)), None)
         self._layer_key = params.layer
         layers = None if self._dream is None else self._dream.layer_weights(params.layer)
@@ -215,7 +215,8 @@ class Show:
         self._follow(params, now)
         inputs = Inputs(self._style.at(now), self._vector.at(now) if self._vector else None,
                         params.strength, params.temporal,
-                        self._layers.at(now) if self._layers else None, params.step_size)
+                        self._layers.at(now) if self._layers else None, params.step_size,
+                        params.seed, params.tempo)
         rung = self.governor.rung
         out = self._program.render(image, rung, inputs)
         if self._leaving is not None:
@@ -290,6 +291,8 @@ class Show:
                  + ("  FROZEN" if params.freeze else "")]
         if isinstance(self._program, DreamProgram):
             lines.append(f"layer {params.layer}  step {params.step_size:.3f}")
+        if self._program.name.split(",")[0].startswith(FACES):
+            lines.append(f"faces seed {params.seed}  {params.tempo:g} bpm")
         out = image.copy()
         scale = max(0.4, image.shape[0] / 720)
         for i, text in enumerate(lines):

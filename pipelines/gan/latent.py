@@ -208,3 +208,46 @@ def check_latents(z: np.ndarray, max_norm_sigma: float = 4.0) -> tuple[np.ndarra
     far = (np.abs(norms - mean) > max_norm_sigma * std) & (norms > 0)
     scaled = z * (mean / np.where(far, norms, 1.0))
     return np.where(far, scaled, z).astype(np.float32), int(far.sum())
+
+
+class LiveWalk:
+    """A beat walk whose tempo and seed may change at any moment (live mode).
+
+    `beat_walk` lays a whole clip out in advance; live, the tempo comes from a fader or tap
+    and the seed from a pad, so the walk keeps a beat phase in 0..1 between two keyframes and
+    advances it by the time that passed. A new tempo changes the speed from the current phase
+    (no jump); a new seed turns the next keyframe into that seed's first face (the face a still
+    or walk with that seed starts on) and the walk goes on from there. At a constant tempo and
+    seed it gives the same latents as `beat_walk`, which starts on the seed's first face.
+    """
+
+    def __init__(self, seed: int, beats_per_key: int = 1) -> None:
+        self.beats_per_key = beats_per_key
+        self._start(seed)
+        self._from = self._next()
+        self._to = self._next()
+        self.phase = 0.0  # 0 on keyframe _from, 1 on keyframe _to
+
+    def _start(self, seed: int) -> None:
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+
+    def _next(self) -> np.ndarray:
+        return self._rng.standard_normal(LATENT_DIM).astype(np.float32)  # as keyframes() draws
+
+    def advance(self, seconds: float, bpm: float, seed: int | None = None) -> np.ndarray:
+        """The latent `seconds` after the last call, at `bpm`: float32 [100]."""
+        if seed is not None and seed != self.seed:
+            self._from = self.latent
+            self._start(seed)
+            self._to = self._next()
+            self.phase = 0.0
+        self.phase += seconds * bpm / 60.0 / self.beats_per_key
+        while self.phase >= 1.0:
+            self.phase -= 1.0
+            self._from, self._to = self._to, self._next()
+        return self.latent
+
+    @property
+    def latent(self) -> np.ndarray:
+        return slerp(self._from, self._to, float(beat_ease(np.float64(self.phase))))
