@@ -160,14 +160,14 @@ def build_processor(args: argparse.Namespace, info, batch: int):
     # costs 104 ms against 55 ms at half size (benchmarks/RESULTS.md).
     flow_height = min(graphs.working_size(info.height, info.width, args.size)[0], FLOW_MAX_SIDE)
     flow_scale = min(1.0, max(0.25, flow_height / info.height))
-    if feedback:
+    stabiliser_options = {**({} if weight is None else {"weight": weight}),
+                          "preset": args.flow_preset, "flow_scale": flow_scale}
+    if feedback:  # --temporal weighs the dream's own blend with its warped previous output
         stabiliser = None
         dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend,
-                                Stabilizer(preset=args.flow_preset, flow_scale=flow_scale))
+                                Stabilizer(**stabiliser_options))
     else:
-        stabiliser = None if weight == 0 else Stabilizer(
-            **({} if weight is None else {"weight": weight}), preset=args.flow_preset,
-            flow_scale=flow_scale)
+        stabiliser = None if weight == 0 else Stabilizer(**stabiliser_options)
         dreamer = dream_effect(args, video=not is_still, jit=jit).process if dreaming else None
 
     def process(frames):
