@@ -52,6 +52,22 @@ def test_dream_amplifies_the_target_layer(vgg: VGG16Features) -> None:
     assert 0.0 <= out.min() and out.max() <= 1.0
 
 
+def test_a_shallow_layer_mix_stops_the_network_early_with_the_same_gradient(vgg: VGG16Features) -> None:
+    """Live shows compile deep layers at weight 0; a step for block3_conv3 alone then runs
+    the network only up to block3_conv3 and still gives the full network's gradient."""
+    image = tf.constant(photo("chelsea_cat.png", 128, 96))
+    dreamer = Dreamer(vgg, DreamSettings(layers={"block3_conv3": 1.0, "block5_conv1": 0.0}))
+    shallow, both = np.array([1.0, 0.0], np.float32), np.array([1.0, 0.5], np.float32)
+    assert (dreamer.depth(shallow), dreamer.depth(both)) == (1, 2)
+    early = dreamer.gradient(image, tf.constant(shallow), depth=1).numpy()
+    full = dreamer.gradient(image, tf.constant(shallow)).numpy()
+    np.testing.assert_allclose(early, full, atol=1e-6 * np.abs(full).max())
+    assert np.abs(dreamer.gradient(image, tf.constant(both)).numpy() - full).max() > 0.01 * np.abs(full).max()
+    for mix in (shallow, both):
+        dreamer.step(image, np.zeros(2, np.int32), mix)
+    assert len(dreamer._steps) == 2  # one graph per depth
+
+
 def test_tiles_leave_no_seam(vgg: VGG16Features) -> None:
     """Tiled and untiled gradients of block3_conv3 on a 256x192 photo (tiles of 128x96).
 

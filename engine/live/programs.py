@@ -34,8 +34,9 @@ from dreamreel.pipelines.gan.dcgan import LATENT_DIM, DCGANGenerator
 from dreamreel.pipelines.gan.faces import FaceRenderer
 from dreamreel.pipelines.gan.latent import LiveWalk
 
-# The layers a live dream can move between (with any given by --layer). All share one forward
-# pass up to the deepest, which block5_conv1 makes about 5% longer than block4_conv3 alone.
+# The layers a live dream can move between (with any given by --layer). Each has its own
+# compiled step that stops the network at the deepest layer weighted (block3_conv3 alone:
+# two thirds of the time of block4_conv3), all traced before the show.
 LIVE_LAYERS = ("block3_conv3", "block4_conv1", "block4_conv3", "block5_conv1")
 FACES = "faces"  # the generator that may start a live chain
 PAUSE = 1.0  # seconds without a frame after which the faces' walk resumes where it stopped
@@ -210,10 +211,12 @@ class DreamProgram:
         return None if self.before is None else self.before.arbitrary_style()
 
     def warm_up(self, blank: np.ndarray) -> None:
-        """Trace the ascent step at every rung (the graph stages are traced already), then
-        forget the black frames."""
+        """Trace the ascent step at every rung and for every live layer (each stops the
+        network at its layer; the graph stages are traced already), then forget the black
+        frames."""
         for rung in range(len(self.sizes)):
-            self._dream(blank, rung, Inputs(np.zeros(0, np.float32), None, 1.0, 0.0))
+            for one_layer in np.eye(len(self.layers), dtype=np.float32):
+                self._dream(blank, rung, Inputs(np.zeros(0, np.float32), None, 1.0, 0.0, one_layer))
         self.feedback.reset()
 
 

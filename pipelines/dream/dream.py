@@ -221,21 +221,32 @@ class Dreamer:
         """The settings' layer weights, in `targets` order: [T] float32."""
         return np.array([weight for _, _, weight in self.targets], np.float32)
 
+    def depth(self, weights: np.ndarray) -> int:
+        """How many of `names` the forward pass needs for these layer weights: up to the
+        deepest layer weighted other than 0 (a live show's extra layers often are 0)."""
+        used = [name for (name, _, _), w in zip(self.targets, weights, strict=True) if w != 0]
+        return max((self.names.index(name) for name in used), default=0) + 1
+
     def objective(self, images: tf.Tensor, pixels: int | None = None,
-                  weights: tf.Tensor | None = None) -> tf.Tensor:
+                  weights: tf.Tensor | None = None, depth: int | None = None) -> tf.Tensor:
         """images [N, h, w, 3] RGB 0..1 -> [N]: the weighted objective of each image.
 
         Sums are divided by the activation count of a `pixels`-pixel image (default: these
         images'), so the objectives of tiles add up to the whole image's. `weights` ([T], one
         per target) replaces the settings' layer weights, so a live show can move between
-        layers without a new graph.
+        layers without a new graph. `depth` stops the network after the first `depth` of
+        `names` (deeper targets must then be weighted 0): block3_conv3 alone costs two
+        thirds of a step through block5_conv1.
         """
         pixels = pixels or images.shape[1] * images.shape[2]
         if weights is None:
             weights = tf.constant(self.default_weights())
-        acts = self.features(images, self.names)
+        names = self.names[:depth]
+        acts = self.features(images, names)
         total = tf.zeros(tf.shape(images)[:1])  # [N]
         for i, (name, channel, _) in enumerate(self.targets):
+            if name not in names:
+                continue
             weight = weights[i]
             a = acts[name]  # [N, h/s, w/s, C]
             if channel is not None:
@@ -261,7 +272,8 @@ class Dreamer:
         best = tf.argmax(tf.einsum("npc,qc->npq", flat, guide), axis=2)  # [N, P]
         return tf.reduce_sum(flat * tf.gather(guide, best), axis=[1, 2])  # [N]
 
-    def gradient(self, images: tf.Tensor, weights: tf.Tensor | None = None) -> tf.Tensor:
+    def gradient(self, images: tf.Tensor, weights: tf.Tensor | None = None,
+                 depth: int | None = None) -> tf.Tensor:
         """d objective / d images, [N, H, W, 3], tile by tile when larger than tile_size.
 
         Each tile is widened by `margin` pixels of its neighbours (where it has any) and only
@@ -282,7 +294,7 @@ class Dreamer:
                         part = tf.identity(part)  # [N, th + margins, tw + margins, 3]
                 with tf.GradientTape() as tape:
                     tape.watch(part)
-                    value = tf.reduce_sum(self.objective(part, height * width, weights))
+                    value = tf.reduce_sum(self.objective(part, height * width, weights, depth))
                 grad = tape.gradient(value, part)
                 previous = grad[:, y0 - top : y1 - top, x0 - left : x1 - left]  # [N, th, tw, 3]
                 row.append(previous)
@@ -290,11 +302,11 @@ class Dreamer:
         return tf.concat(rows, axis=1)  # [N, H, W, 3]
 
     def _step(self, images: tf.Tensor, shift: tf.Tensor, weights: tf.Tensor,
-              step_size: tf.Tensor) -> tf.Tensor:
+              step_size: tf.Tensor, depth: int) -> tf.Tensor:
         """One ascent step: images [N, H, W, 3] 0..1, shift [2] int32, layer weights [T],
-        step size [] -> images [N, H, W, 3]."""
+        step size [] -> images [N, H, W, 3]; `depth` as in `objective` (one graph each)."""
         rolled = tf.roll(images, shift, axis=[1, 2])
-        grad = tf.roll(self.gradient(rolled, weights), -shift, axis=[1, 2])  # [N, H, W, 3]
+        grad = tf.roll(self.gradient(rolled, weights, depth), -shift, axis=[1, 2])  # [N, H, W, 3]
         grad /= tf.math.reduce_std(grad, axis=[1, 2, 3], keepdims=True) + 1e-8
         if self.settings.tv_weight:
             grad -= self.settings.tv_weight * _tv_gradient(images)
@@ -302,18 +314,19 @@ class Dreamer:
 
     def step(self, images: tf.Tensor, shift: np.ndarray, weights: np.ndarray | None = None,
              step_size: float | None = None) -> tf.Tensor:
-        """The compiled step for this shape (traced on first use), applied once; `weights`
-        and `step_size` default to the settings'."""
-        shape = tuple(images.shape)
-        if shape not in self._steps:
-            self._steps[shape] = self._step_fn.get_concrete_function(
-                tf.TensorSpec(shape, tf.float32), tf.TensorSpec([2], tf.int32),
-                tf.TensorSpec([len(self.targets)], tf.float32), tf.TensorSpec([], tf.float32),
-            )
+        """The compiled step for this shape and depth (traced on first use), applied once;
+        `weights` and `step_size` default to the settings'."""
         weights = self.default_weights() if weights is None else np.asarray(weights, np.float32)
+        key = (*images.shape, self.depth(weights))
+        if key not in self._steps:
+            self._steps[key] = self._step_fn.get_concrete_function(
+                tf.TensorSpec(images.shape, tf.float32), tf.TensorSpec([2], tf.int32),
+                tf.TensorSpec([len(self.targets)], tf.float32), tf.TensorSpec([], tf.float32),
+                key[-1],
+            )
         step_size = self.settings.step_size if step_size is None else step_size
-        return self._steps[shape](images, tf.constant(shift, tf.int32), tf.constant(weights),
-                                  tf.constant(step_size, tf.float32))
+        return self._steps[key](images, tf.constant(shift, tf.int32), tf.constant(weights),
+                                tf.constant(step_size, tf.float32))
 
     def random_shift(self, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         """The roll of one step: jitter, plus a random tile offset when the image is tiled."""
