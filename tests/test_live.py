@@ -118,6 +118,25 @@ class FlakyReader:
         self.inner.close()
 
 
+class WindowStandIn:
+    """Keeps what the show sends its preview, with the time (the real window is tested under
+    Xvfb below; this one lets a test read the pictures)."""
+
+    closed = False
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, np.ndarray]] = []
+
+    def send(self, image: np.ndarray, pts: float) -> None:
+        self.sent.append((time.perf_counter(), image))
+
+    def poll(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
 # --- controls ----------------------------------------------------------------------------------
 
 def test_keys_change_parameters() -> None:
@@ -261,11 +280,12 @@ def test_show_recovers_a_lost_camera_and_keeps_its_rate_under_an_osc_flood(
     first = capture.mailbox.wait_newer(0, 10)
     height, width = first.image.shape[:2]
     programs = compile_programs(["style"], EffectOptions(), height, width, [48], "/CPU:0", False)
-    state = LiveState(Params(style="5", crossfade=0.0), ["style"])
+    state = LiveState(Params(style="5", crossfade=0.0, osd=False), ["style"])
     server = OscServer(state, 0).start()
     caplog.set_level(logging.INFO, "dreamreel.live")
     frames: list[tuple[float, np.ndarray, np.ndarray]] = []  # (time, input, output)
-    show = Show(state, capture, programs, [48], [], duration=9.0,
+    window = WindowStandIn()
+    show = Show(state, capture, programs, [48], [], preview=window, duration=9.0,
                 on_frame=lambda c, out: frames.append((time.perf_counter(), c.image, out)))
     marks: dict[str, float] = {}
 
@@ -299,6 +319,12 @@ def test_show_recovers_a_lost_camera_and_keeps_its_rate_under_an_osc_flood(
     assert any("camera back" in r.getMessage() for r in caplog.records)
     assert rate(marks["lost"] + 0.3, marks["back"]) == 0  # no new frames while lost...
     assert rate(marks["back"] + 0.5, marks["flood"]) > 0  # ...and it came back
+    # The window says so while the camera is away (white letters), and is clean again after.
+    away = [image for t, image in window.sent if marks["lost"] + 0.5 < t < marks["back"]]
+    after = [image for t, image in window.sent if marks["back"] + 0.5 < t < marks["flood"]]
+    assert away and after
+    assert all((image[:40] == 255).all(axis=-1).sum() > 20 for image in away)
+    assert all(any(np.array_equal(image, o) for _, _, o in frames) for image in after)
     before, during = rate(marks["back"] + 0.5, marks["flood"]), rate(marks["flood"], marks["flood_end"])
     print(f"\nfps before the OSC flood {before:.1f}, during it {during:.1f}; whole show "
           f"{stats.fps:.1f} fps, latency median {stats.latency_ms(0.5):.0f} ms")

@@ -153,6 +153,7 @@ class Capture:
         self.mailbox = Mailbox()
         self.ended = threading.Event()
         self.losses = 0
+        self.lost = False  # between losing the camera and getting a picture from it again
         self.fps: float | None = None  # the reader's own rate (files), once opened
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
@@ -192,7 +193,7 @@ class Capture:
                     continue
                 if lost:
                     log.warning("%s back", self.name)
-                    lost, retry = False, FIRST_RETRY
+                    lost, retry, self.lost = False, FIRST_RETRY, False
                 self.mailbox.put(image)
                 if reader.fps:
                     due = max(due + 1.0 / reader.fps, time.perf_counter() - 1.0 / reader.fps)
@@ -205,6 +206,7 @@ class Capture:
         """Log the loss once per outage, wait, and return (lost, next pause)."""
         if not lost:
             self.losses += 1
+            self.lost = True
             log.warning("%s lost, retrying%s", self.name, f" ({err})" if err else "")
         self._stop.wait(retry)
         return True, min(retry * 2, LAST_RETRY)

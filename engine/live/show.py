@@ -277,10 +277,13 @@ class Show:
             if not (live_only and output.name == "recording"):
                 output.send(image, pts)
         if self.preview is not None:
-            self.preview.send(self._osd(image, params) if params.osd else image, pts)
+            lines = self._osd_lines(params) if params.osd else []
+            if self.capture.lost:  # shown even with the OSD off: the performer must know
+                lines.append(f"{self.capture.name} lost, retrying")
+            self.preview.send(write_lines(image, lines) if lines else image, pts)
 
-    def _osd(self, image: np.ndarray, params: Params) -> np.ndarray:
-        """The picture with fps, latency and parameters written on it (a copy)."""
+    def _osd_lines(self, params: Params) -> list[str]:
+        """Fps, latency and parameters, for the on-screen display."""
         now = time.perf_counter()
         self._recent = [t for t in self._recent if now - t < 1.0] + [now]
         latency = 1000 * self.stats.latencies[-1] if self.stats.latencies else 0.0
@@ -293,10 +296,15 @@ class Show:
             lines.append(f"layer {params.layer}  step {params.step_size:.3f}")
         if self._program.name.split(",")[0].startswith(FACES):
             lines.append(f"faces seed {params.seed}  {params.tempo:g} bpm")
-        out = image.copy()
-        scale = max(0.4, image.shape[0] / 720)
-        for i, text in enumerate(lines):
-            y = round((22 + 22 * i) * scale * 1.4)
-            for colour, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-                cv2.putText(out, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
-        return out
+        return lines
+
+
+def write_lines(image: np.ndarray, lines: list[str]) -> np.ndarray:
+    """A copy of the picture with the lines written top left, white on a black outline."""
+    out = image.copy()
+    scale = max(0.4, image.shape[0] / 720)
+    for i, text in enumerate(lines):
+        y = round((22 + 22 * i) * scale * 1.4)
+        for colour, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+            cv2.putText(out, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    return out
