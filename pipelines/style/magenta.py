@@ -47,6 +47,7 @@ from dreamreel.pipelines.style.multistyle import (
     conditional_instance_norm,
     conv2d,
     oihw_to_hwio,
+    reflect_pad,
     upsample_nearest_2x,
 )
 
@@ -308,25 +309,24 @@ class StyleTransformer(tf.Module):
                     table[layer.conv] = (tf.constant(dense_w[:, :, 0, 0].T), tf.constant(dense_b))
 
     def _conv(self, x: tf.Tensor, layer: _TLayer) -> tf.Tensor:
-        """[optional 2x upsample] -> reflect pad -> conv + bias, float32 out."""
+        """[optional 2x upsample] -> reflect pad -> conv + bias, in the kernels' dtype (the
+        activations stay in it from layer to layer: see multistyle's module docstring)."""
+        kernel = self._kernels[layer.conv]
+        x = tf.cast(x, kernel.dtype)
         if layer.upsample:
             x = upsample_nearest_2x(x)  # [N, 2h, 2w, Cin]
-        return conv2d(
-            x,
-            self._kernels[layer.conv],
-            stride=layer.stride,
-            reflect=layer.kernel // 2,
-            bias=self._biases[layer.conv],
-        )  # [N, h', w', Cout]
+        x = reflect_pad(x, layer.kernel // 2)
+        x = tf.nn.conv2d(x, kernel, strides=layer.stride, padding="VALID")  # [N, h', w', Cout]
+        return x + tf.cast(self._biases[layer.conv], x.dtype)
 
-    def _styled(self, x: tf.Tensor, layer: _TLayer, bottleneck: tf.Tensor) -> tf.Tensor:
-        """Conv then the style-conditioned instance norm (no activation)."""
+    def _styled(self, x: tf.Tensor, layer: _TLayer, bottleneck: tf.Tensor, relu: bool) -> tf.Tensor:
+        """Conv then the style-conditioned instance norm, then ReLU if `relu`."""
         x = self._conv(x, layer)
         w, b = self._gamma[layer.conv]
         gamma = tf.matmul(bottleneck, w) + b  # [N or 1, C]
         w, b = self._beta[layer.conv]
         beta = tf.matmul(bottleneck, w) + b  # [N or 1, C]
-        return conditional_instance_norm(x, gamma, beta, eps=self._eps)
+        return conditional_instance_norm(x, gamma, beta, relu=relu, eps=self._eps)
 
     def __call__(self, content: tf.Tensor, bottleneck: tf.Tensor) -> tf.Tensor:
         x = tf.convert_to_tensor(content, dtype=tf.float32)  # [N, H, W, 3] in 0..1
@@ -336,10 +336,11 @@ class StyleTransformer(tf.Module):
 
         for layer in _T_CONTRACT:
             x = tf.nn.relu(self._conv(x, layer))  # -> [N, H/4, W/4, 32] after the last
+        x = tf.cast(x, tf.float32)  # the residual sums stay float32
         for first, second in _T_RESIDUAL:
-            y = tf.nn.relu(self._styled(x, first, style))  # [N, H/4, W/4, 32]
-            x = x + self._styled(y, second, style)  # [N, H/4, W/4, 32]
-        x = tf.nn.relu(self._styled(x, _T_EXPAND[0], style))  # [N, H/2, W/2, 16]
-        x = tf.nn.relu(self._styled(x, _T_EXPAND[1], style))  # [N, H, W, 8]
-        x = self._styled(x, _T_EXPAND[2], style)  # [N, H, W, 3]
-        return tf.sigmoid(x)  # [N, H, W, 3] in 0..1
+            y = self._styled(x, first, style, relu=True)  # [N, H/4, W/4, 32]
+            x = x + tf.cast(self._styled(y, second, style, relu=False), tf.float32)
+        x = self._styled(x, _T_EXPAND[0], style, relu=True)  # [N, H/2, W/2, 16]
+        x = self._styled(x, _T_EXPAND[1], style, relu=True)  # [N, H, W, 8]
+        x = self._styled(x, _T_EXPAND[2], style, relu=False)  # [N, H, W, 3]
+        return tf.sigmoid(tf.cast(x, tf.float32))  # [N, H, W, 3] in 0..1
