@@ -23,15 +23,20 @@ from dreamreel.pipelines.dream import DreamEffect, DreamSettings, parse_layers
 from dreamreel.pipelines.vgg16 import VGG16Features
 
 VIDEO_STEPS = 4  # steps per octave for video frames: feedback carries the rest over
-DEFAULT_BLEND = 0.9
+# Feedback defaults, from `python benchmarks/dream_feedback.py` (benchmarks/RESULTS.md): on the
+# silent film blend 0.9 with the stabiliser at 0.85 left 0.53x the per-frame dream's warping
+# error; blend 0.8 with 0.9 gives 0.49x and still dreams 1.76x as strongly as one frame alone.
+DEFAULT_BLEND = 0.8
+FEEDBACK_TEMPORAL = 0.9  # the feedback dream's own stabiliser weight unless --temporal says
 
 
-def add_dream_arguments(parser: argparse.ArgumentParser, seed: bool = True) -> None:
+def add_dream_arguments(parser: argparse.ArgumentParser, seed: bool = True,
+                        layer: str = "block4_conv3") -> None:
     """The dream options; `seed=False` where the command has a --seed of its own."""
     group = parser.add_argument_group("dream (--pipeline dream)")
-    group.add_argument("--layer", default="block4_conv3", metavar="SPEC",
+    group.add_argument("--layer", default=layer, metavar="SPEC",
                        help="layer(s) to amplify: block4_conv3, block4_conv3:12 (one channel), "
-                       "or block3_conv3=0.5,block4_conv3=1 (default block4_conv3)")
+                       f"or block3_conv3=0.5,block4_conv3=1 (default {layer})")
     group.add_argument("--steps", type=int, help="ascent steps per octave (default 10 for a still, "
                        f"{VIDEO_STEPS} per video frame)")
     group.add_argument("--step-size", type=float, default=0.008, help="per step, 0..1 image units")

@@ -27,6 +27,9 @@ from dreamreel.engine.media import MediaError
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
 LIVE_STEPS = 2  # dream ascent steps per live frame (the feedback carries the dream over)
 LIVE_OCTAVES = 1
+# The live dream's default layer: 4.0 fps at 320x240 here against 2.7 fps for block4_conv3's
+# eyes and dogs (benchmarks/RESULTS.md, live_rate.py); `l` moves to the deeper layers.
+LIVE_LAYER = "block3_conv3"
 FIRST_FRAME_TIMEOUT = 10.0  # seconds to wait for the camera's first frame
 
 
@@ -39,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="a video file (played at its frame rate) or stream URL instead of a camera")
     parser.add_argument("--loop", action="store_true", help="play --source FILE forever")
     add_effect_arguments(parser)
-    add_dream_arguments(parser)
+    add_dream_arguments(parser, layer=LIVE_LAYER)
     parser.set_defaults(steps=LIVE_STEPS, octaves=LIVE_OCTAVES)
     show = parser.add_argument_group("show")
     show.add_argument("--setlist", metavar="FILE|SPEC;SPEC",

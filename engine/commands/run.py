@@ -124,7 +124,7 @@ def build_processor(args: argparse.Namespace, info, batch: int):
     graph stages run first, then the dream. Dream video runs in feedback mode (one frame at a
     time, its own flow) unless --no-feedback, in which case --temporal smooths afterwards.
     """
-    from dreamreel.engine.dreaming import FeedbackDream, dream_effect
+    from dreamreel.engine.dreaming import FEEDBACK_TEMPORAL, FeedbackDream, dream_effect
     from dreamreel.engine.temporal import Stabilizer
 
     device = args.device or graphs.default_device()
@@ -164,6 +164,7 @@ def build_processor(args: argparse.Namespace, info, batch: int):
                           "preset": args.flow_preset, "flow_scale": flow_scale}
     if feedback:  # --temporal weighs the dream's own blend with its warped previous output
         stabiliser = None
+        stabiliser_options.setdefault("weight", FEEDBACK_TEMPORAL)
         dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend,
                                 Stabilizer(**stabiliser_options))
     else:
