@@ -5,6 +5,7 @@ overlap), on the real cat photo resized to each size. One warm-up call compiles;
 is the median of the next `--repeats` calls. Prints a markdown table for benchmarks/RESULTS.md.
 
     python benchmarks/dream_step.py [--repeats 5]
+    python benchmarks/dream_step.py --live   # live mode's step per layer at 320x240, bfloat16
 """
 
 from __future__ import annotations
@@ -52,10 +53,39 @@ def step_ms(dreamer: Dreamer, image: tf.Tensor, repeats: int) -> tuple[float, fl
     return times[0], statistics.median(times[1:])
 
 
+def live_layers(repeats: int) -> None:
+    """Live mode compiles the four live layers into one objective; each layer's step stops
+    the network at that layer. Prints ms per step for each, against the step through all four."""
+    from dreamreel.engine.live.programs import LIVE_LAYERS
+
+    features = VGG16Features(weights.load("vgg16"), tf.bfloat16)
+    dreamer = Dreamer(features, DreamSettings(layers=dict.fromkeys(LIVE_LAYERS, 1.0)))
+    image = frame(320, 240)
+    print("| layer weighted | ms per step (320x240, bfloat16) |\n|---|---|")
+    rows = [("all four (one forward to block5_conv1)", np.ones(len(LIVE_LAYERS), np.float32))]
+    rows += [(name, row) for name, row in zip(LIVE_LAYERS, np.eye(len(LIVE_LAYERS), dtype=np.float32),
+                                               strict=True)]
+    rng = np.random.default_rng(0)
+    for _, mix in rows:
+        dreamer.step(image, dreamer.random_shift(rng, 240, 320), mix)  # trace
+    times: dict[str, list[float]] = {name: [] for name, _ in rows}
+    for _ in range(repeats):  # interleaved, so a drifting machine slows every row alike
+        for name, mix in rows:
+            start = time.perf_counter()
+            dreamer.step(image, dreamer.random_shift(rng, 240, 320), mix).numpy()
+            times[name].append(1000 * (time.perf_counter() - start))
+    for name, _ in rows:
+        print(f"| {name} | {statistics.median(times[name]):.0f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--live", action="store_true", help="live layers at 320x240 only")
     args = parser.parse_args()
+    if args.live:
+        live_layers(args.repeats)
+        return
     arrays = weights.load("vgg16")
     features = {name: VGG16Features(arrays, dtype)
                 for name, dtype in (("float32", tf.float32), ("bfloat16", tf.bfloat16))}
