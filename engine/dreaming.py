@@ -10,8 +10,10 @@ with the warped previous output like any stabilised effect. A scene cut starts a
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -106,3 +108,19 @@ class FeedbackDream:
         out = self.stabiliser(source, dreamed)
         self._prev_source = source
         return out[None]
+
+
+def dream_at_size(dreamer: Callable[[np.ndarray], np.ndarray], frames: np.ndarray,
+                  size: tuple[int, int]) -> np.ndarray:
+    """Dream [N, H, W, 3] uint8 frames at the working (h, w) `size` and add the hallucination,
+    enlarged, to the full-size frames: the dream works at the size asked for (its cost grows
+    with the pixels) while the frames keep their own sharpness."""
+    height, width = size
+    small = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+    dreamed = dreamer(small)
+    out = np.empty_like(frames)
+    for i, (frame, before, after) in enumerate(zip(frames, small, dreamed, strict=True)):
+        added = cv2.resize(after.astype(np.float32) - before, (frame.shape[1], frame.shape[0]),
+                           interpolation=cv2.INTER_CUBIC)  # H x W x 3
+        out[i] = np.clip(frame + added + 0.5, 0, 255)
+    return out

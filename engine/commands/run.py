@@ -124,19 +124,24 @@ def build_processor(args: argparse.Namespace, info, batch: int):
     graph stages run first, then the dream. Dream video runs in feedback mode (one frame at a
     time, its own flow) unless --no-feedback, in which case --temporal smooths afterwards.
     """
-    from dreamreel.engine.dreaming import FEEDBACK_TEMPORAL, FeedbackDream, dream_effect
+    from dreamreel.engine.dreaming import (
+        FEEDBACK_TEMPORAL,
+        FeedbackDream,
+        dream_at_size,
+        dream_effect,
+    )
     from dreamreel.engine.temporal import Stabilizer
 
     device = args.device or graphs.default_device()
     jit = graphs.resolve_jit(args.jit, device)
     is_still = info.kind == "image"
+    work = graphs.working_size(info.height, info.width, args.size)
     stages = [name for name, _ in parse_chain(args.pipeline)]
     if "gatys" in stages:
         if len(stages) > 1:
             raise UsageError("gatys (film mode) runs on its own, not in a chain")
         from dreamreel.engine.filming import film_processor
 
-        work = graphs.working_size(info.height, info.width, args.size)
         return film_processor(args, jit, work), 1, None, {"device": device, "jit": jit}
     dreaming = stages[-1] == "dream"
     if "dream" in stages[:-1]:
@@ -151,29 +156,31 @@ def build_processor(args: argparse.Namespace, info, batch: int):
         options = effect_options(args)
         options.pipeline = graph_stages
         effect = build_effect(options)
-        work_h, work_w = graphs.working_size(info.height, info.width, args.size)
-        graph = graphs.FrameGraph(effect, batch, info.height, info.width, work_h, work_w, jit=jit,
+        graph = graphs.FrameGraph(effect, batch, info.height, info.width, *work, jit=jit,
                                   device=device, preserve_color=args.preserve_color)
     weight = 0.0 if is_still else args.temporal
     # Flow at the working resolution, at most FLOW_MAX_SIDE px high and not finer than a
     # quarter: the effect has no detail finer than that, and DIS medium on 640x480 frames
     # costs 104 ms against 55 ms at half size (benchmarks/RESULTS.md).
-    flow_height = min(graphs.working_size(info.height, info.width, args.size)[0], FLOW_MAX_SIDE)
+    flow_height = min(work[0], FLOW_MAX_SIDE)
     flow_scale = min(1.0, max(0.25, flow_height / info.height))
     stabiliser_options = {**({} if weight is None else {"weight": weight}),
                           "preset": args.flow_preset, "flow_scale": flow_scale}
     if feedback:  # --temporal weighs the dream's own blend with its warped previous output
         stabiliser = None
-        stabiliser_options.setdefault("weight", FEEDBACK_TEMPORAL)
-        dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend,
-                                Stabilizer(**stabiliser_options))
+        # The feedback dream and its stabiliser see working-size frames.
+        own = {**stabiliser_options, "flow_scale": min(1.0, flow_height / work[0])}
+        own.setdefault("weight", FEEDBACK_TEMPORAL)
+        dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend, Stabilizer(**own))
     else:
         stabiliser = None if weight == 0 else Stabilizer(**stabiliser_options)
         dreamer = dream_effect(args, video=not is_still, jit=jit).process if dreaming else None
 
     def process(frames):
         out = graph(frames) if graph is not None else frames
-        return dreamer(out) if dreamer is not None else out
+        if dreamer is None:
+            return out
+        return dreamer(out) if work == out.shape[1:3] else dream_at_size(dreamer, out, work)
 
     return process, batch, stabiliser, {"device": device, "jit": jit}
 

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel import weights
-from dreamreel.engine.dreaming import FeedbackDream, dream_effect
+from dreamreel.engine.dreaming import FeedbackDream, dream_at_size, dream_effect
 from dreamreel.engine.effects import PIPELINES, EffectOptions, build_effect, parse_chain
 from dreamreel.engine.graph import FrameGraph, working_size
 from dreamreel.engine.temporal import Stabilizer
@@ -212,23 +212,19 @@ class DreamProgram:
         return np.array([wanted.get(key, 0.0) for key in self.layers], np.float32)
 
     def render(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
-        """HxWx3 uint8 -> HxWx3 uint8: dreamed at the rung's size, carried from the last frame."""
+        """HxWx3 uint8 -> HxWx3 uint8: dreamed at the rung's size, carried from the last frame,
+        the hallucination added to the full-size frame."""
         if self.before is not None:
             image = self.before.render(image, rung, inputs)
         return self._dream(image, rung, inputs)
 
     def _dream(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
-        height, width = image.shape[:2]
-        work_h, work_w = self.sizes[rung]
-        small = image if (work_h, work_w) == (height, width) else cv2.resize(
-            image, (work_w, work_h), interpolation=cv2.INTER_AREA)
         effect = self.feedback.effect
         effect.weights, effect.step_size = inputs.layer_weights, inputs.step_size
         self.feedback.stabiliser.weight = inputs.temporal
-        out = self.feedback(small[np.newaxis])[0]
-        if out.shape[:2] == (height, width):
-            return out
-        return cv2.resize(out, (width, height), interpolation=cv2.INTER_CUBIC)
+        if image.shape[:2] == self.sizes[rung]:
+            return self.feedback(image[np.newaxis])[0]
+        return dream_at_size(self.feedback, image[np.newaxis], self.sizes[rung])[0]
 
     def arbitrary_style(self) -> Effect | None:
         return None if self.before is None else self.before.arbitrary_style()
