@@ -47,6 +47,7 @@ from dreamreel.pipelines.style.multistyle import (
     conditional_instance_norm,
     conv2d,
     oihw_to_hwio,
+    one_at_a_time,
     reflect_pad,
     upsample_nearest_2x,
 )
@@ -333,6 +334,9 @@ class StyleTransformer(tf.Module):
         check_spatial(x, STRIDE, "StyleTransformer")
         style = tf.convert_to_tensor(bottleneck, dtype=tf.float32)
         style = tf.reshape(style, [-1, BOTTLENECK])  # [N or 1, 100]
+        if one_at_a_time(x):
+            return tf.concat([self(x[i : i + 1], style[min(i, style.shape[0] - 1)])
+                              for i in range(x.shape[0])], axis=0)
 
         for layer in _T_CONTRACT:
             x = tf.nn.relu(self._conv(x, layer))  # -> [N, H/4, W/4, 32] after the last
