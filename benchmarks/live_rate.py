@@ -26,7 +26,7 @@ SETTINGS = {
     "style": ["--pipeline", "style", "--style", "3"],  # --precision auto: bfloat16 on AMX CPUs
     "style-f32": ["--pipeline", "style", "--style", "3", "--precision", "float32"],
     "style-temporal": ["--pipeline", "style", "--style", "3", "--temporal", "0.5"],
-    "dream": ["--pipeline", "dream", "--temporal", "0.85"],
+    "dream": ["--pipeline", "dream", "--temporal", "0.85", "--layer", "block4_conv3"],
     "dream-block3": ["--pipeline", "dream", "--temporal", "0.85", "--layer", "block3_conv3"],
     "faces": ["--pipeline", "faces"],
     "faces-style": ["--pipeline", "faces,style", "--style", "3"],
