@@ -46,6 +46,7 @@ from dreamreel.pipelines.style.multistyle import (
     check_spatial,
     conditional_instance_norm,
     conv2d,
+    network_arrays,
     oihw_to_hwio,
     one_at_a_time,
     reflect_pad,
@@ -136,12 +137,7 @@ class StylePredictor(tf.Module):
         name: str = "magenta_predict",
     ) -> None:
         super().__init__(name=name)
-        if arrays is None:
-            from dreamreel.weights import load
-
-            arrays = load("magenta_predict")
-        if dtype not in (tf.float32, tf.bfloat16):
-            raise ValueError(f"dtype must be tf.float32 or tf.bfloat16, got {dtype}")
+        arrays = network_arrays(arrays, "magenta_predict", dtype)
         self.dtype = dtype
 
         def conv(prefix: str, cout: int, cin: int, k: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -274,12 +270,7 @@ class StyleTransformer(tf.Module):
         name: str = "magenta_transform",
     ) -> None:
         super().__init__(name=name)
-        if arrays is None:
-            from dreamreel.weights import load
-
-            arrays = load("magenta_transform")
-        if dtype not in (tf.float32, tf.bfloat16):
-            raise ValueError(f"dtype must be tf.float32 or tf.bfloat16, got {dtype}")
+        arrays = network_arrays(arrays, "magenta_transform", dtype)
         self.dtype = dtype
         self._eps = float(_array(arrays, _EPS_KEY, (1, 1, 1, 1)).item())  # 1e-5
         self._kernels: dict[str, tf.Tensor] = {}  # conv -> [k, k, Cin, Cout] in `dtype`
