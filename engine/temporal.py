@@ -224,9 +224,10 @@ def stabilise_at_size(stabilizer: Stabilizer, source: np.ndarray, stylized: np.n
                       size: tuple[int, int]) -> np.ndarray:
     """Stabilise at (h, w) `size` and add the correction, upsampled, to the full-size frame.
 
-    Live, the network works at a reduced size and its output is enlarged, so what flickers
-    is all at the working size: stabilising there costs a quarter of doing it on a 640x480
-    output, and the frame's finer detail (the camera's, where strength < 1) is kept as it is.
+    When the network works at a reduced size and its output is enlarged (live, `run --size`),
+    what flickers is all at the working size: stabilising there costs a quarter of doing it
+    on an output twice as large, and the frame's finer detail (the source's, where strength
+    < 1) is kept as it is.
     uint8 HxWx3 in and out; the stabiliser sees only `size` frames.
     """
     height, width = source.shape[:2]

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from dreamreel.engine import graph as graphs
@@ -130,7 +131,7 @@ def build_processor(args: argparse.Namespace, info, batch: int):
         dream_at_size,
         dream_effect,
     )
-    from dreamreel.engine.temporal import Stabilizer
+    from dreamreel.engine.temporal import Stabilizer, stabilise_at_size
 
     device = args.device or graphs.default_device()
     jit = graphs.resolve_jit(args.jit, device)
@@ -142,7 +143,8 @@ def build_processor(args: argparse.Namespace, info, batch: int):
             raise UsageError("gatys (film mode) runs on its own, not in a chain")
         from dreamreel.engine.filming import film_processor
 
-        return film_processor(args, jit, work), 1, None, {"device": device, "jit": jit}
+        return film_processor(args, jit, work), 1, None, {"device": device, "jit": jit,
+                                                          "temporal": None}
     dreaming = stages[-1] == "dream"
     if "dream" in stages[:-1]:
         raise UsageError("dream must be the last stage of a chain")
@@ -159,21 +161,22 @@ def build_processor(args: argparse.Namespace, info, batch: int):
         graph = graphs.FrameGraph(effect, batch, info.height, info.width, *work, jit=jit,
                                   device=device, preserve_color=args.preserve_color)
     weight = 0.0 if is_still else args.temporal
-    # Flow at the working resolution, at most FLOW_MAX_SIDE px high and not finer than a
-    # quarter: the effect has no detail finer than that, and DIS medium on 640x480 frames
-    # costs 104 ms against 55 ms at half size (benchmarks/RESULTS.md).
-    flow_height = min(work[0], FLOW_MAX_SIDE)
-    flow_scale = min(1.0, max(0.25, flow_height / info.height))
+    # The stabiliser works at the working size, as the network does: what flickers is the
+    # network's output, enlarged, so the correction is made there and enlarged too (a quarter
+    # of the work for a 720p clip at --size 360). Its flow is at most FLOW_MAX_SIDE px high and
+    # not coarser than a quarter: DIS medium on 640x480 frames costs 104 ms against 55 ms at
+    # half size (RESULTS.md).
+    flow_scale = min(1.0, max(0.25, FLOW_MAX_SIDE / work[0]))
     stabiliser_options = {**({} if weight is None else {"weight": weight}),
                           "preset": args.flow_preset, "flow_scale": flow_scale}
+    stabilise = None
     if feedback:  # --temporal weighs the dream's own blend with its warped previous output
-        stabiliser = None
-        # The feedback dream and its stabiliser see working-size frames.
-        own = {**stabiliser_options, "flow_scale": min(1.0, flow_height / work[0])}
-        own.setdefault("weight", FEEDBACK_TEMPORAL)
-        dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend, Stabilizer(**own))
+        own = {"weight": FEEDBACK_TEMPORAL, **stabiliser_options}
+        stabiliser = Stabilizer(**own)
+        dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend, stabiliser)
     else:
         stabiliser = None if weight == 0 else Stabilizer(**stabiliser_options)
+        stabilise = None if stabiliser is None else partial(stabilise_at_size, stabiliser, size=work)
         dreamer = dream_effect(args, video=not is_still, jit=jit).process if dreaming else None
 
     def process(frames):
@@ -182,7 +185,8 @@ def build_processor(args: argparse.Namespace, info, batch: int):
             return out
         return dreamer(out) if work == out.shape[1:3] else dream_at_size(dreamer, out, work)
 
-    return process, batch, stabiliser, {"device": device, "jit": jit}
+    temporal = None if stabiliser is None else stabiliser.weight
+    return process, batch, stabilise, {"device": device, "jit": jit, "temporal": temporal}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -220,7 +224,6 @@ def run(args: argparse.Namespace) -> int:
         summary = {"input": str(args.input), "output": str(args.output), "frames": stats.frames,
                    "lost_frames": lost, "seconds": round(stats.seconds, 3), "fps": round(stats.fps, 2),
                    "width": info.width, "height": info.height, "batch": batch, **compute,
-                   "temporal": None if stabiliser is None else stabiliser.weight,
                    "effect": {**asdict(effect_options(args)), "style_image": str(args.style_image or "")}}
         print(json.dumps(summary))
     elif not args.quiet:
