@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -75,9 +76,9 @@ def open_sink(
     suffix = path.suffix.lower()
     sources = [info] + ([audio_from] if audio_from is not None else [])
     if text.endswith(("/", os.sep)) or path.is_dir() or not suffix:
-        _check_target(path, sources, overwrite, folder=True)
+        check_target(path, sources, overwrite, folder=True)
         return _FolderSink(path, info)
-    _check_target(path, sources, overwrite, folder=False)
+    check_target(path, sources, overwrite, folder=False)
     if suffix in VIDEO_FORMATS:
         audio = audio_from if audio_from is not None and audio_from.has_audio else None
         fmt = VIDEO_FORMATS[suffix]
@@ -195,7 +196,7 @@ class _VideoSink(Sink):
         start: float | None,
         duration: float | None,
     ) -> None:
-        super().__init__(path, _temp_name(path))
+        super().__init__(path, temp_name(path))
         if preset not in VP9_SPEED:
             raise MediaError(
                 f"{path}: unknown preset '{preset}' (use one of {', '.join(VP9_SPEED)})"
@@ -377,7 +378,7 @@ class _GifSink(Sink):
     """Animated GIF: per-frame 256-colour palettes, the source's delays and loop count."""
 
     def __init__(self, path: Path, info: MediaInfo, dither: bool) -> None:
-        super().__init__(path, _temp_name(path))
+        super().__init__(path, temp_name(path))
         self._info = info
         self._dither = "sierra2_4a" if dither else "none"
         # GIF muxer: -1 plays once, 0 loops forever, N repeats N times (NETSCAPE2.0 value).
@@ -459,7 +460,7 @@ class _FolderSink(Sink):
     """A folder of frame_000000.png ...; written to a hidden folder, moved in on close."""
 
     def __init__(self, path: Path, info: MediaInfo) -> None:
-        temp = _temp_name(path)
+        temp = temp_name(path)
         super().__init__(path, temp)
         self._rotation = info.rotation
         try:
@@ -485,7 +486,7 @@ class _ImageSink(Sink):
     """One still image (the single frame of an image input)."""
 
     def __init__(self, path: Path, info: MediaInfo) -> None:
-        super().__init__(path, _temp_name(path))
+        super().__init__(path, temp_name(path))
         self._rotation = info.rotation
 
     def _write(self, image: np.ndarray, frame: Frame) -> None:
@@ -496,7 +497,9 @@ class _ImageSink(Sink):
         _save_image(self._temp, image, self._rotation, self.path.suffix)
 
 
-def _check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder: bool) -> None:
+def check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder: bool) -> None:
+    """Refuse an output that would replace an input, needs a missing or read-only folder,
+    or exists already without `overwrite` (a folder output: holds frames already)."""
     target = path.resolve()
     for info in sources:
         source = info.path.resolve()
@@ -521,9 +524,22 @@ def _check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder:
         raise MediaError(f"{path}: already exists; use -y (--overwrite) to replace it")
 
 
-def _temp_name(path: Path) -> Path:
+def temp_name(path: Path) -> Path:
     """A hidden sibling of `path`, keeping the extension so encoders pick the right format."""
     return path.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}"
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """`write` fills a hidden temporary next to `path`, which then takes its name: a reader
+    never sees half a file, and a failure leaves nothing behind."""
+    temp = temp_name(path)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except OSError as err:
+        raise MediaError(f"{path}: cannot write it ({err.strerror or err})") from err
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _time_base(info: MediaInfo) -> Fraction:

@@ -11,14 +11,18 @@ import cv2
 import numpy as np
 
 from dreamreel.engine.demo_clip import write_demo_clip
+from dreamreel.engine.media import MediaError
+from dreamreel.engine.sinks import check_target, write_atomically
 
 DEMO_STYLE = "19"
+DEMO_FILES = ("source.mp4", "styled.mp4", "before_after.png")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("demo", help="stylize a clip dreamreel draws itself (no input needed)")
     parser.add_argument("-o", "--output-dir", type=Path, default=Path("dreamreel-demo"),
                         help="folder for source.mp4, styled.mp4 and before_after.png")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="replace an earlier demo's files")
     parser.add_argument("--style", default=DEMO_STYLE, help=f"built-in style (default {DEMO_STYLE})")
     parser.set_defaults(handler=demo)
 
@@ -29,18 +33,30 @@ def middle_frame(path: Path) -> np.ndarray:
     return frames[len(frames) // 2]
 
 
+def prepare_folder(out: Path, overwrite: bool) -> None:
+    """Make the demo's folder; an earlier demo's files in it are replaced only with -y."""
+    check_target(out, [], overwrite, folder=True)
+    if out.is_dir():
+        for name in DEMO_FILES:
+            check_target(out / name, [], overwrite, folder=False)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as err:
+        raise MediaError(f"{out}: cannot create the folder ({err.strerror})") from err
+
+
 def demo(args: argparse.Namespace) -> int:
     from dreamreel.engine.cli import main
 
     out = args.output_dir
-    out.mkdir(parents=True, exist_ok=True)
-    source, styled = out / "source.mp4", out / "styled.mp4"
-    write_demo_clip(source)
+    prepare_folder(out, args.overwrite)
+    source, styled, picture = (out / name for name in DEMO_FILES)
+    write_atomically(source, write_demo_clip)
     code = main(["run", str(source), "-o", str(styled), "--style", args.style, "-y"])
     if code:
         return code
     pair = np.concatenate([middle_frame(source), middle_frame(styled)], axis=1)
-    cv2.imwrite(str(out / "before_after.png"), cv2.cvtColor(pair, cv2.COLOR_RGB2BGR))
-    print(f"demo: {source} -> {styled}; before/after picture: {out / 'before_after.png'}",
-          file=sys.stderr)
+    png = cv2.imencode(".png", cv2.cvtColor(pair, cv2.COLOR_RGB2BGR))[1].tobytes()
+    write_atomically(picture, lambda temp: temp.write_bytes(png))
+    print(f"demo: {source} -> {styled}; before/after picture: {picture}", file=sys.stderr)
     return 0

@@ -18,6 +18,7 @@ import numpy as np
 from dreamreel.engine.errors import UsageError
 
 METRIC_SHORT_SIDE = 256  # style distance is computed at this size, as the networks see it
+PLOT_FORMATS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".pdf", ".svg", ".eps", ".ps")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--reference", help="the per-frame (unstabilised) result, to compare against")
     parser.add_argument("--style-image", type=Path, help="the painting: report the Gram style distance")
     parser.add_argument("--every", type=int, default=4, help="style distance on every Nth frame (default 4)")
-    parser.add_argument("--plot", type=Path, help="save a flicker plot (PNG)")
+    parser.add_argument("--plot", type=Path, help="save a flicker plot (.png, .pdf, .svg, .jpg...)")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing --plot file")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--offline", action="store_true", help="never download networks")
     parser.set_defaults(handler=metrics)
@@ -82,6 +84,8 @@ def metrics(args: argparse.Namespace) -> int:
 
     if args.every < 1:
         raise UsageError("--every must be at least 1")
+    if args.plot:
+        _check_plot(args)
     clips = [args.output] + ([args.reference] if args.reference else [])
     total, size = _count(args.input)
     for clip in clips:
@@ -111,6 +115,19 @@ def metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_plot(args: argparse.Namespace) -> None:
+    """Before hours of measuring: the plot's format is known, and it replaces no clip and no
+    earlier file without -y."""
+    from dreamreel.engine.media import MediaInfo
+    from dreamreel.engine.sinks import check_target
+
+    if args.plot.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(f"{args.plot}: --plot must end in one of {' '.join(PLOT_FORMATS)}")
+    clips = [MediaInfo(path=Path(c), kind="video", width=0, height=0)  # only the path counts
+             for c in (args.input, args.output, args.reference) if c]
+    check_target(args.plot, clips, args.overwrite, folder=False)
+
+
 def _table(report: dict[str, dict[str, float]], frames: int) -> None:
     keys = sorted({k for row in report.values() for k in row})
     print(f"{'':10}" + "".join(f"{k:>30}" for k in keys) + f"   ({frames} frames)")
@@ -120,6 +137,8 @@ def _table(report: dict[str, dict[str, float]], frames: int) -> None:
 
 def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness: list[list[float]]) -> None:
     import matplotlib
+
+    from dreamreel.engine.sinks import write_atomically
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -134,6 +153,7 @@ def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness:
     bottom.set_ylabel("mean brightness")
     bottom.set_xlabel("frame")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        write_atomically(path, lambda temp: fig.savefig(temp, dpi=100, format=path.suffix[1:].lower()))
+    finally:
+        plt.close(fig)

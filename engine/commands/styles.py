@@ -12,6 +12,8 @@ import numpy as np
 from dreamreel.engine import graph as graphs
 from dreamreel.engine.effects import EffectOptions, build_effect, read_image
 from dreamreel.engine.errors import UsageError
+from dreamreel.engine.media import Frame, MediaInfo
+from dreamreel.engine.sinks import open_sink
 
 COLUMNS = 7
 
@@ -20,18 +22,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("styles", help="render all 26 built-in styles on one picture")
     parser.add_argument("image", type=Path, help="the picture to stylize")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the contact sheet (.png/.jpg)")
+    parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing contact sheet")
     parser.add_argument("--size", type=int, default=192, help="short side of each tile (default 192)")
     parser.add_argument("--offline", action="store_true", help="never download networks")
     parser.set_defaults(handler=styles)
 
 
 def styles(args: argparse.Namespace) -> int:
-    if args.output.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise UsageError("the contact sheet must be a .png or .jpg")
+    if args.output.suffix.lower() not in (".png", ".jpg", ".jpeg") or args.output.is_dir():
+        raise UsageError(f"{args.output}: the contact sheet must be a .png or .jpg file")
+    if args.size < 16:
+        raise UsageError("--size must be at least 16 pixels")
     image = read_image(args.image)
-    h, w = graphs.working_size(*image.shape[:2], args.size)
+    info = MediaInfo(path=args.image, kind="image", width=image.shape[1], height=image.shape[0])
+    with open_sink(args.output, info, overwrite=args.overwrite) as sink:  # checks it, writes atomically
+        sink.write(Frame(image=contact_sheet(image, args.size, args.offline), index=0, pts=0.0))
+    print(f"{args.output}: the source, then styles 0..25", file=sys.stderr)
+    return 0
+
+
+def contact_sheet(image: np.ndarray, size: int, offline: bool) -> np.ndarray:
+    """The picture at `size` (short side), then each of the 26 styles, 7 tiles a row."""
+    h, w = graphs.working_size(*image.shape[:2], size)
     image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-    effect = build_effect(EffectOptions(style="0", offline=args.offline))
+    effect = build_effect(EffectOptions(style="0", offline=offline))
     device = graphs.default_device()
     graph = graphs.FrameGraph(effect, 1, h, w, h, w, jit=graphs.resolve_jit("auto", device),
                               device=device)
@@ -44,9 +58,4 @@ def styles(args: argparse.Namespace) -> int:
         tiles.append(tile)
     tiles += [np.zeros_like(image)] * (-len(tiles) % COLUMNS)
     rows = [np.concatenate(tiles[i : i + COLUMNS], axis=1) for i in range(0, len(tiles), COLUMNS)]
-    sheet = np.concatenate(rows, axis=0)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(args.output), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise UsageError(f"{args.output}: could not write the contact sheet")
-    print(f"{args.output}: the source, then styles 0..25", file=sys.stderr)
-    return 0
+    return np.concatenate(rows, axis=0)
