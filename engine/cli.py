@@ -20,6 +20,7 @@ def _import_tensorflow_quietly() -> None:
     if os.environ.get("DREAMREEL_TF_LOGS"):
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # e.g. V4L2 warnings for a missing camera
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
@@ -30,7 +31,18 @@ def _import_tensorflow_quietly() -> None:
         os.close(devnull)
 
 
-_import_tensorflow_quietly()
+try:
+    _import_tensorflow_quietly()
+except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads (seconds): nothing started yet
+    print("dreamreel: interrupted", file=sys.stderr)
+    sys.exit(130)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (not the whole usage block)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def commands() -> list:
@@ -51,7 +63,7 @@ def commands() -> list:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="dreamreel",
         description="Stylize video, GIFs, images and live cameras with TensorFlow graphs.",
     )
@@ -64,9 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from dreamreel.engine.errors import user_errors
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print("dreamreel: interrupted", file=sys.stderr)

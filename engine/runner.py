@@ -9,6 +9,7 @@ reader stops, batches already computed are still written, and the sink is finali
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dreamreel.engine.media import Frame
+from dreamreel.engine.sinks import Sink
 
 END = object()  # end-of-stream marker on every queue
 QUEUE_BATCHES = 2
@@ -166,3 +168,17 @@ def _join_quietly(writer: _Stage, stats: RunStats) -> None:
             writer.join(timeout=0.2)
         except KeyboardInterrupt:
             stats.interrupted = True
+
+
+def keep_interrupted(sink: Sink, output: object) -> int:
+    """After Ctrl-C stopped a run: publish the frames finished so far (sound cut to them),
+    or remove everything if none was. Says which in one line; returns the exit code, 130."""
+    if sink.frames_written:
+        sink.close(interrupted=True)
+        print(f"dreamreel: interrupted: kept the {sink.frames_written} finished frame(s) in {output}",
+              file=sys.stderr)
+    else:
+        sink.abort()
+        print("dreamreel: interrupted before the first frame was finished; no output was made",
+              file=sys.stderr)
+    return 130

@@ -136,9 +136,10 @@ class Sink:
             raise MediaError(f"{self.path}: cannot write frame {frame.index} ({err})") from err
         self.frames_written += 1
 
-    def close(self) -> None:
-        """Finish the file and move it to its final name."""
-        self._close(interrupted=False)
+    def close(self, interrupted: bool = False) -> None:
+        """Finish the file and move it to its final name. `interrupted`: the run stopped early,
+        so the sound ends with the last frame written, not with the input's."""
+        self._close(interrupted)
 
     def abort(self) -> None:
         """Stop and remove everything written so far; nothing is left under the output name."""
@@ -204,7 +205,7 @@ class _VideoSink(Sink):
         self._fmt, self._info, self._crf, self._preset = fmt, info, crf, preset
         self._tb = _time_base(info)
         self._last_ticks: int | None = None
-        self._last_pts = 0.0
+        self._last_pts = self._last_end = 0.0
         self._audio = _AudioTrack(audio_from, fmt, start, duration) if audio_from else None
         options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
         try:
@@ -261,13 +262,14 @@ class _VideoSink(Sink):
         self._container.mux(stream.encode(video_frame))
         self._last_ticks = ticks
         self._last_pts = float(ticks * self._tb)
+        self._last_end = self._last_pts + float(frame.duration or 0)
         if self._audio:
             self._audio.feed(self._container, self._last_pts)
 
     def _finish(self, interrupted: bool) -> None:
         self._container.mux(self._stream.encode(None))
         if self._audio:
-            self._audio.feed(self._container, self._last_pts if interrupted else math.inf)
+            self._audio.feed(self._container, self._last_end if interrupted else math.inf)
             self._audio.flush(self._container)
             self._audio.close()
         self._container.close()

@@ -423,8 +423,8 @@ def test_truncated_mp4_keeps_what_decodes_and_says_how_much_was_lost(tmp_path: P
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_the_finished_frames(tmp_path: Path) -> None:
-    clip = media("color/cockatoo_yuv420.mp4")  # 280 frames of 720p: far longer than we wait
+def test_ctrl_c_keeps_the_finished_frames_and_their_sound(tmp_path: Path) -> None:
+    clip = media("color/cockatoo.mp4")  # 280 frames of 720p with mp3: far longer than we wait
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "cockatoo.mp4"
@@ -458,7 +458,24 @@ def test_ctrl_c_keeps_the_finished_frames(tmp_path: Path) -> None:
     assert result["count"] == kept
     assert result["size"] == (1280, 720)
     assert result["times"] == pytest.approx([i / 20 for i in range(kept)], abs=1e-6)
+    # the sound stops with the picture, not 14 s later over a frozen last frame
+    assert result["audio_codec"] == "mp3"
+    assert result["audio_seconds"] == pytest.approx(kept / 20, abs=0.1)
     assert [p.name for p in out_dir.iterdir()] == ["cockatoo.mp4"]  # no hidden partial left
+
+
+def test_ctrl_c_while_starting_up_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    """Ctrl-C half a second in lands while TensorFlow loads (seconds): no traceback, 130."""
+    out = tmp_path / "never.mp4"
+    process = subprocess.Popen([*CLI, "run", str(media("film/chaplin_3s.gif")), "-o", str(out), *FAST],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=user_env())
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("dreamreel: interrupted")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from dreamreel.engine.dreaming import add_dream_arguments
 from dreamreel.engine.errors import UsageError
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.progress import Progress
-from dreamreel.engine.runner import run_stream
+from dreamreel.engine.runner import keep_interrupted, run_stream
 from dreamreel.engine.sinks import IMAGE_EXTENSIONS, open_sink
 from dreamreel.pipelines.gan import latent
 from dreamreel.pipelines.gan.dcgan import LATENT_DIM, DCGANGenerator
@@ -212,12 +212,10 @@ def generate(args: argparse.Namespace) -> int:
               for index, image in enumerate(render_frames(renderer, latents, rows, cols)))
     with open_sink(args.output, info, crf=args.crf, preset=args.preset, overwrite=args.overwrite) as sink:
         stats = run_stream(frames, process, batch, sink.write, stabilise=stabiliser, on_frame=progress)
-    progress.close()
+        progress.close()
+        if stats.interrupted:
+            return keep_interrupted(sink, args.output)
     done, elapsed = stats.frames, stats.seconds
-    if stats.interrupted:
-        print(f"dreamreel: interrupted: kept the {done} finished frame(s) in {args.output}",
-              file=sys.stderr)
-        return 130
     rate = done / elapsed if elapsed else 0.0
     if args.json:
         summary = {"output": str(args.output), "pipeline": args.pipeline, "mode": mode,

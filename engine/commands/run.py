@@ -190,7 +190,7 @@ def build_processor(args: argparse.Namespace, info, batch: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    from dreamreel.engine.runner import run_stream
+    from dreamreel.engine.runner import keep_interrupted, run_stream
     from dreamreel.engine.sinks import open_sink
     from dreamreel.engine.sources import open_source
     from dreamreel.engine.timing import resample
@@ -211,11 +211,9 @@ def run(args: argparse.Namespace) -> int:
         with sink:
             stats = run_stream(frames, process, batch, sink.write, stabilise=stabiliser,
                                on_frame=progress)
-        progress.close()
-    if stats.interrupted:
-        print(f"dreamreel: interrupted: kept the {stats.frames} finished frame(s) in {args.output}",
-              file=sys.stderr)
-        return 130
+            progress.close()
+            if stats.interrupted:
+                return keep_interrupted(sink, args.output)
     lost = source.lost_frames
     if lost:
         print(f"dreamreel: warning: {lost} frame(s) of {args.input} could not be decoded and were skipped",
