@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -484,6 +485,35 @@ def test_cli_records_a_show_steered_by_osc(tmp_path: Path) -> None:
     assert [p.suffix for p in shots] == [".png"], shots  # one, whole (no .part left)
     shot = cv2.cvtColor(cv2.imread(str(shots[0])), cv2.COLOR_BGR2RGB)
     assert shot.shape == (360, 640, 3) and saturation([shot]) > 3  # the styled picture, no OSD
+
+
+def test_cli_refuses_bad_shows_in_one_line(tmp_path: Path) -> None:
+    """Exit 2, one line, no traceback, nothing written; the --source survives even with -y."""
+    source = tmp_path / "set.mp4"
+    shutil.copy(film(), source)
+    before = source.read_bytes()
+    common = [sys.executable, "-m", "dreamreel.engine.cli", "live", "--no-preview", "--duration", "1"]
+    cases = [
+        (["--source", str(source), "--record", str(source), "-y"], "would overwrite the --source"),
+        (["--source", str(source), "--setlist", str(tmp_path / "gig.txt")], "no such file"),
+        (["--source", str(source), "--size", "0"], "--size must be at least 16"),
+        (["--size", "64"], "--camera N or --source"),
+        (["--source", str(source), "--size", "abc"], "invalid int value"),
+    ]
+
+    def attempt(args: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*common, *args], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=120,
+                              check=False)
+
+    with ThreadPoolExecutor(3) as pool:  # each waits seconds for TensorFlow to load
+        results = list(pool.map(attempt, [args for args, _ in cases]))
+    for (args, message), result in zip(cases, results, strict=True):
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, lines)
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set.mp4"]
 
 
 # --- preview window -----------------------------------------------------------------------------

@@ -36,7 +36,7 @@ FIRST_FRAME_TIMEOUT = 10.0  # seconds to wait for the camera's first frame
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("live", help="stylize a camera or a looping file live (preview, "
                             "virtual camera, NDI, recording; OSC/MIDI/keyboard control)")
-    source = parser.add_argument_group("source").add_mutually_exclusive_group(required=True)
+    source = parser.add_argument_group("source").add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="camera device number (0 = first)")
     source.add_argument("--source", metavar="FILE_OR_URL",
                         help="a video file (played at its frame rate) or stream URL instead of a camera")
@@ -86,11 +86,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def setlist(args: argparse.Namespace) -> list[str]:
     """The pipeline specs of the show, each checked now (not half way through compiling)."""
-    if not args.setlist:
+    if args.setlist is None:
         specs = [args.pipeline]
     elif Path(args.setlist).is_file():
         lines = Path(args.setlist).read_text().splitlines()
         specs = [line.split("#", 1)[0].strip() for line in lines]
+    elif "/" in args.setlist or args.setlist.lower().endswith(".txt"):  # specs have neither
+        raise UsageError(f"--setlist {args.setlist}: no such file")
     else:
         specs = args.setlist.split(";")
     specs = list(dict.fromkeys(s.strip() for s in specs if s.strip()))
@@ -120,6 +122,16 @@ def check_numbers(args: argparse.Namespace) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be positive")
 
 
+def check_record(args: argparse.Namespace) -> None:
+    """--record must not replace the --source file it is made from, even with -y."""
+    if args.record is None or args.source is None or not Path(args.source).exists():
+        return
+    if args.record.resolve() == Path(args.source).resolve() or (
+            args.record.exists() and args.record.samefile(args.source)):
+        raise UsageError(f"--record {args.record}: the recording would overwrite the --source; "
+                         "choose another name")
+
+
 def setup_logging() -> None:
     """Live messages (camera lost, OSC warnings) as `dreamreel: ...` lines on stderr."""
     logger = logging.getLogger("dreamreel.live")
@@ -133,14 +145,12 @@ def setup_logging() -> None:
 
 def learn(args: argparse.Namespace) -> int:
     """--midi-learn: bind controls one parameter at a time; Enter skips one."""
-    from dreamreel.engine.live.control import midi_learn, save_midi_map
+    from dreamreel.engine.live.control import midi_inputs, midi_learn, save_midi_map
 
     try:
-        import mido
-
-        names = mido.get_input_names()
-    except Exception as err:
-        raise UsageError(f"--midi-learn: MIDI unavailable ({err}); pip install mido python-rtmidi") from err
+        mido, names = midi_inputs()
+    except RuntimeError as err:
+        raise UsageError(f"--midi-learn: {err}") from err
     if not names:
         raise UsageError("--midi-learn: no MIDI inputs found; plug in a controller")
     events: queue.Queue = queue.Queue()
@@ -176,8 +186,12 @@ def live(args: argparse.Namespace) -> int:
     setup_logging()
     if args.midi_learn:
         return learn(args)
-    args.size = args.size or DEFAULT_SIZE
+    if args.camera is None and args.source is None:
+        raise UsageError("say what to play: --camera N or --source FILE_OR_URL")
+    if args.size is None:
+        args.size = DEFAULT_SIZE
     check_numbers(args)
+    check_record(args)
     specs = setlist(args)
     # Gradient-based dreams are 2-3.5x faster in bfloat16; the graph stages follow --precision.
     dream_args = argparse.Namespace(**{**vars(args), "precision": "bfloat16"

@@ -522,15 +522,27 @@ def midi_learn(messages: Iterable[Any], prompt: Callable[[str], None],
     return bindings
 
 
+def midi_inputs() -> tuple[Any, list[str]]:
+    """The mido module and the names of the MIDI inputs. RuntimeError, saying what to install
+    or load, when the packages or the system's MIDI (the ALSA sequencer on Linux) are missing."""
+    try:
+        import mido
+    except ImportError as err:
+        raise RuntimeError("MIDI unavailable: pip install mido python-rtmidi") from err
+    try:
+        return mido, mido.get_input_names()
+    except Exception as err:  # rtmidi missing, or no MIDI system to talk to
+        raise RuntimeError(f"MIDI unavailable ({err}); pip install python-rtmidi, and on Linux "
+                           "load the ALSA sequencer (sudo modprobe snd-seq)") from err
+
+
 def open_midi(name: str | None, handler: MidiHandler) -> Any:
     """Open a MIDI input (the first one when name is empty) calling handler per message; None
     with one logged line naming what to install when there is no MIDI backend or device."""
     try:
-        import mido
-
-        names = mido.get_input_names()
-    except Exception as err:  # ImportError, or no rtmidi backend
-        log.error("MIDI unavailable (%s): pip install mido python-rtmidi", err)
+        mido, names = midi_inputs()
+    except RuntimeError as err:
+        log.error("%s", err)
         return None
     if not names:
         log.error("MIDI: no input devices found (plug in a controller, or check `aconnect -l`)")
