@@ -118,6 +118,11 @@ class Plan:
         return list(dict.fromkeys(cases))
 
 
+# End-to-end rates include start-up (model load, graph tracing: seconds) in both tools, so a
+# ratio of two short runs says little; --quick's 10 frames are for catching breakage.
+E2E_RATIO_FRAMES = 30
+
+
 def quick_plan(**settings: object) -> Plan:
     """The one-minute smoke run CI can afford: small frames, one config, a few e2e frames."""
     return Plan(pipelines=("style", "style-image", "dream", "faces"), sizes=((256, 256),),
@@ -150,6 +155,7 @@ class Row:
     peer_fps: float | None = None
     ratio: float | None = None  # dreamreel fps / peer fps
     note: str = ""
+    frames: int | None = None  # e2e rows: frames of the clip
 
 
 @dataclass
@@ -493,7 +499,8 @@ def dreamreel_e2e(plan: Plan, pipeline: str, clip: Path, width: int, height: int
     precision = summary.get("effect", {}).get("precision")
     return Row("e2e", "dreamreel", pipeline, width, height, summary["batch"], summary["jit"],
                precision, summary["fps"], summary["fps"], summary["fps"],
-               peak_rss_mb=peak_rss_mb(), note=f"{summary['frames']} frames")
+               peak_rss_mb=peak_rss_mb(), note=f"{summary['frames']} frames",
+               frames=summary["frames"])
 
 
 def peer_e2e(plan: Plan, clip: Path, width: int, height: int, workdir: Path) -> Row:
@@ -581,7 +588,11 @@ def pair_with_peer(rows: list[Row]) -> None:
     for row in rows:
         fps = peer.get((row.kind, row.pipeline, row.width, row.height))
         if row.tool == "dreamreel" and fps:
-            row.peer_fps, row.ratio = fps, row.fps / fps
+            row.peer_fps = fps
+            if row.kind == "e2e" and (row.frames or 0) < E2E_RATIO_FRAMES:
+                row.note += "; too few frames for a ratio (start-up dominates)"
+            else:
+                row.ratio = row.fps / fps
 
 
 @contextlib.contextmanager

@@ -44,6 +44,9 @@ def test_quick_run_writes_json_table_and_chart(tmp_path: Path) -> None:
         style = next(r for r in rows if r["kind"] == "model" and r["pipeline"] == "style"
                      and r["tool"] == "dreamreel")
         assert style["ratio"] > 0
+        e2e = next(r for r in rows if r["kind"] == "e2e" and r["tool"] == "dreamreel")
+        assert e2e["frames"] == 10 and e2e["ratio"] is None  # 10 frames: start-up would dominate
+        assert "too few frames" in e2e["note"]
     else:
         assert "not installed" in result.stdout
     assert "| model | dreamreel | style | 256x256 |" in result.stdout
