@@ -46,7 +46,9 @@ def test_dream_still_and_zoom_video(tmp_path: Path) -> None:
     photo = media("content/chelsea_cat.png")
     still = dreamreel("dream", str(photo), "-o", str(tmp_path / "d.png"), "--size", "96", *SMALL)
     assert still.returncode == 0, still.stderr
-    assert cv2.imread(str(tmp_path / "d.png")).shape == (96, 144, 3)
+    dreamed = cv2.imread(str(tmp_path / "d.png"))
+    assert dreamed.shape == (300, 451, 3)  # dreamed at 96 px, the photo keeps its size
+    assert np.abs(dreamed.astype(np.float32) - cv2.imread(str(photo))).mean() > 1  # measured 2.0
     zoom = dreamreel("dream", str(photo), "-o", str(tmp_path / "z.mp4"), "--size", "64", "--frames", "5",
                      "--zoom", "1.05", "--fps", "10", *SMALL)
     assert zoom.returncode == 0, zoom.stderr

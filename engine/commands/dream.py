@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from dreamreel.engine import graph as graphs
-from dreamreel.engine.dreaming import add_dream_arguments, dream_effect
+from dreamreel.engine.dreaming import add_dream_arguments, dream_at_size, dream_effect
 from dreamreel.engine.errors import UsageError
 from dreamreel.engine.progress import Progress
 
@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="an image (.png/.jpg), or with --frames a video (.mp4/.webm/.gif)")
     parser.add_argument("-y", "--overwrite", action="store_true")
-    parser.add_argument("--size", type=int, metavar="PX", help="short side to dream at (default: as is)")
+    parser.add_argument("--size", type=int, metavar="PX", help="short side to dream at (default: as is); a still keeps the photo's size, a zoom video is this size")
     parser.add_argument("--frames", type=int, default=0, help="make a zoom video of this many frames")
     parser.add_argument("--zoom", type=float, default=1.02, help="zoom per frame (default 1.02)")
     parser.add_argument("--rotate", type=float, default=0.0, help="degrees per frame")
@@ -50,12 +50,13 @@ def dream(args: argparse.Namespace) -> int:
 
     if args.frames < 0 or args.zoom <= 0 or args.fps <= 0:
         raise UsageError("--frames must be >= 0, --zoom and --fps > 0")
-    image = read_image(args.image)
-    h, w = graphs.working_size(*image.shape[:2], args.size)
-    if (h, w) != image.shape[:2]:
-        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    photo = read_image(args.image)
+    h, w = graphs.working_size(*photo.shape[:2], args.size)
+    image = photo if (h, w) == photo.shape[:2] else cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)
     jit = graphs.resolve_jit(args.jit, graphs.default_device())
     frames = max(args.frames, 1)
+    if not args.frames:  # a still keeps the photo's size, as `run` does: the dream is added
+        h, w = photo.shape[:2]
     info = MediaInfo(path=args.image, kind="image" if not args.frames else "video", width=w, height=h,
                      fps=Fraction(args.fps).limit_denominator(1001), frame_count=frames)
     first = dream_effect(args, video=False, jit=jit)
@@ -63,7 +64,10 @@ def dream(args: argparse.Namespace) -> int:
     progress = Progress(frames, label=args.image.name, enabled=False if args.quiet else None)
     time_base = Fraction(1, 1) / info.fps
     with open_sink(args.output, info, overwrite=args.overwrite) as sink:
-        current = first.process(image[None])[0]
+        if args.frames or image is photo:
+            current = first.process(image[None])[0]
+        else:  # dreamed at --size, the hallucination enlarged onto the photo
+            current = dream_at_size(first.process, photo[None], image.shape[:2])[0]
         for index in range(frames):
             if index == 1:  # later frames build on the zoomed previous dream: fewer steps
                 args.steps = args.steps or ZOOM_STEPS
