@@ -278,20 +278,22 @@ def test_pipeline_chain_runs(tmp_path: Path) -> None:
 
 def test_temporal_at_a_reduced_working_size_steadies_the_full_size_output(tmp_path: Path) -> None:
     """The stabiliser works at --size, where the network does; the output keeps the clip's
-    size and its warping error (what a flicker meter shows) falls well below per-frame's."""
-    from dreamreel.engine.consistency import warping_error
-
+    size and its warping error (`dreamreel metrics`, on the first second of the 10 s clip)
+    falls well below per-frame's."""
     clip = media("film/chaplin_silent.mp4")
     per_frame, steady = tmp_path / "per_frame.mp4", tmp_path / "steady.mp4"
     common = [clip, "--duration", 1, "--size", 120, "--style", 7, "--crf", 12]
     run_ok(*common, "-o", per_frame, "--temporal", 0)
     summary = json.loads(run_ok(*common, "-o", steady, "--json").stdout)
     assert summary["temporal"] == 0.85
-    inputs, flickering, stable = (probe(p, frames=True) for p in (clip, per_frame, steady))
-    assert stable["size"] == flickering["size"] == (640, 360)
-    assert stable["count"] == flickering["count"] == 25
-    error_per_frame, _ = warping_error(inputs["images"][:25], flickering["images"])
-    error_steady, _ = warping_error(inputs["images"][:25], stable["images"])
+    assert probe(steady)["size"] == probe(per_frame)["size"] == (640, 360)
+    unequal = dreamreel("metrics", clip, steady)
+    assert unequal.returncode == 2 and "add --frames 25" in unequal.stderr, unequal.stderr
+    measured = dreamreel("metrics", clip, steady, "--reference", per_frame, "--frames", 25, "--json")
+    assert measured.returncode == 0, measured.stderr
+    report = json.loads(measured.stdout)
+    assert report["frames"] == 25
+    error_steady, error_per_frame = (report[k]["warping_error"] for k in ("output", "reference"))
     assert error_steady < 0.6 * error_per_frame, (error_steady, error_per_frame)
 
 

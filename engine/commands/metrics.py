@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("output", help="the stylized clip to measure")
     parser.add_argument("--reference", help="the per-frame (unstabilised) result, to compare against")
     parser.add_argument("--style-image", type=Path, help="the painting: report the Gram style distance")
+    parser.add_argument("--frames", type=int, metavar="N",
+                        help="measure the first N frames of each (e.g. of a `run --duration` result)")
     parser.add_argument("--every", type=int, default=4, help="style distance on every Nth frame (default 4)")
     parser.add_argument("--plot", type=Path, help="save a flicker plot (.png, .pdf, .svg, .jpg...)")
     parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing --plot file")
@@ -35,25 +38,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=metrics)
 
 
-def _frames(path: str, size: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+def _frames(path: str, size: tuple[int, int] | None = None, limit: int | None = None
+            ) -> Iterator[np.ndarray]:
+    """The clip's RGB frames (the first `limit` of them), each checked to be `size`."""
     from dreamreel.engine.sources import open_source
 
     with open_source(path) as source:
-        for frame in source:
+        for frame in islice(source, limit):
             if size is not None and frame.image.shape[:2] != size:
                 raise UsageError(f"{path} is {frame.image.shape[1]}x{frame.image.shape[0]}, "
                                  f"the input is {size[1]}x{size[0]}: metrics compare equal sizes")
             yield frame.image
 
 
-def _count(path: str) -> tuple[int, tuple[int, int]]:
+def _count(path: str, limit: int | None) -> tuple[int, tuple[int, int]]:
     count, size = 0, None
-    for image in _frames(path):
+    for image in _frames(path, limit=limit):
         count, size = count + 1, image.shape[:2]
     return count, size
 
 
-def _style_distances(paths: list[str], painting: Path, every: int, offline: bool) -> list[float]:
+def _style_distances(paths: list[str], painting: Path, every: int, offline: bool,
+                     limit: int | None) -> list[float]:
     """Mean Gram distance of every `every`-th frame of each clip to the painting."""
     import tensorflow as tf
 
@@ -74,7 +80,7 @@ def _style_distances(paths: list[str], painting: Path, every: int, offline: bool
     results = []
     for path in paths:
         values = [float(style_distance(grams(img), target)[0])
-                  for i, img in enumerate(_frames(path)) if i % every == 0]
+                  for i, img in enumerate(_frames(path, limit=limit)) if i % every == 0]
         results.append(float(np.mean(values)))
     return results
 
@@ -84,25 +90,30 @@ def metrics(args: argparse.Namespace) -> int:
 
     if args.every < 1:
         raise UsageError("--every must be at least 1")
+    if args.frames is not None and args.frames < 2:
+        raise UsageError("--frames must be at least 2 (the warping error compares pairs)")
+    limit = args.frames
     if args.plot:
         _check_plot(args)
     clips = [args.output] + ([args.reference] if args.reference else [])
-    total, size = _count(args.input)
+    total, size = _count(args.input, limit)
     for clip in clips:
-        count, _ = _count(clip)
+        count, _ = _count(clip, limit)
         if count != total:
-            raise UsageError(f"{clip} has {count} frames, {args.input} has {total}: metrics need the same frames")
-    per_pair = warping_errors(_frames(args.input), [_frames(c, size) for c in clips])
-    brightness = [[float(img.mean()) / 255.0 for img in _frames(c)] for c in clips]
+            hint = f"; to compare the first {min(count, total)} of each, add --frames {min(count, total)}"
+            raise UsageError(f"{clip} has {count} frames, {args.input} has {total}: metrics need the "
+                             f"same frames{hint if min(count, total) > 1 else ''}")
+    per_pair = warping_errors(_frames(args.input, limit=limit), [_frames(c, size, limit) for c in clips])
+    brightness = [[float(img.mean()) / 255.0 for img in _frames(c, limit=limit)] for c in clips]
     names = ["output", "reference"][: len(clips)]
     report: dict[str, dict[str, float]] = {
         name: {"warping_error": float(np.mean(e)) if e else 0.0} for name, e in zip(names, per_pair, strict=True)
     }
     if args.reference:
         report["output"]["mean_abs_diff_from_reference"] = mean_abs_difference(
-            _frames(args.output), _frames(args.reference))
+            _frames(args.output, limit=limit), _frames(args.reference, limit=limit))
     if args.style_image:
-        for name, value in zip(names, _style_distances(clips, args.style_image, args.every, args.offline),
+        for name, value in zip(names, _style_distances(clips, args.style_image, args.every, args.offline, limit),
                                strict=True):
             report[name]["style_distance"] = value
     if args.plot:
