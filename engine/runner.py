@@ -170,12 +170,12 @@ def _join_quietly(writer: _Stage, stats: RunStats) -> None:
             stats.interrupted = True
 
 
-def keep_interrupted(sink: Sink, output: object) -> int:
+def keep_interrupted(sink: Sink) -> int:
     """After Ctrl-C stopped a run: publish the frames finished so far (sound cut to them),
     or remove everything if none was. Says which in one line; returns the exit code, 130."""
     if sink.frames_written:
         sink.close(interrupted=True)
-        print(f"dreamreel: interrupted: kept the {sink.frames_written} finished frame(s) in {output}",
+        print(f"dreamreel: interrupted: kept the {sink.frames_written} finished frame(s) in {sink.path}",
               file=sys.stderr)
     else:
         sink.abort()

@@ -214,7 +214,7 @@ def generate(args: argparse.Namespace) -> int:
         stats = run_stream(frames, process, batch, sink.write, stabilise=stabiliser, on_frame=progress)
         progress.close()
         if stats.interrupted:
-            return keep_interrupted(sink, args.output)
+            return keep_interrupted(sink)
     done, elapsed = stats.frames, stats.seconds
     rate = done / elapsed if elapsed else 0.0
     if args.json:

@@ -126,8 +126,7 @@ def check_record(args: argparse.Namespace) -> None:
     """--record must not replace the --source file it is made from, even with -y."""
     if args.record is None or args.source is None or not Path(args.source).exists():
         return
-    if args.record.resolve() == Path(args.source).resolve() or (
-            args.record.exists() and args.record.samefile(args.source)):
+    if args.record.exists() and args.record.samefile(args.source):  # symlinks and hard links too
         raise UsageError(f"--record {args.record}: the recording would overwrite the --source; "
                          "choose another name")
 

@@ -171,8 +171,7 @@ def build_processor(args: argparse.Namespace, info, batch: int):
                           "preset": args.flow_preset, "flow_scale": flow_scale}
     stabilise = None
     if feedback:  # --temporal weighs the dream's own blend with its warped previous output
-        own = {"weight": FEEDBACK_TEMPORAL, **stabiliser_options}
-        stabiliser = Stabilizer(**own)
+        stabiliser = Stabilizer(**{"weight": FEEDBACK_TEMPORAL, **stabiliser_options})
         dreamer = FeedbackDream(dream_effect(args, video=True, jit=jit), args.blend, stabiliser)
     else:
         stabiliser = None if weight == 0 else Stabilizer(**stabiliser_options)
@@ -213,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
                                on_frame=progress)
             progress.close()
             if stats.interrupted:
-                return keep_interrupted(sink, args.output)
+                return keep_interrupted(sink)
     lost = source.lost_frames
     if lost:
         print(f"dreamreel: warning: {lost} frame(s) of {args.input} could not be decoded and were skipped",
