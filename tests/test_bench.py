@@ -7,12 +7,10 @@ test checks that every quick pipeline was measured, the roof too, and that the o
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import media
+from conftest import cli, media
 
 QUICK_PIPELINES = {"style", "style-image", "dream", "faces"}
 
@@ -21,12 +19,8 @@ def test_quick_run_writes_json_table_and_chart(tmp_path: Path) -> None:
     clip = media("color/cockatoo_yuv420.mp4")
     painting = media("styles/kandinsky_composition_vii.jpg")
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "dreamreel.engine.cli", "bench", "--quick", "--offline",
-         "--clip", str(clip), "--style-image", str(painting), "--out", str(out),
-         "--chart", str(png)],
-        capture_output=True, text=True, timeout=300, check=False,
-    )
+    result = cli("bench", "--quick", "--offline", "--clip", clip, "--style-image", painting,
+                 "--out", out, "--chart", png)
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads(out.read_text())
     assert results["roof"]["float32"]["peak_gflops"] > 0

@@ -14,21 +14,19 @@ import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import media
 
 from dreamreel import weights
 from dreamreel.pipelines.base import SettingsError
 from dreamreel.pipelines.dream import DreamEffect, Dreamer, DreamSettings, dream, zoom_frame
 from dreamreel.pipelines.vgg16 import LAYERS, VGG16Features
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 FAST = {"steps": 4, "octaves": 2, "jitter": 8}  # small dreams: the test file stays under 90 s
 
 
 def photo(name: str, width: int, height: int) -> np.ndarray:
     """A real photo from ../shared/media/content as [1, height, width, 3] RGB 0..1."""
-    path = MEDIA / "content" / name
-    if not path.is_file():
-        pytest.skip(f"real media missing: {path} (see ../shared/media/SOURCES.md)")
+    path = media(f"content/{name}")
     image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
     return (image.astype(np.float32) / 255.0)[np.newaxis]

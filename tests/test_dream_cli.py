@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-from conftest import media
+from conftest import cli, media
 
 SMALL = ["--steps", "1", "--octaves", "2", "--offline", "-y"]
 
 
-def dreamreel(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dreamreel.engine.cli", *args],
-                          capture_output=True, text=True, check=False)
+dreamreel = cli
 
 
 def test_feedback_dream_keeps_frames_and_delays(tmp_path: Path) -> None:

@@ -3,12 +3,11 @@ photo and painting at small sizes and few steps, so the file stays under 90 s on
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import media
 
 from dreamreel import weights
 from dreamreel.engine.temporal import Guide
@@ -24,15 +23,12 @@ from dreamreel.pipelines.film import (
 from dreamreel.pipelines.gram import STYLE_LAYERS, gram, style_distance
 from dreamreel.pipelines.vgg16 import VGG16Features
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 SIZE = (96, 72)  # width, height of the test photo
 
 
 def image(relative: str, size: tuple[int, int] | None = None) -> np.ndarray:
     """A real picture from ../shared/media as float32 HxWx3 RGB 0..1, or skip the test."""
-    path = MEDIA / relative
-    if not path.is_file():
-        pytest.skip(f"real media missing: {path} (see ../shared/media/SOURCES.md)")
+    path = media(relative)
     picture = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
     if size is not None:
         picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
@@ -181,4 +177,4 @@ def test_unknown_layer_and_precision_mismatch_are_refused(
     with pytest.raises(SettingsError):
         Gatys(vgg, style, FilmSettings(content_layer="block9_conv9"))
     with pytest.raises(SettingsError):
-        Gatys(vgg, style, FilmSettings(precision="float32"))
+        Gatys(vgg, style, FilmSettings(precision="bfloat16"))

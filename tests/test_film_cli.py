@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from conftest import media
+from conftest import cli, media
 
-FAST = ["--first-steps", "8", "--warm-steps", "2", "--duration", "0.35", "--offline", "-y"]
+FAST = ["--first-steps", "8", "--warm-steps", "2", "--duration", "0.35", "--size", "120", "--offline", "-y"]
 
 
-def film(*args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "dreamreel.engine.cli", "run", "--pipeline", "gatys", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+def film(*args: str):
+    return cli("run", "--pipeline", "gatys", *args)
 
 
 def decode(path: Path) -> tuple[list[np.ndarray], list[int]]:

@@ -15,11 +15,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import media
 
 from dreamreel.pipelines.gan import cyclegan as cyclegan_module
 from dreamreel.pipelines.gan.cyclegan import STRIDE, ResnetGenerator
 from dreamreel.pipelines.gan.dcgan import LATENT_DIM, DCGANGenerator
-from dreamreel.weights import WeightsError, load
+from dreamreel.weights import load
 
 _spec = importlib.util.spec_from_file_location(
     "reference_numpy", Path(__file__).with_name("reference_numpy.py")
@@ -29,36 +30,26 @@ ref = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ref)
 
 TOL = 1e-3  # max abs difference, in -1..1
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-ASTRONAUT = MEDIA / "content" / "astronaut.png"
-
-
-def _weights(name: str) -> dict[str, np.ndarray]:
-    try:
-        return load(name)
-    except WeightsError as err:  # not cached and no network
-        pytest.skip(f"weights '{name}' unavailable: {err}")
 
 
 @pytest.fixture(scope="module")
 def dcgan_arrays() -> dict[str, np.ndarray]:
-    return _weights("dcgan_faces")
+    return load("dcgan_faces")
 
 
 @pytest.fixture(scope="module")
 def cyclegan_arrays() -> dict[str, np.ndarray]:
-    return _weights("cyclegan_vintage")
+    return load("cyclegan_vintage")
 
 
 @pytest.fixture(scope="module")
 def astronaut_256() -> np.ndarray:
     """The astronaut photo, RGB float32 0..1, 256x256."""
-    if not ASTRONAUT.is_file():
-        pytest.skip(f"shared media missing: {ASTRONAUT} not found (the shared/media checkout)")
+    astronaut = media("content/astronaut.png")
     import cv2
 
-    bgr = cv2.imread(str(ASTRONAUT), cv2.IMREAD_COLOR)
-    assert bgr is not None, ASTRONAUT
+    bgr = cv2.imread(str(astronaut), cv2.IMREAD_COLOR)
+    assert bgr is not None, astronaut
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     rgb = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
     return rgb.astype(np.float32) / 255.0

@@ -17,7 +17,7 @@ import pytest
 from dreamreel.engine.commands import generate as generate_cmd
 from dreamreel.engine.errors import UsageError
 from dreamreel.pipelines.gan import latent
-from dreamreel.weights import WeightsError, load
+from dreamreel.weights import load
 
 MEAN, STD = latent.chi_moments()
 
@@ -149,10 +149,7 @@ def test_grid_corners_and_morph_ends() -> None:
 
 @pytest.fixture(scope="module")
 def generator() -> generate_cmd.DCGANGenerator:
-    try:
-        return generate_cmd.DCGANGenerator(load("dcgan_faces"))
-    except WeightsError as err:  # not cached and no network
-        pytest.skip(f"weights 'dcgan_faces' unavailable: {err}")
+    return generate_cmd.DCGANGenerator(load("dcgan_faces"))
 
 
 def generate(tmp_path: Path, *argv: str) -> Path:

@@ -15,13 +15,12 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import audio_facts
+from conftest import MEDIA, audio_facts
 
 from dreamreel.engine.media import Frame, MediaError, MediaInfo
 from dreamreel.engine.sinks import open_sink
 from dreamreel.engine.sources import open_source
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 GIF = MEDIA / "film" / "chaplin_3s.gif"
 BBB_MP4 = MEDIA / "audio" / "bbb_14s-19s_h264_aac.mp4"
 BBB_WEBM = MEDIA / "audio" / "big_buck_bunny_432_433.webm"

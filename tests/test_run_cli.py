@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import audio_facts, media
+from conftest import audio_facts, cli, media
 
 CLI = [sys.executable, "-m", "dreamreel.engine.cli"]
 FAST = ["--offline", "--preset", "ultrafast"]  # every run: no downloads, quick encoding
@@ -47,30 +46,15 @@ def user_env() -> dict[str, str]:
     return env
 
 
-def dreamreel(*args: object, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *map(str, args)], capture_output=True, text=True, env=user_env(), timeout=timeout,
-        check=False,
-    )
+dreamreel = cli  # in this process; Ctrl-C and the installed command get processes of their own
 
 
-def run_ok(*args: object) -> subprocess.CompletedProcess[str]:
+def run_ok(*args: object):
     """`dreamreel run ...` that must succeed; the failure message shows its stderr."""
     result = dreamreel("run", *args, *FAST)
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     return result
-
-
-@pytest.fixture(scope="module", autouse=True)
-def networks_cached() -> None:
-    """The runs are offline: skip (with the reason) where the networks were never fetched."""
-    from dreamreel.weights import get
-    from dreamreel.weights.store import converted_path, is_cached
-
-    missing = [n for n in NETWORKS if not (is_cached(get(n)) or converted_path(get(n)).is_file())]
-    if missing:
-        pytest.skip(f"networks not in the cache: {', '.join(missing)} (run `dreamreel weights fetch`)")
 
 
 def probe(path: Path, frames: bool = False) -> dict[str, object]:
@@ -368,8 +352,7 @@ def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
         args, folder, expect = cases[name]
         return dreamreel("run", *args, *FAST), folder, expect, before[name]
 
-    with ThreadPoolExecutor(3) as pool:
-        return dict(zip(cases, pool.map(go, cases), strict=True))
+    return {name: go(name) for name in cases}
 
 
 BAD = [
@@ -399,6 +382,18 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(bad_runs: dict, name: s
     assert expect in lines[0]
     assert result.stdout == ""
     assert snapshot(folder) == before  # no output, no hidden partial file, nothing changed
+
+
+def test_the_installed_command_says_a_bad_input_in_one_line(tmp_path: Path) -> None:
+    """The console script in a process of its own, in a user's environment: TensorFlow's
+    start-up chatter stays hidden and the error is the only line."""
+    command = Path(sys.executable).with_name("dreamreel")
+    result = subprocess.run([command, "run", tmp_path / "missing.mp4", "-o", tmp_path / "out.mp4"],
+                            capture_output=True, text=True, env=user_env(), timeout=300, check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"dreamreel: error: {tmp_path / 'missing.mp4'}: no such file"], result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_truncated_mp4_keeps_what_decodes_and_says_how_much_was_lost(tmp_path: Path) -> None:
@@ -487,7 +482,7 @@ def test_ctrl_c_while_starting_up_is_one_line_and_leaves_nothing(tmp_path: Path)
 @pytest.mark.slow
 def test_demo_makes_source_styled_and_before_after(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = dreamreel("demo", "-o", out)
+    result = dreamreel("demo", "-o", out, "-y")  # as the README's first command runs it
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["before_after.png", "source.mp4", "styled.mp4"]
@@ -501,15 +496,12 @@ def test_demo_makes_source_styled_and_before_after(tmp_path: Path) -> None:
     pair = read_rgb(out / "before_after.png")
     assert pair.shape == (height, 2 * width, 3)
     assert mean_abs_diff(pair[:, :width], pair[:, width:]) > 10
-    # run again: the first demo's files stay unless -y, which replaces them (no partial left)
+    # run again without -y: the first demo's files stay as they were
     first = snapshot(out)
     again = dreamreel("demo", "-o", out)
     assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
     assert "-y (--overwrite)" in again.stderr
     assert snapshot(out) == first
-    replaced = dreamreel("demo", "-o", out, "-y")
-    assert replaced.returncode == 0, replaced.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["before_after.png", "source.mp4", "styled.mp4"]
 
 
 def test_styles_contact_sheet(tmp_path: Path) -> None:
@@ -570,8 +562,7 @@ def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
     """name -> (result, folder, expected text, the folder before), three runs at a time."""
     cases = _refusal_cases(tmp_path_factory.mktemp("refusals"))
     before = {name: snapshot(folder) for name, (_, folder, _) in cases.items()}
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda case: dreamreel(*case[0]), cases.values()))
+    results = [dreamreel(*case[0]) for case in cases.values()]
     return {name: (result, folder, expect, before[name])
             for (name, (_, folder, expect)), result in zip(cases.items(), results, strict=True)}
 

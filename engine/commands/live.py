@@ -192,9 +192,8 @@ def live(args: argparse.Namespace) -> int:
     check_numbers(args)
     check_record(args)
     specs = setlist(args)
-    # Gradient-based dreams are 2-3.5x faster in bfloat16; the graph stages follow --precision.
-    dream_args = argparse.Namespace(**{**vars(args), "precision": "bfloat16"
-                                       if args.precision == "auto" else args.precision})
+    dream_args = argparse.Namespace(**vars(args))
+    resolve_precision(dream_args, {"dream"})
     graph_stages = {name for spec in specs if (graph := parse_spec(spec).graph)
                     for name, _ in parse_chain(graph)}
     resolve_precision(args, graph_stages)

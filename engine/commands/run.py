@@ -41,8 +41,8 @@ def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_precision_argument(group) -> None:
     group.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"),
-                       help="auto: bfloat16 for dream and gatys, and for style on a CPU with "
-                       "native bfloat16 (AVX512_BF16/AMX); float32 otherwise")
+                       help="auto: bfloat16 where it is native (a CPU with AVX512_BF16/AMX; dream "
+                       "and gatys on a GPU), float32 otherwise")
 
 
 def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,15 +66,18 @@ def add_style_arguments(group) -> None:
 
 
 def resolve_precision(args: argparse.Namespace, stages: set[str] | None = None) -> None:
-    """`auto`: bfloat16 for the gradient-based pipelines (2-3.5x faster on a CPU) and for the
-    style network on a CPU with native bfloat16 (about 20% faster, output within 1e-2);
-    float32 otherwise (the GAN stages, GPUs: not measured in bfloat16). `stages`: the
+    """`auto`: bfloat16 where the hardware computes it natively, float32 elsewhere. On a CPU
+    with AVX512_BF16/AMX bfloat16 runs the style network about 20% faster (output within
+    1e-2) and the dream and film gradients 2-3.5x faster; without them TensorFlow emulates it
+    and the gradients run 3x slower than float32 (benchmarks/RESULTS.md). On a GPU the
+    gradient-based pipelines take bfloat16. The GAN stages run in float32. `stages`: the
     pipelines the graphs will run (default: those of --pipeline)."""
     if args.precision == "auto":
         stages = {name for name, _ in parse_chain(args.pipeline)} if stages is None else stages
-        on_cpu = "GPU" not in (args.device or graphs.default_device()).upper()
-        fast_style = stages <= {"style"} and on_cpu and graphs.cpu_has_bf16()
-        args.precision = "bfloat16" if stages & {"dream", "gatys"} or fast_style else "float32"
+        on_gpu = "GPU" in (args.device or graphs.default_device()).upper()
+        native = stages <= {"style", "dream", "gatys"} and graphs.cpu_has_bf16() and not on_gpu
+        gradients_on_gpu = on_gpu and bool(stages & {"dream", "gatys"})
+        args.precision = "bfloat16" if native or gradients_on_gpu else "float32"
 
 
 def effect_options(args: argparse.Namespace) -> EffectOptions:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from dataclasses import dataclass, replace
 
 import cv2
@@ -81,6 +80,7 @@ class Inputs:
     step_size: float | None = None  # dream
     seed: int = 0  # faces: which faces
     tempo: float = 120.0  # faces: beats per minute, a new face on each beat
+    now: float = 0.0  # the show's clock, seconds
 
 
 @dataclass
@@ -167,7 +167,7 @@ class FacesProgram:
 
     def render(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
         """HxWx3 uint8 camera -> HxWx3 uint8: the face of this moment over it."""
-        now = time.perf_counter()
+        now = inputs.now
         seconds = 0.0 if self._last is None or now - self._last > PAUSE else now - self._last
         self._last = now
         z = self.walk.advance(seconds, inputs.tempo, inputs.seed)

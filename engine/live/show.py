@@ -130,10 +130,14 @@ class Show:
                  sizes: list[int], outputs: list[Output], preview: Preview | None = None,
                  target_fps: float | None = None, duration: float | None = None,
                  flow_preset: str = "ultrafast",
-                 on_frame: Callable[[Captured, np.ndarray], None] | None = None) -> None:
+                 on_frame: Callable[[Captured, np.ndarray], None] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.state, self.capture, self.programs = state, capture, programs
         self.outputs, self.preview, self.duration = outputs, preview, duration
         self.on_frame = on_frame
+        # The show's time: fades, beats, --duration and output timestamps follow it. A test
+        # drives it frame by frame; the cost of a frame is always measured in real time.
+        self.clock = clock
         self.governor = Governor(sizes, target_fps)
         self.stabilizer = Stabilizer(preset=flow_preset)  # runs at the working size
         self.stats = ShowStats()
@@ -159,12 +163,12 @@ class Show:
 
     def run(self) -> ShowStats:
         """Until --duration, the end of a file, Esc/q, closing the window or Ctrl-C."""
-        began = time.perf_counter()
+        began = self.clock()
         last: Captured | None = None
         output: np.ndarray | None = None
         try:
             while not self.state.quit.is_set():
-                now = time.perf_counter()
+                now = self.clock()
                 if self.duration is not None and now - began >= self.duration:
                     break
                 self._poll_keys()
@@ -180,8 +184,9 @@ class Show:
                         self._send(output, now - began, params, live_only=True)
                     continue
                 last = captured
+                start = time.perf_counter()
                 output = self._render(captured.image, params, now)
-                self.governor.update(time.perf_counter() - now)
+                self.governor.update(time.perf_counter() - start)
                 self._send(output, now - began, params)
                 done = time.perf_counter()
                 self.stats.frames += 1
@@ -192,7 +197,7 @@ class Show:
         except KeyboardInterrupt:
             log.info("interrupted: ending the show")
         finally:
-            self.stats.seconds = time.perf_counter() - began
+            self.stats.seconds = self.clock() - began
             self._painter.shutdown(wait=False, cancel_futures=True)
         return self.stats
 
@@ -216,7 +221,7 @@ class Show:
         inputs = Inputs(self._style.at(now), self._vector.at(now) if self._vector else None,
                         params.strength, params.temporal,
                         self._layers.at(now) if self._layers else None, params.step_size,
-                        params.seed, params.tempo)
+                        params.seed, params.tempo, now)
         rung = self.governor.rung
         out = self._program.render(image, rung, inputs)
         if self._leaving is not None:
@@ -284,7 +289,7 @@ class Show:
 
     def _osd_lines(self, params: Params) -> list[str]:
         """Fps, latency and parameters, for the on-screen display."""
-        now = time.perf_counter()
+        now = self.clock()
         self._recent = [t for t in self._recent if now - t < 1.0] + [now]
         latency = 1000 * self.stats.latencies[-1] if self.stats.latencies else 0.0
         size = self.governor.sizes[self.governor.rung]

@@ -111,7 +111,9 @@ class FilmSettings:
     style_scale: float = 1.0
     temporal_weight: float = 2e4  # 1e3 held nothing; 1e5 fought the style (test_film)
     preserve_color: bool = False
-    precision: str = "bfloat16"  # 2.2x faster than float32 per step, same loss reached
+    # bfloat16: 2.2x faster than float32 per step, same loss reached, on a CPU that computes it
+    # natively (AVX512_BF16/AMX); 3x slower where TensorFlow emulates it. The engine decides.
+    precision: str = "float32"
     jit: bool = False
 
     def __post_init__(self) -> None:
