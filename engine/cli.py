@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dreamreel.engine.errors import user_errors
+    from dreamreel.errors import DreamreelError
 
     try:
         args = build_parser().parse_args(argv)
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dreamreel: interrupted", file=sys.stderr)
         return 130
-    except user_errors() as exc:
+    except DreamreelError as exc:
         print(f"dreamreel: error: {exc}", file=sys.stderr)
         return 2
 

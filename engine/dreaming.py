@@ -20,7 +20,7 @@ import tensorflow as tf
 from dreamreel import weights
 from dreamreel.engine.flow import warp
 from dreamreel.engine.temporal import Stabilizer
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.dream import DreamEffect, DreamSettings, parse_layers
 from dreamreel.pipelines.vgg16 import VGG16Features
 

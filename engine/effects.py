@@ -15,8 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel import weights
-from dreamreel.engine.media import MediaError
-from dreamreel.pipelines.base import Chain, Effect, SettingsError
+from dreamreel.errors import MediaError, SettingsError
+from dreamreel.pipelines.base import Chain, Effect
 
 PIPELINES = ("style", "vintage", "dream", "gatys")
 

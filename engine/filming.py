@@ -21,9 +21,8 @@ import cv2
 import numpy as np
 
 from dreamreel import weights
-from dreamreel.engine.errors import UsageError
 from dreamreel.engine.temporal import Stabilizer
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError, UsageError
 from dreamreel.pipelines.film import FilmSettings, FilmStylizer, StyleTarget
 from dreamreel.pipelines.film.gatys import PRECISIONS
 from dreamreel.pipelines.vgg16 import VGG16Features

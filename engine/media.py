@@ -18,10 +18,6 @@ import numpy as np
 MediaKind = Literal["video", "gif", "images", "image"]
 
 
-class MediaError(RuntimeError, ValueError):
-    """A media file cannot be read or written; the message names the file and what is wrong."""
-
-
 @dataclass(frozen=True)
 class Frame:
     """One decoded picture and when it is shown.

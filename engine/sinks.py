@@ -23,7 +23,9 @@ import av
 import cv2
 import numpy as np
 
-from .media import Frame, MediaError, MediaInfo
+from dreamreel.errors import MediaError
+
+from .media import Frame, MediaInfo
 
 VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}

@@ -19,7 +19,9 @@ import av
 import cv2
 import numpy as np
 
-from .media import Frame, MediaError, MediaInfo
+from dreamreel.errors import MediaError
+
+from .media import Frame, MediaInfo
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 

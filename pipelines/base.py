@@ -28,10 +28,6 @@ class Effect(Protocol):
         ...
 
 
-class SettingsError(ValueError):
-    """A setting an effect rejects (unknown style, layer, strength out of range): a user error."""
-
-
 class Chain:
     """Effects in sequence, traced into one graph: no hop through NumPy between effects.
 

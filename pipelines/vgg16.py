@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet means, B G R, 0..255 scale
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 from conftest import media
 
 from dreamreel import weights
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.dream import DreamEffect, Dreamer, DreamSettings, dream, zoom_frame
 from dreamreel.pipelines.vgg16 import LAYERS, VGG16Features
 

@@ -11,7 +11,7 @@ from conftest import media
 
 from dreamreel import weights
 from dreamreel.engine.temporal import Guide
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.film import (
     PRECISIONS,
     FilmSettings,

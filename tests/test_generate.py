@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dreamreel.engine.commands import generate as generate_cmd
-from dreamreel.engine.errors import UsageError
+from dreamreel.errors import UsageError
 from dreamreel.pipelines.gan import latent
 from dreamreel.weights import load
 

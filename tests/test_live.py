@@ -40,7 +40,7 @@ from dreamreel.engine.live.control import (
 )
 from dreamreel.engine.live.programs import Spec, compile_programs, parse_spec
 from dreamreel.engine.live.show import Show
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 # The live command on its own parser, so the test does not depend on its registration in cli.py.

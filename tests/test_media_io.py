@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from conftest import MEDIA, audio_facts
 
-from dreamreel.engine.media import Frame, MediaError, MediaInfo
+from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
 from dreamreel.engine.sources import open_source
+from dreamreel.errors import MediaError
 
 GIF = MEDIA / "film" / "chaplin_3s.gif"
 BBB_MP4 = MEDIA / "audio" / "bbb_14s-19s_h264_aac.mp4"

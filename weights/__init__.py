@@ -1,6 +1,6 @@
 """Pretrained networks: a checked manifest, fetching, verification and conversion to arrays."""
 
-from dreamreel.weights.errors import ChecksumError, UnsafeCheckpointError, WeightsError
+from dreamreel.errors import ChecksumError, UnsafeCheckpointError, WeightsError
 from dreamreel.weights.manifest import Network, get, home, networks
 from dreamreel.weights.store import converted, fetch, load, source_path, verify
 

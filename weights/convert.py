@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamreel.weights.errors import WeightsError
+from dreamreel.errors import WeightsError
 
 Arrays = dict[str, np.ndarray]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from dreamreel.weights.errors import WeightsError
+from dreamreel.errors import WeightsError
 
 SOURCES = ("wheel", "url")
 CONVERTERS = ("onnx", "keras_h5", "keras_vgg16", "torch_zip")

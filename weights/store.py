@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from dreamreel.errors import ChecksumError, WeightsError
 from dreamreel.weights import manifest
 from dreamreel.weights.convert import convert
-from dreamreel.weights.errors import ChecksumError, WeightsError
 from dreamreel.weights.manifest import Network
 
 CONVERTER_VERSION = 1

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamreel.weights.errors import UnsafeCheckpointError, WeightsError
+from dreamreel.errors import UnsafeCheckpointError, WeightsError
 
 STORAGE_DTYPES = {
     "FloatStorage": np.float32,

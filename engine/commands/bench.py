@@ -15,7 +15,7 @@ from pathlib import Path
 from dreamreel.engine import bench
 from dreamreel.engine import graph as graphs
 from dreamreel.engine.commands.run import add_style_arguments
-from dreamreel.engine.errors import UsageError
+from dreamreel.errors import UsageError
 
 
 def _sizes(text: str) -> tuple[tuple[int, int], ...]:

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 from dreamreel.engine.demo_clip import write_demo_clip
-from dreamreel.engine.media import MediaError
 from dreamreel.engine.sinks import check_target, write_atomically
+from dreamreel.errors import MediaError
 
 DEMO_STYLE = "19"
 DEMO_FILES = ("source.mp4", "styled.mp4", "before_after.png")

@@ -15,8 +15,8 @@ from pathlib import Path
 from dreamreel.engine import graph as graphs
 from dreamreel.engine.commands.run import add_precision_argument, resolve_precision
 from dreamreel.engine.dreaming import add_dream_arguments, dream_at_size, dream_effect
-from dreamreel.engine.errors import UsageError
 from dreamreel.engine.progress import Progress
+from dreamreel.errors import UsageError
 
 ZOOM_STEPS = 3  # steps per octave for each zoom frame: the previous dream carries the rest
 

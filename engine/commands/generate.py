@@ -37,11 +37,11 @@ from dreamreel.engine.commands.run import (
     resolve_precision,
 )
 from dreamreel.engine.dreaming import add_dream_arguments
-from dreamreel.engine.errors import UsageError
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.progress import Progress
 from dreamreel.engine.runner import keep_interrupted, run_stream
 from dreamreel.engine.sinks import IMAGE_EXTENSIONS, open_sink
+from dreamreel.errors import UsageError
 from dreamreel.pipelines.gan import latent
 from dreamreel.pipelines.gan.dcgan import LATENT_DIM, DCGANGenerator
 from dreamreel.pipelines.gan.faces import RESAMPLERS, FaceRenderer

@@ -19,10 +19,9 @@ from dreamreel.engine import graph as graphs
 from dreamreel.engine.commands.run import add_effect_arguments, effect_options, resolve_precision
 from dreamreel.engine.dreaming import add_dream_arguments
 from dreamreel.engine.effects import parse_chain
-from dreamreel.engine.errors import UsageError
 from dreamreel.engine.live.control import TEMPO_RANGE
 from dreamreel.engine.live.programs import parse_spec
-from dreamreel.engine.media import MediaError
+from dreamreel.errors import MediaError, UsageError
 
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
 LIVE_STEPS = 2  # dream ascent steps per live frame (the feedback carries the dream over)

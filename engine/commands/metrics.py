@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamreel.engine.errors import UsageError
+from dreamreel.errors import UsageError
 
 METRIC_SHORT_SIDE = 256  # style distance is computed at this size, as the networks see it
 PLOT_FORMATS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".pdf", ".svg", ".eps", ".ps")

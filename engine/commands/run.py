@@ -13,10 +13,10 @@ from pathlib import Path
 from dreamreel.engine import graph as graphs
 from dreamreel.engine.dreaming import add_dream_arguments
 from dreamreel.engine.effects import PIPELINES, EffectOptions, build_effect, parse_chain
-from dreamreel.engine.errors import UsageError
 from dreamreel.engine.filming import add_film_arguments
 from dreamreel.engine.progress import Progress
 from dreamreel.engine.temporal import DEFAULT_PRESET
+from dreamreel.errors import UsageError
 
 FLOW_MAX_SIDE = 360  # px: the short side optical flow is computed at, at most
 

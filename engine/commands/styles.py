@@ -11,9 +11,9 @@ import numpy as np
 
 from dreamreel.engine import graph as graphs
 from dreamreel.engine.effects import EffectOptions, build_effect, read_image
-from dreamreel.engine.errors import UsageError
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
+from dreamreel.errors import UsageError
 
 COLUMNS = 7
 

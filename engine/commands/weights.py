@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from dreamreel import weights
-from dreamreel.engine.errors import UsageError
+from dreamreel.errors import UsageError
 from dreamreel.weights.store import converted, is_cached
 
 

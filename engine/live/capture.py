@@ -24,8 +24,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from dreamreel.engine.media import MediaError
 from dreamreel.engine.sources import open_source
+from dreamreel.errors import MediaError
 
 log = logging.getLogger("dreamreel.live")
 

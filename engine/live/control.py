@@ -23,8 +23,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from dreamreel.engine.errors import UsageError
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError, UsageError
 from dreamreel.pipelines.dream import parse_layers
 from dreamreel.pipelines.style.effects import parse_style_spec
 from dreamreel.pipelines.style.multistyle import NUM_STYLES

@@ -22,8 +22,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from dreamreel.engine.media import Frame, MediaError, MediaInfo
+from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
+from dreamreel.errors import MediaError
 
 log = logging.getLogger("dreamreel.live")
 

@@ -27,7 +27,8 @@ from dreamreel.engine.dreaming import FeedbackDream, dream_at_size, dream_effect
 from dreamreel.engine.effects import PIPELINES, EffectOptions, build_effect, parse_chain
 from dreamreel.engine.graph import FrameGraph, working_size
 from dreamreel.engine.temporal import Stabilizer
-from dreamreel.pipelines.base import Effect, SettingsError
+from dreamreel.errors import SettingsError
+from dreamreel.pipelines.base import Effect
 from dreamreel.pipelines.dream import parse_layers
 from dreamreel.pipelines.gan.dcgan import LATENT_DIM, DCGANGenerator
 from dreamreel.pipelines.gan.faces import FaceRenderer

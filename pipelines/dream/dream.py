@@ -46,7 +46,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.vgg16 import VGG16Features
 
 OBJECTIVES = ("mean", "l2")

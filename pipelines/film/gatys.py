@@ -55,7 +55,7 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.engine.temporal import Guide
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.gram import STYLE_LAYERS, gram
 from dreamreel.pipelines.vgg16 import VGG16Features
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.pipelines.base import SettingsError
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.resize import shrink
 from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
 from dreamreel.pipelines.style.multistyle import NUM_STYLES, STRIDE, MultiStyleNet

@@ -1,0 +1,1 @@
+"""dreamreel: real-time video and webcam stylization with compiled TensorFlow graphs."""
