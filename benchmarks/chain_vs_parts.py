@@ -11,13 +11,13 @@ import time
 
 import numpy as np
 
-from dreamreel.engine.effects import EffectOptions, build_effect
+from dreamreel.engine import stages
 from dreamreel.engine.graph import FrameGraph
 
 
 def ms_per_frame(pipeline: str, height: int, width: int, repeats: int) -> float:
-    graph = FrameGraph(build_effect(EffectOptions(pipeline=pipeline, style="7")), 1, height, width,
-                       height, width, jit=False, device="/CPU:0")
+    built = stages.build(stages.stages(pipeline, {"style": "7"}), stages.context())
+    graph = FrameGraph(built.graph, 1, height, width, height, width, jit=False, device="/CPU:0")
     frame = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
     graph(frame)  # compile
     times = []

@@ -18,7 +18,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from dreamreel import weights  # noqa: E402
-from dreamreel.engine import graph as graphs  # noqa: E402
+from dreamreel.engine import compute  # noqa: E402
 from dreamreel.pipelines.gan import latent  # noqa: E402
 from dreamreel.pipelines.gan.dcgan import DCGANGenerator  # noqa: E402
 from dreamreel.pipelines.gan.faces import FaceRenderer  # noqa: E402
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
     generator = DCGANGenerator(weights.load("dcgan_faces"))
-    device = graphs.default_device()
+    device = compute.default_device()
     print(f"DCGAN faces per second on {device}, batch {args.batch}, median of {args.repeats}\n")
     print("| output | resampler | XLA off | XLA on |")
     print("|---|---|---|---|")

@@ -56,7 +56,7 @@ def step_ms(dreamer: Dreamer, image: tf.Tensor, repeats: int) -> tuple[float, fl
 def live_layers(repeats: int) -> None:
     """Live mode compiles the four live layers into one objective; each layer's step stops
     the network at that layer. Prints ms per step for each, against the step through all four."""
-    from dreamreel.engine.live.programs import LIVE_LAYERS
+    from dreamreel.pipelines.dream.pipeline import LIVE_LAYERS
 
     features = VGG16Features(weights.load("vgg16"), tf.bfloat16)
     dreamer = Dreamer(features, DreamSettings(layers=dict.fromkeys(LIVE_LAYERS, 1.0)))

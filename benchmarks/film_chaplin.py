@@ -1,5 +1,5 @@
 """Film mode on a whole clip: ../shared/media/film/chaplin_3s.gif (36 frames, 320x232) at full
-size with a painting, temporally coherent through the engine's Stabilizer (Ruder et al. 2016).
+size with a painting, temporally coherent through the engine's Stabiliser (Ruder et al. 2016).
 
 Writes the frames as PNGs to /tmp/film_chaplin/ and prints the minutes for the clip and the loss
 each frame reached. Usage: python benchmarks/film_chaplin.py [style.jpg] [--float32] [--steps-warm=N] [--frames=N]
@@ -18,8 +18,9 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 
 from dreamreel import weights  # noqa: E402
-from dreamreel.engine.temporal import Stabilizer  # noqa: E402
-from dreamreel.pipelines.film import PRECISIONS, FilmSettings, FilmStylizer, StyleTarget  # noqa: E402
+from dreamreel.engine.temporal import Stabiliser  # noqa: E402
+from dreamreel.pipelines.base import DTYPES  # noqa: E402
+from dreamreel.pipelines.film import FilmSettings, FilmStylizer, StyleTarget  # noqa: E402
 from dreamreel.pipelines.vgg16 import VGG16Features  # noqa: E402
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -39,16 +40,16 @@ def main() -> None:
               .decode(video=0)]  # each HxWx3 uint8 RGB
     frames = frames[: int(options.get("frames", len(frames)))]
     painting = cv2.cvtColor(cv2.imread(str(style_path)), cv2.COLOR_BGR2RGB)
-    features = VGG16Features(weights.load("vgg16"), PRECISIONS[settings.precision])
+    features = VGG16Features(weights.load("vgg16"), DTYPES[settings.precision])
     stylizer = FilmStylizer(features, StyleTarget(features, [painting]), settings)
-    stabilizer = Stabilizer()
+    stabiliser = Stabiliser()
     OUT.mkdir(exist_ok=True)
     load = os.getloadavg()[0]
     started = time.perf_counter()
     for index, source in enumerate(frames):
-        guide = stabilizer.guide(source)
+        guide = stabiliser.guide(source)
         out = stylizer.process(source, guide)
-        stabilizer.commit(source, out)
+        stabiliser.commit(source, out)
         cv2.imwrite(str(OUT / f"{index:03d}.png"), cv2.cvtColor(out, cv2.COLOR_RGB2BGR))
         r = stylizer.last
         kind = "cold" if guide is None or guide.is_cut else "warm"

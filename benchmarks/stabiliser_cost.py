@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import cv2
 
-from dreamreel.engine.temporal import Stabilizer
+from dreamreel.engine.temporal import Stabiliser
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
@@ -31,11 +31,11 @@ def main() -> None:
     for preset in ("ultrafast", "fast", "medium"):
         for scale in (1.0, 0.5):
             for texture in (True, False):
-                stabilizer = Stabilizer(preset=preset, flow_scale=scale, texture=texture)
+                stabiliser = Stabiliser(preset=preset, flow_scale=scale, texture=texture)
                 times = []
                 for source, out in zip(frames, styled, strict=True):
                     began = time.perf_counter()
-                    stabilizer(source, out)
+                    stabiliser(source, out)
                     times.append(time.perf_counter() - began)
                 ms = 1000 * statistics.median(times[2:])
                 print(f"| {preset} | {scale} | {'on' if texture else 'off'} | {ms:.1f} |", flush=True)

@@ -16,8 +16,8 @@ import numpy as np
 from dreamreel import weights
 from dreamreel.engine.consistency import mean_abs_difference, warping_error
 from dreamreel.engine.graph import FrameGraph
-from dreamreel.engine.temporal import DEFAULT_WEIGHT, ExponentialBlend, Stabilizer
-from dreamreel.pipelines.style.effects import BuiltinStyle, parse_style_spec
+from dreamreel.engine.temporal import DEFAULT_WEIGHT, ExponentialBlend, Stabiliser
+from dreamreel.pipelines.style.effects import BuiltinStyle
 from dreamreel.pipelines.style.multistyle import MultiStyleNet
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--short-side", type=int, default=360)
     args = parser.parse_args()
     net = MultiStyleNet(weights.load("multistyle26"))
-    effect = BuiltinStyle(net, parse_style_spec(args.style))
+    effect = BuiltinStyle(net, args.style)
     print("| clip | method | E_warp | vs per-frame | mean abs diff from per-frame |")
     print("|---|---|---|---|---|")
     for clip in ("film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4"):
@@ -52,7 +52,7 @@ def main() -> None:
         base, _ = warping_error(inputs, per_frame)
         print(f"| {Path(clip).name} | input itself | {warping_error(inputs, inputs)[0]:.5f} | | |")
         print(f"| {Path(clip).name} | per-frame | {base:.5f} | 1.00x | 0 |")
-        for name, method in ((f"stabiliser {DEFAULT_WEIGHT}", Stabilizer()),
+        for name, method in ((f"stabiliser {DEFAULT_WEIGHT}", Stabiliser()),
                              (f"exponential blend {DEFAULT_WEIGHT}", ExponentialBlend(DEFAULT_WEIGHT))):
             out = [method(a, b) for a, b in zip(inputs, per_frame, strict=True)]
             err, _ = warping_error(inputs, out)

@@ -9,50 +9,14 @@ and strengths are graph inputs, so the graph compiles exactly once.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from dreamreel.pipelines.base import Effect
 from dreamreel.pipelines.resize import shrink
-
-JIT_CHOICES = ("auto", "on", "off")
-PRECISIONS = ("float32", "bfloat16", "float16")
-
-
-def working_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
-    """The size the network sees: the input's, or scaled so its short side is `short_side`."""
-    if not short_side or short_side >= min(height, width):
-        return height, width
-    scale = short_side / min(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def default_device() -> str:
-    return "/GPU:0" if tf.config.list_logical_devices("GPU") else "/CPU:0"
-
-
-@functools.cache
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX), where oneDNN runs the
-    style network about 20% faster in it (benchmarks/RESULTS.md, `dreamreel bench`)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_jit(jit: str, device: str) -> bool:
-    """`auto`: XLA on a GPU, where it fuses norms and elementwise work; TF's oneDNN kernels on
-    the CPU, where XLA measured slower (benchmarks/RESULTS.md)."""
-    if jit not in JIT_CHOICES:
-        raise ValueError(f"--jit must be one of {JIT_CHOICES}, not '{jit}'")
-    return jit == "on" or (jit == "auto" and "GPU" in device.upper())
 
 
 def _luma_chroma(rgb: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -15,7 +15,8 @@ class Progress:
         self._start = time.perf_counter()
         self._last = 0.0
 
-    def __call__(self, done: int) -> None:
+    def __call__(self, done: int, total: int | None = None) -> None:
+        self.total = total or self.total
         now = time.perf_counter()
         if not self.enabled or (now - self._last < 0.2 and done != self.total):
             return

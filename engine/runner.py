@@ -9,7 +9,6 @@ reader stops, batches already computed are still written, and the sink is finali
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +17,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dreamreel.engine.media import Frame
-from dreamreel.engine.sinks import Sink
 
 END = object()  # end-of-stream marker on every queue
 QUEUE_BATCHES = 2
@@ -26,11 +24,15 @@ QUEUE_BATCHES = 2
 
 @dataclass
 class RunStats:
+    """What a run did: frames written, time taken, and (from `stylize`) what it ran with."""
+
     frames: int = 0
     seconds: float = 0.0
-    interrupted: bool = False
+    interrupted: bool = False  # Ctrl-C: the `kept` frames finished so far are the output
+    kept: int = 0
     graph_seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
+    lost_frames: int = 0  # input frames that could not be decoded
+    summary: dict[str, object] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -168,17 +170,3 @@ def _join_quietly(writer: _Stage, stats: RunStats) -> None:
             writer.join(timeout=0.2)
         except KeyboardInterrupt:
             stats.interrupted = True
-
-
-def keep_interrupted(sink: Sink) -> int:
-    """After Ctrl-C stopped a run: publish the frames finished so far (sound cut to them),
-    or remove everything if none was. Says which in one line; returns the exit code, 130."""
-    if sink.frames_written:
-        sink.close(interrupted=True)
-        print(f"dreamreel: interrupted: kept the {sink.frames_written} finished frame(s) in {sink.path}",
-              file=sys.stderr)
-    else:
-        sink.abort()
-        print("dreamreel: interrupted before the first frame was finished; no output was made",
-              file=sys.stderr)
-    return 130

@@ -143,6 +143,16 @@ class Sink:
         so the sound ends with the last frame written, not with the input's."""
         self._close(interrupted)
 
+    def keep_finished(self) -> int:
+        """After an interruption: publish the frames written so far (the sound cut to them),
+        or remove everything when there are none. Returns how many were kept."""
+        kept = self.frames_written
+        if kept:
+            self.close(interrupted=True)
+        else:
+            self.abort()
+        return kept
+
     def abort(self) -> None:
         """Stop and remove everything written so far; nothing is left under the output name."""
         if self._done:

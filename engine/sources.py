@@ -221,7 +221,7 @@ class _ImageSequenceSource(Source):
         rate = Fraction(fps).limit_denominator(1001)
         if rate <= 0:
             raise MediaError(f"{spec}: image sequence fps must be > 0, got {fps}")
-        first = _read_image(files[0])
+        first = read_image(files[0])
         skipped = round(Fraction(start or 0) * rate)
         count = len(files) - skipped
         if duration is not None:
@@ -243,7 +243,7 @@ class _ImageSequenceSource(Source):
 
     def _load(self, file: Path) -> np.ndarray | None:
         try:
-            image = _read_image(file)
+            image = read_image(file)
         except MediaError:
             self.lost_frames += 1
             return None
@@ -263,7 +263,7 @@ class _ImageSource(Source):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        self._image = _read_image(path)
+        self._image = read_image(path)
         height, width = self._image.shape[:2]
         self.info = MediaInfo(path=path, kind="image", width=width, height=height, frame_count=1)
 
@@ -303,10 +303,14 @@ def _rgb(frame: av.VideoFrame) -> Callable[[], np.ndarray]:
     return lambda: np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
 
 
-def _read_image(path: Path) -> np.ndarray:
+def read_image(path: Path) -> np.ndarray:
+    """An image file as uint8 RGB [H, W, 3], or a one-line MediaError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: no such image file")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise MediaError(f"{path}: not a readable image")
+        raise MediaError(f"{path}: not an image OpenCV can read (png, jpg, webp, bmp, tiff)")
     return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 

@@ -5,7 +5,7 @@ output changes, so its video flickers. Ruder et al. 2016 ("Artistic style transf
 videos") fix this by pulling the previous OUTPUT onto the current frame along the optical flow
 of the INPUT and asking the new frame to agree with it wherever the flow is reliable; Lai et
 al. 2018 ("Learning Blind Video Temporal Consistency") do the same blindly, after the fact, and
-measure the result with the warping error (``engine.consistency``). ``Stabilizer`` is the
+measure the result with the warping error (``engine.consistency``). ``Stabiliser`` is the
 training-free, causal version of both: it blends
 
     out_t = m * weight * warp(out_{t-1}) + (1 - m * weight) * stylized_t
@@ -39,6 +39,7 @@ from dreamreel.engine.flow import (
     to_gray,
     warp,
 )
+from dreamreel.pipelines.base import Guide
 
 DEFAULT_WEIGHT = 0.85  # chosen by measurement: benchmarks/RESULTS.md, "Temporal consistency"
 # Scene-cut thresholds, from measurement: between consecutive frames of a grainy, flickering
@@ -66,22 +67,6 @@ TEXTURE_MAX_GAIN = 1.75
 TEXTURE_SUBSAMPLE = 4
 
 
-@dataclass(frozen=True)
-class Guide:
-    """What a pipeline needs to make frame t consistent with its output at t-1.
-
-    warped_prev: float32 HxWx3 in 0..255, the previous output warped onto the current frame.
-    mask: float32 HxW in 0..1, 1 where warped_prev can be trusted (all 0 on a cut).
-    flow: float32 HxWx2, current -> previous on the current frame's grid (full resolution).
-    is_cut: the input changed scene; nothing from before may be used.
-    """
-
-    warped_prev: np.ndarray
-    mask: np.ndarray
-    flow: np.ndarray
-    is_cut: bool
-
-
 @dataclass
 class _Pending:
     """The analysis of the frame being processed, kept until ``commit`` so that the flow of a
@@ -92,7 +77,7 @@ class _Pending:
     flows: tuple[np.ndarray, np.ndarray] | None  # (cur -> prev, prev -> cur), h x w x 2 each
 
 
-class Stabilizer:
+class Stabiliser:
     """Causal flow-guided temporal stabiliser (see the module docstring).
 
     weight: how much of the warped previous output to keep where the flow is reliable (0..1).
@@ -105,9 +90,9 @@ class Stabilizer:
         rescaled; the mask, warp and blend stay at full resolution.
     texture: restore the stylized frame's local contrast after blending (``restore_texture``).
 
-    Use either ``stabilized = stabilizer(source, stylized)`` per frame, or, for a pipeline that
-    conditions on the previous output, ``g = stabilizer.guide(source)``, render, then
-    ``stabilizer.commit(source, output)``.
+    Use either ``stabilised = stabiliser(source, stylized)`` per frame, or, for a pipeline that
+    conditions on the previous output, ``g = stabiliser.guide(source)``, render, then
+    ``stabiliser.commit(source, output)``.
     """
 
     def __init__(
@@ -147,16 +132,20 @@ class Stabilizer:
         if stylized.shape != source.shape:
             raise ValueError(f"stylized {stylized.shape} and source {source.shape} differ")
         g = self.guide(source)
-        if g is None or g.is_cut:
-            self.commit(source, stylized)
+        out = self.blend(stylized, g)
+        self.commit(source, out)
+        return out
+
+    def blend(self, stylized: np.ndarray, g: Guide | None) -> np.ndarray:
+        """`stylized` (uint8 HxWx3) pulled toward the warped previous output where the guide
+        trusts it, at `weight`, its local contrast restored; itself without a guide or on a cut."""
+        if g is None or g.is_cut or self.weight == 0:
             return stylized
         alpha = (g.mask * self.weight)[..., None]  # HxWx1
         blended = stylized + alpha * (g.warped_prev - stylized)  # HxWx3 float32
-        if self.texture and self.weight > 0:
+        if self.texture:
             blended = restore_texture(blended, stylized.astype(np.float32))
-        out = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-        self.commit(source, out)
-        return out
+        return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
     def guide(self, source: np.ndarray) -> Guide | None:
         """The previous output warped onto this uint8 HxWx3 source frame, with its mask.
@@ -208,7 +197,9 @@ class Stabilizer:
         if 1.0 - float(binary.mean()) > self.cut_threshold:
             return _cut_guide(size), None
         warped = warp(self._prev_output, full_fw)  # HxWx3 float32
-        return Guide(warped, soften_mask(binary), full_fw, is_cut=False), (flow_fw, flow_bw)
+        warped_source = warp(self._prev_source.astype(np.float32), full_fw)  # HxWx3 float32
+        return Guide(warped, warped_source, soften_mask(binary), full_fw, is_cut=False), (
+            flow_fw, flow_bw)
 
     def _small_gray(self, source: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 -> uint8 h x w gray at flow resolution."""
@@ -220,7 +211,7 @@ class Stabilizer:
         return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
 
 
-def stabilise_at_size(stabilizer: Stabilizer, source: np.ndarray, stylized: np.ndarray,
+def stabilise_at_size(stabiliser: Stabiliser, source: np.ndarray, stylized: np.ndarray,
                       size: tuple[int, int]) -> np.ndarray:
     """Stabilise at (h, w) `size` and add the correction, upsampled, to the full-size frame.
 
@@ -232,11 +223,11 @@ def stabilise_at_size(stabilizer: Stabilizer, source: np.ndarray, stylized: np.n
     """
     height, width = source.shape[:2]
     if (height, width) == tuple(size):
-        return stabilizer(source, stylized)
+        return stabiliser(source, stylized)
     small = (size[1], size[0])
     small_source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
     small_stylized = cv2.resize(stylized, small, interpolation=cv2.INTER_AREA)
-    steady = stabilizer(small_source, small_stylized)
+    steady = stabiliser(small_source, small_stylized)
     correction = steady.astype(np.float32) - small_stylized  # h x w x 3
     correction = cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(stylized + correction + 0.5, 0, 255).astype(np.uint8)
@@ -274,6 +265,7 @@ def _cut_guide(size: tuple[int, int]) -> Guide:
     """The guide of a scene cut: nothing from before it may be used."""
     return Guide(
         warped_prev=np.zeros((*size, 3), np.float32),
+        warped_source=np.zeros((*size, 3), np.float32),
         mask=np.zeros(size, np.float32),
         flow=np.zeros((*size, 2), np.float32),
         is_cut=True,
@@ -289,7 +281,7 @@ def _hist_distance(gray_a: np.ndarray, gray_b: np.ndarray) -> float:
 class ExponentialBlend:
     """Naive temporal smoothing, out_t = alpha * out_{t-1} + (1 - alpha) * stylized_t, with no
     motion compensation: what many tools ship as "smoothing". It reduces flicker but drags
-    every moving object into a ghost trail; kept as the baseline ``Stabilizer`` is judged by."""
+    every moving object into a ghost trail; kept as the baseline ``Stabiliser`` is judged by."""
 
     def __init__(self, alpha: float = DEFAULT_WEIGHT) -> None:
         self.alpha = alpha
@@ -299,7 +291,7 @@ class ExponentialBlend:
         self._prev: np.ndarray | None = None  # HxWx3 float32, 0..255
 
     def __call__(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-        """Same signature as ``Stabilizer``; ``source`` is unused. uint8 HxWx3 -> uint8 HxWx3."""
+        """Same signature as ``Stabiliser``; ``source`` is unused. uint8 HxWx3 -> uint8 HxWx3."""
         if self._prev is None or self._prev.shape != stylized.shape:
             self._prev = stylized.astype(np.float32)
             return stylized

@@ -1,17 +1,28 @@
-"""What every effect offers the engine: a TensorFlow function of float frames and controls.
+"""What effects offer the engine, and what the engine hands them; nothing here knows of files.
 
-An effect knows nothing of files, cameras or uint8: the engine feeds it frames in 0..1 at a
-size that is a multiple of `stride`, plus its controls as tensors (so changing a style or a
-strength never recompiles), and gets frames in 0..1 of the same size back.
+Two kinds of effect (a pipeline's `build` returns one; see pipelines/registry.py):
+
+- `Effect`, per frame: a TensorFlow function of float frames and controls. The engine feeds it
+  frames in 0..1 at a size that is a multiple of `stride`, plus its controls as tensors (so
+  changing a style or a strength never recompiles), and gets frames in 0..1 of the same size
+  back. Frame effects of a chain are traced into one graph (`Chain`).
+- `SequentialEffect`, frame after frame: it carries state (a feedback dream, film mode) and is
+  given, with each uint8 frame, a `Guide`: its previous output carried along the optical flow
+  onto this frame, with a mask of where that can be trusted.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import tensorflow as tf
+
+# The compute types a precision setting names (one map for every pipeline).
+DTYPES: dict[str, tf.DType] = {"float32": tf.float32, "bfloat16": tf.bfloat16,
+                               "float16": tf.float16}
 
 
 class Effect(Protocol):
@@ -19,12 +30,62 @@ class Effect(Protocol):
     stride: int  # input height and width must be multiples of this
     handles_strength: bool  # True: the effect reads controls["strength"] itself
 
-    def controls(self) -> dict[str, np.ndarray]:
-        """Every control the effect reads, with its current value (shape and dtype fixed)."""
+    def controls(self, settings: Any | None = None) -> dict[str, np.ndarray]:
+        """Every control the effect reads (shape and dtype fixed), for `settings` (an instance
+        of its pipeline's settings, e.g. changed live) or, without, the ones it was built with."""
         ...
 
     def __call__(self, images: tf.Tensor, controls: dict[str, tf.Tensor]) -> tf.Tensor:
         """images: [N, H, W, 3] float32 RGB 0..1 -> [N, H, W, 3] float32 0..1."""
+        ...
+
+
+@dataclass(frozen=True)
+class Guide:
+    """What a sequential effect needs to make frame t consistent with its output at t-1.
+
+    warped_prev: float32 HxWx3 in 0..255, the previous output warped onto the current frame.
+    warped_source: float32 HxWx3 in 0..255, the previous input frame warped the same way (so
+      `warped_prev - warped_source` is what the effect added last time, carried along).
+    mask: float32 HxW in 0..1, 1 where warped_prev can be trusted (all 0 on a cut).
+    flow: float32 HxWx2, current -> previous on the current frame's grid.
+    is_cut: the input changed scene; nothing from before may be used.
+    """
+
+    warped_prev: np.ndarray
+    warped_source: np.ndarray
+    mask: np.ndarray
+    flow: np.ndarray
+    is_cut: bool
+
+
+class SequentialEffect(Protocol):
+    """An effect that sees the frames in order (one at a time) and carries state between them.
+
+    residual: True when it adds to the frame (a dream): at a reduced working size the engine
+      enlarges its change and adds it to the full-size frame; False when its output replaces
+      the frame (film mode) and is enlarged as it is.
+    temporal: the default weight of the engine's blend of its output with the warped previous
+      output where the flow is reliable (0: it keeps itself steady, e.g. by a temporal loss).
+    """
+
+    name: str
+    residual: bool
+    temporal: float
+
+    def controls(self, settings: Any | None = None) -> dict[str, np.ndarray]:
+        """As Effect.controls: the values its live settings turn into."""
+        ...
+
+    def __call__(self, frame: np.ndarray, guide: Guide | None, index: int,
+                 controls: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """uint8 HxWx3 RGB frame number `index` -> uint8 HxWx3. `guide` is None for the first
+        frame; any randomness is keyed by `index`, so a frame renders the same wherever and
+        whenever it is rendered."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the past: the next frame starts afresh."""
         ...
 
 
@@ -42,8 +103,11 @@ class Chain:
         self.name = ",".join(e.name for e in effects)
         self.stride = math.lcm(*(e.stride for e in effects))
 
-    def controls(self) -> dict[str, np.ndarray]:
-        return {f"{e.name}.{k}": v for e in self.effects for k, v in e.controls().items()}
+    def controls(self, settings: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """`settings`: each stage's settings by stage name (missing stages keep theirs)."""
+        settings = settings or {}
+        return {f"{e.name}.{k}": v for e in self.effects
+                for k, v in e.controls(settings.get(e.name)).items()}
 
     def __call__(self, images: tf.Tensor, controls: dict[str, tf.Tensor]) -> tf.Tensor:
         x = images

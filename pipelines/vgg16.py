@@ -12,9 +12,8 @@ The convention for the arrays ("Keras-style conv network"):
   between two layers whose block (the name before the last `_`) differs, as in VGG.
 - Each kernel's input channels must equal the previous layer's output channels; the first
   layer takes 3 (BGR).
-- Raw Keras 3 `.weights.h5` paths, as the `keras_h5` converter produces them, are renamed by
-  `keras_h5_conv_arrays`: `blockN/layers/conv2d[_k]/vars/0|1` (one nested model per block
-  named `blockN`, the HED VGG16 file's layout) becomes `blockN_conv<k+1>/kernel|bias`.
+- The weights converters (weights/convert.py) give a Keras 3 `.weights.h5` network these
+  names.
 - Input convention of the Caffe-trained VGG16 (and the HED weights): BGR, 0..255, minus the
   ImageNet channel means. `__call__` takes RGB 0..1 and does this conversion itself.
 """
@@ -28,17 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.errors import SettingsError
+from dreamreel.weights.convert import VGG16_LAYERS
 
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)  # ImageNet means, B G R, 0..255 scale
 
-# VGG16's 13 convolutions, in order (blocks of 2, 2, 3, 3, 3).
-LAYERS = tuple(
-    f"block{block}_conv{conv}"
-    for block, count in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
-    for conv in range(1, count + 1)
-)
-
-_KERAS_CONV = re.compile(r"(?:^|/)(block\d+)/layers/conv2d(?:_(\d+))?/vars/([01])$")
+LAYERS = VGG16_LAYERS  # VGG16's 13 convolutions, in order
 
 
 def _natural_key(name: str) -> list[int | str]:
@@ -51,27 +44,6 @@ def _block(layer: str) -> str:
     return layer.rsplit("_", 1)[0]
 
 
-def keras_h5_conv_arrays(raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Rename raw Keras `.weights.h5` dataset paths to `blockN_conv<k>/kernel|bias`.
-
-    `blockN/layers/conv2d/vars/0` is block N's first convolution's kernel, `conv2d_1` its
-    second, and so on (Keras 3 numbers layers of one class per container). Other datasets
-    (dense heads, HED's side outputs `dsn*`/`fuse`, optimizer state) are ignored.
-    """
-    arrays: dict[str, np.ndarray] = {}
-    for path, value in raw.items():
-        match = _KERAS_CONV.search(path)
-        if match is None:
-            continue
-        block, index, var = match.groups()
-        name = f"{block}_conv{int(index or 0) + 1}"
-        if var == "0" and np.ndim(value) == 4:
-            arrays[f"{name}/kernel"] = value
-        elif var == "1" and np.ndim(value) == 1:
-            arrays[f"{name}/bias"] = value
-    return arrays
-
-
 class VGG16Features:
     """ReLU activations of named conv layers; computation stops at the deepest layer asked for.
 
@@ -81,8 +53,6 @@ class VGG16Features:
     """
 
     def __init__(self, arrays: Mapping[str, np.ndarray], dtype: tf.DType = tf.float32) -> None:
-        if not any(key.endswith("/kernel") for key in arrays):
-            arrays = keras_h5_conv_arrays(arrays)
         names = sorted(
             (key[: -len("/kernel")] for key in arrays
              if key.endswith("/kernel") and f"{key[: -len('/kernel')]}/bias" in arrays),
@@ -91,7 +61,7 @@ class VGG16Features:
         if not names:
             raise SettingsError(
                 "no convolution layers found: expected `<layer>/kernel` and `<layer>/bias` "
-                "arrays, or Keras `<block>/layers/conv2d[_k]/vars/0|1` datasets"
+                "arrays (the keras_h5 converter names a Keras conv net's layers so)"
             )
         self.dtype = dtype
         self.layers: tuple[str, ...] = tuple(names)

@@ -53,7 +53,7 @@ def test_conv_flops_match_hand_arithmetic(stride: int, padding: str, out_side: i
     add) per kernel tap per input channel per output value."""
     import tensorflow as tf
 
-    from dreamreel.engine.bench import graph_flops
+    from dreamreel.engine.bench.measure import graph_flops
 
     kernel = tf.random.normal([3, 3, 8, 16])
     flops = graph_flops(lambda x: tf.nn.conv2d(x, kernel, stride, padding),
@@ -67,7 +67,7 @@ def test_flop_count_leaves_out_what_the_outputs_do_not_need() -> None:
     trace also holds is never run, so it must not count."""
     import tensorflow as tf
 
-    from dreamreel.engine.bench import graph_flops
+    from dreamreel.engine.bench.measure import graph_flops
 
     kernel = tf.random.normal([3, 3, 8, 16])
 

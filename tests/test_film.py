@@ -10,10 +10,9 @@ import tensorflow as tf
 from conftest import media
 
 from dreamreel import weights
-from dreamreel.engine.temporal import Guide
 from dreamreel.errors import SettingsError
+from dreamreel.pipelines.base import DTYPES, Guide
 from dreamreel.pipelines.film import (
-    PRECISIONS,
     FilmSettings,
     FilmStylizer,
     Gatys,
@@ -37,7 +36,7 @@ def image(relative: str, size: tuple[int, int] | None = None) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def vgg() -> VGG16Features:
-    return VGG16Features(weights.load("vgg16"), PRECISIONS[FilmSettings().precision])
+    return VGG16Features(weights.load("vgg16"), DTYPES[FilmSettings().precision])
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +108,7 @@ def test_warm_start_needs_far_fewer_steps(vgg: VGG16Features, style: StyleTarget
     mask = np.ones(content.shape[:2], np.float32)
     mask[:, :2] = 0.0  # the columns rolled in from the other side are disoccluded
     warped = np.roll(out1.astype(np.float32), 2, axis=1)
-    guide = Guide(warped, mask, np.zeros((*content.shape[:2], 2), np.float32), is_cut=False)
+    guide = Guide(warped, warped, mask, np.zeros((*content.shape[:2], 2), np.float32), is_cut=False)
     warm = steps_to_goal(first, guide)
     cold = steps_to_goal(FilmStylizer(vgg, style, settings), None)
     assert warm * 4 <= cold, (warm, cold)
@@ -138,7 +137,7 @@ def test_odd_sizes_keep_their_shape(vgg: VGG16Features, style: StyleTarget) -> N
     frame = np.rint(image("content/chelsea_cat.png", (117, 95)) * 255).astype(np.uint8)
     stylizer = FilmStylizer(vgg, style, FilmSettings(steps=2, steps_warm=1))
     first = stylizer.process(frame)
-    guide = Guide(first.astype(np.float32), np.ones((95, 117), np.float32),
+    guide = Guide(first.astype(np.float32), first.astype(np.float32), np.ones((95, 117), np.float32),
                   np.zeros((95, 117, 2), np.float32), is_cut=False)
     second = stylizer.process(frame, guide)
     assert first.shape == second.shape == (95, 117, 3)

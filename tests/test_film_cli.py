@@ -37,12 +37,12 @@ def test_film_keeps_size_and_gif_delays_and_resumes_from_its_checkpoint(inputs, 
     assert len(frames) == 5 and frames[0].shape == (232, 320, 3)
     assert delays == source_delays[:5]
     assert np.abs(frames[2].astype(float) - source[2]).mean() > 10  # it is painted
-    assert first.stderr.count("film: frame") == 5
+    assert first.stderr.count("gatys: frame") == 5
 
     (ck / "frame_000004.png").unlink()  # as if stopped before the last frame
     again = film(str(gif), "-o", str(out), "--style-image", str(painting), "--checkpoint", str(ck), *FAST)
     assert again.returncode == 0, again.stderr
-    assert again.stderr.count("film: frame") == 1  # only the missing frame was optimised
+    assert again.stderr.count("gatys: frame") == 1  # only the missing frame was optimised
     resumed, _ = decode(out)
     assert all(np.abs(a.astype(int) - b).max() <= 2 for a, b in zip(frames, resumed, strict=True))
 

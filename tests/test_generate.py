@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from dreamreel.engine.commands import generate as generate_cmd
-from dreamreel.errors import UsageError
+from dreamreel.errors import SettingsError, UsageError
 from dreamreel.pipelines.gan import latent
+from dreamreel.pipelines.gan.dcgan import DCGANGenerator
 from dreamreel.weights import load
 
 MEAN, STD = latent.chi_moments()
@@ -148,8 +149,8 @@ def test_grid_corners_and_morph_ends() -> None:
 
 
 @pytest.fixture(scope="module")
-def generator() -> generate_cmd.DCGANGenerator:
-    return generate_cmd.DCGANGenerator(load("dcgan_faces"))
+def generator() -> DCGANGenerator:
+    return DCGANGenerator(load("dcgan_faces"))
 
 
 def generate(tmp_path: Path, *argv: str) -> Path:
@@ -173,7 +174,7 @@ def read_png(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def test_renderer_repeats_bit_for_bit(generator: generate_cmd.DCGANGenerator) -> None:
+def test_renderer_repeats_bit_for_bit(generator: DCGANGenerator) -> None:
     z = latent.beat_walk(7, 1.0, 10, 120)
     runs = [np.stack(list(generate_cmd.FaceRenderer(generator, 4, 96)(z))) for _ in range(2)]
     assert runs[0].shape == (10, 96, 96, 3) and runs[0].dtype == np.uint8
@@ -181,7 +182,7 @@ def test_renderer_repeats_bit_for_bit(generator: generate_cmd.DCGANGenerator) ->
 
 
 def test_clip_has_the_frames_timestamps_and_size(
-    generator: generate_cmd.DCGANGenerator, tmp_path: Path
+    generator: DCGANGenerator, tmp_path: Path
 ) -> None:
     args = ("--seconds", "1.5", "--fps", "12", "--bpm", "120", "--seed", "7", "--size", "96",
             "--batch", "8", "--preset", "ultrafast")
@@ -195,7 +196,7 @@ def test_clip_has_the_frames_timestamps_and_size(
     assert not np.array_equal(images[0], images[6])  # the walk moves
 
 
-def test_grid_montage_tiles(generator: generate_cmd.DCGANGenerator, tmp_path: Path) -> None:
+def test_grid_montage_tiles(generator: DCGANGenerator, tmp_path: Path) -> None:
     sheet = read_png(generate(tmp_path, "--grid", "2x3", "--size", "48", "--seed", "5", "-o", "g.png"))
     assert sheet.shape == (2 * 48, 3 * 48, 3)
     tiles = [sheet[r * 48 : (r + 1) * 48, c * 48 : (c + 1) * 48] for r in range(2) for c in range(3)]
@@ -208,6 +209,8 @@ def test_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="clip"):
         generate(tmp_path, "--interpolate", "1", "2", "-o", "x.png")
     with pytest.raises(UsageError, match="too fast"):
+        generate(tmp_path, "--bpm", "240", "--fps", "2", "-o", "x.mp4")
+    with pytest.raises(SettingsError, match="tempo 2000 is not within 20..300"):
         generate(tmp_path, "--bpm", "2000", "--fps", "24", "-o", "x.mp4")
     with pytest.raises(SystemExit):
         generate(tmp_path, "--grid", "4by4", "-o", "x.png")

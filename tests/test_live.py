@@ -26,21 +26,20 @@ import numpy as np
 import pytest
 from conftest import media
 
-from dreamreel.engine.effects import EffectOptions
 from dreamreel.engine.live.capture import Capture, FileReader, Mailbox
-from dreamreel.engine.live.control import (
-    LiveState,
-    MidiHandler,
-    OscServer,
-    Params,
-    handle_key,
-    load_midi_map,
-    midi_learn,
-    save_midi_map,
+from dreamreel.engine.live.keys import handle_key
+from dreamreel.engine.live.midi import MidiHandler, load_midi_map, midi_learn, save_midi_map
+from dreamreel.engine.live.osc import OscServer
+from dreamreel.engine.live.params import LiveState, Params, live_entries
+from dreamreel.engine.live.programs import (
+    compile_programs,
+    live_rules,
+    live_values,
+    parse_spec,
 )
-from dreamreel.engine.live.programs import Spec, compile_programs, parse_spec
 from dreamreel.engine.live.show import Show
 from dreamreel.errors import SettingsError
+from dreamreel.pipelines.dream.pipeline import layer_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 # The live command on its own parser, so the test does not depend on its registration in cli.py.
@@ -159,8 +158,19 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 60.0) ->
 
 # --- controls ----------------------------------------------------------------------------------
 
+def show_state(specs: list[str], layers: tuple[str, ...] = (), **values: object) -> LiveState:
+    """The live parameters of a show of these setlist entries as `dreamreel live` makes them,
+    with nothing compiled (a dream's compiled layers are given), and starting `values`."""
+    chains = [parse_spec(spec) for spec in specs]
+    names = {stage.name for chain in chains for stage in chain}
+    checks = {"layer": lambda value: layer_weights(value, list(layers))} if layers else {}
+    params = Params(pipeline=specs[0], values={**live_values(chains), **values})
+    return LiveState(params, specs, live_entries(names), checks,
+                     {"layer": list(layers)} if layers else {})
+
+
 def test_keys_change_parameters() -> None:
-    state = LiveState(Params(), ["style", "vintage"])
+    state = show_state(["style", "vintage"])
     handle_key(state, "7")
     handle_key(state, "right")
     handle_key(state, "down")
@@ -171,16 +181,17 @@ def test_keys_change_parameters() -> None:
     handle_key(state, "escape")
     assert state.quit.is_set()
 
-    dreaming = LiveState(Params(), ["dream"], ["block3_conv3", "block4_conv3", "block5_conv1"])
+    dreaming = show_state(["dream"], ("block3_conv3", "block4_conv3", "block5_conv1"),
+                          layer="block4_conv3")
     for key in ("l", "l", ".", "."):
         handle_key(dreaming, key)
     assert (dreaming.snapshot().layer, dreaming.snapshot().step_size) == ("block3_conv3", 0.012)
     with pytest.raises(SettingsError, match="live layers: block3_conv3"):
         dreaming.set("layer", "block2_conv1")
-    with pytest.raises(SettingsError, match="no dream"):
+    with pytest.raises(KeyError):  # no dream in this show
         state.set("layer", "block4_conv3")
 
-    faces = LiveState(Params(pipeline="faces", seed=4), ["faces"])
+    faces = show_state(["faces"], seed=4)
     for key in ("n", "n", "b", "=", "=", "s", "s"):
         handle_key(faces, key)
     assert (faces.snapshot().seed, faces.snapshot().tempo, faces.screenshots) == (5, 130.0, 2)
@@ -190,14 +201,15 @@ def test_keys_change_parameters() -> None:
     assert faces.snapshot().tempo == 120.0
     faces.tap(now=20.0)  # a tap long after the last starts a new count: tempo kept
     assert faces.snapshot().tempo == 120.0
-    with pytest.raises(SettingsError, match="tempo 500 bpm"):
+    with pytest.raises(SettingsError, match="tempo 500 is not within 20..300"):
         faces.set("tempo", 500)
 
 
 def test_setlist_specs_say_which_rule_they_break() -> None:
-    assert parse_spec("faces@0.5,vintage@0.6,style,dream") == Spec(True, 0.5, "vintage@0.6,style", True)
-    assert parse_spec("faces") == Spec(True, None, None, False)
-    assert parse_spec("style,dream") == Spec(False, None, "style", True)
+    chain = parse_spec("faces@0.5,vintage@0.6,style,dream")
+    assert [(s.name, s.strength) for s in chain] == [
+        ("faces", 0.5), ("vintage", 0.6), ("style", None), ("dream", None)]
+    assert parse_spec("dream")[0].options.layer == "block3_conv3"  # the live default
     for spec, reason in (("style,faces", "can only start a chain"), ("dream,style", "last stage"),
                          ("gatys", "not a live pipeline"), ("paint", "unknown pipeline 'paint'"),
                          ("faces@2", "within 0..1")):
@@ -206,7 +218,7 @@ def test_setlist_specs_say_which_rule_they_break() -> None:
 
 
 def test_osc_sets_parameters_and_survives_malformed_flood(caplog: pytest.LogCaptureFixture) -> None:
-    state = LiveState(Params(), ["style", "vintage"])
+    state = show_state(["style", "vintage", "faces"])
     server = OscServer(state, 0).start()
     caplog.set_level(logging.WARNING, "dreamreel.live")
     try:
@@ -252,7 +264,7 @@ def test_midi_mapping_drives_parameters(tmp_path: Path) -> None:
                     '[[map]]\ncc = 23\nparam = "tempo"\n\n'
                     '[[map]]\ncc = 24\nparam = "seed"\nmax = 10\n\n'
                     '[[map]]\nnote = 38\nparam = "screenshot"\n')
-    state = LiveState(Params(), ["style", "vintage"])
+    state = show_state(["style", "vintage", "faces"])
     handler = MidiHandler(state, load_midi_map(toml))
     handler(mido.Message("control_change", control=21, value=127))
     handler(mido.Message("control_change", control=22, value=127))
@@ -311,8 +323,8 @@ def test_show_recovers_a_lost_camera_and_keeps_going_under_an_osc_flood(
     capture = Capture(lambda: FlakyReader(FileReader(film(), loop=True), down)).start()
     first = capture.mailbox.wait_newer(0, 10)
     height, width = first.image.shape[:2]
-    programs = compile_programs(["style"], EffectOptions(), height, width, [48], "/CPU:0", False)
-    state = LiveState(Params(style="5", crossfade=0.0, osd=False), ["style"])
+    programs = compile_programs(["style"], {}, height, width, [48], "/CPU:0", False, "float32")
+    state = program_state(programs, crossfade=0.0, osd=False, style="5")
     server = OscServer(state, 0).start()
     caplog.set_level(logging.INFO, "dreamreel.live")
     window = WindowStandIn()
@@ -371,17 +383,18 @@ def test_show_recovers_a_lost_camera_and_keeps_going_under_an_osc_flood(
     assert max(np.abs(o.astype(int) - i).mean() for i, o in plain) < 2  # strength 0: the input
 
 
-def live_args(*argv: str):
-    """The live command's options as its parser gives them (dream settings included)."""
-    import argparse
-
-    from dreamreel.engine.commands import live
-
-    parser = argparse.ArgumentParser()
-    live.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["live", "--source", "x", *argv])
-    args.precision = "float32"
-    return args
+def program_state(programs: dict, **values: object) -> LiveState:
+    """The live parameters of a compiled show, as `dreamreel live` makes them, with the show's
+    own parameters and live settings changed by `values`."""
+    chains = [p.chain for p in programs.values()]
+    names = {stage.name for chain in chains for stage in chain}
+    checks, choices = live_rules(programs)
+    own = {k: v for k, v in values.items() if k in ("strength", "temporal", "crossfade", "freeze",
+                                                     "osd")}
+    settings = {k: v for k, v in values.items() if k not in own}
+    params = Params(pipeline=next(iter(programs)), values={**live_values(chains), **settings},
+                    **own)
+    return LiveState(params, list(programs), live_entries(names), checks, choices)
 
 
 def open_film() -> tuple[Capture, int, int]:
@@ -393,12 +406,11 @@ def open_film() -> tuple[Capture, int, int]:
 
 def test_live_dream_deepens_on_a_still_scene_and_switches_layers_without_tracing() -> None:
     capture, height, width = open_film()
-    programs = compile_programs(["dream"], EffectOptions(), height, width, [64], "/CPU:0", False,
-                                dream_args=live_args("--step-size", "0.02"))
-    dream = programs["dream"]
-    traced = len(dream.feedback.effect.dreamer._steps)
-    state = LiveState(Params(pipeline="dream", freeze=True, crossfade=0.0, step_size=0.02),
-                      ["dream"], dream.layers)
+    programs = compile_programs(["dream"], {"step_size": 0.02}, height, width, [64], "/CPU:0",
+                                False, "float32")
+    dreamer = programs["dream"].built.sequential.effect.dreamer
+    traced = len(dreamer._steps)
+    state = program_state(programs, freeze=True, crossfade=0.0)
     switch = 6  # frames before the layer switch
     cues = {switch: {"layer": "block3_conv3", "step_size": 0.03}}
     show, shown = scripted_show(state, capture, programs, switch + 4, cues)
@@ -410,7 +422,7 @@ def test_live_dream_deepens_on_a_still_scene_and_switches_layers_without_tracing
     change = [np.abs(o.astype(int) - i).mean() for _, i, o in before]
     # Frozen scene: each frame adds steps to the carried dream, so it departs further.
     assert change[-1] > 1.5 * change[0] > 0, change
-    assert len(dream.feedback.effect.dreamer._steps) == traced  # no new graph for the switch
+    assert len(dreamer._steps) == traced  # no new graph for the switch
     # block3_conv3's finer patterns: the output after the switch differs from the one before.
     assert np.abs(after[-1].astype(int) - before[-1][2]).mean() > 3
 
@@ -419,11 +431,11 @@ def test_live_faces_walk_at_the_live_tempo_over_the_camera() -> None:
     """GAN faces as a live pipeline: the tempo sets how fast the faces change, the strength
     mixes them over the camera, a chain paints them, and nothing is traced during the show."""
     capture, height, width = open_film()
-    programs = compile_programs(["faces", "faces,style"], EffectOptions(style="5"), height, width,
-                                [64], "/CPU:0", False, dream_args=live_args("--seed", "3"))
+    programs = compile_programs(["faces", "faces,style"], {"style": "5", "seed": 3}, height,
+                                width, [64], "/CPU:0", False, "float32")
     renderer = programs["faces"].renderers[0]
     traced = renderer._fn.experimental_get_tracing_count()
-    state = LiveState(Params(pipeline="faces", tempo=300.0, crossfade=0.0), list(programs))
+    state = program_state(programs, crossfade=0.0, tempo=300.0)
     # 25 frames a second of show time: 2 s at 300 bpm, 2 s at 20 bpm, painted, then the camera.
     cues = {50: {"tempo": 20.0}, 100: {"pipeline": "faces,style"},
             125: {"pipeline": "faces", "strength": 0.0}}

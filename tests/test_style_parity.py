@@ -134,7 +134,7 @@ def max_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def multistyle_pair():
-    return multistyle.MultiStyleNet(), session(onnx_path("multistyle26"))
+    return multistyle.MultiStyleNet(load("multistyle26")), session(onnx_path("multistyle26"))
 
 
 def run_multistyle_onnx(sess, image: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -196,7 +196,7 @@ def test_multistyle_compiled_and_bfloat16(multistyle_pair):
     with pytest.raises(ValueError, match="multiples of 4"):
         net(tf.zeros([1, 30, 32, 3]), weights)
 
-    bf16 = multistyle.MultiStyleNet(dtype=tf.bfloat16)(image, weights).numpy()
+    bf16 = multistyle.MultiStyleNet(load("multistyle26"), dtype=tf.bfloat16)(image, weights).numpy()
     mean, worst = float(np.mean(np.abs(bf16 - eager))), max_diff(bf16, eager)
     print(f"multistyle26 bfloat16 vs float32: mean {mean:.2e} max {worst:.2e}")
     assert mean < 0.01 and worst < 0.15
@@ -222,12 +222,12 @@ def transform_models():
 
 @pytest.fixture(scope="module")
 def predictor():
-    return magenta.StylePredictor()
+    return magenta.StylePredictor(load("magenta_predict"))
 
 
 @pytest.fixture(scope="module")
 def transformer():
-    return magenta.StyleTransformer()
+    return magenta.StyleTransformer(load("magenta_transform"))
 
 
 def run_predict_onnx(sess, image: np.ndarray) -> np.ndarray:
@@ -307,8 +307,8 @@ def test_magenta_compiled_and_bfloat16(predictor, transformer):
     print(f"magenta XLA vs eager: bottleneck {diff_b:.2e}, image {diff:.2e}")
     assert diff_b < TOL and diff < TOL
 
-    bf16 = magenta.StyleTransformer(dtype=tf.bfloat16)(content, bottleneck).numpy()
-    bf16_b = magenta.StylePredictor(dtype=tf.bfloat16)(style).numpy()
+    bf16 = magenta.StyleTransformer(load("magenta_transform"), dtype=tf.bfloat16)(content, bottleneck).numpy()
+    bf16_b = magenta.StylePredictor(load("magenta_predict"), dtype=tf.bfloat16)(style).numpy()
     mean = float(np.mean(np.abs(bf16 - eager)))
     print(f"magenta bfloat16 vs float32: image mean {mean:.2e} max {max_diff(bf16, eager):.2e}, "
           f"bottleneck max {max_diff(bf16_b, bottleneck):.2e}")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Temporal consistency: flow, warp and reliability mask, the Stabilizer, and the warping error.
+"""Temporal consistency: flow, warp and reliability mask, the Stabiliser, and the warping error.
 
 Synthetic scenes have a known motion, so each property is checked against ground truth; the
 last tests run on a real silent-film clip from ../shared/media.
@@ -27,7 +27,7 @@ from dreamreel.engine.flow import (
     to_gray,
     warp,
 )
-from dreamreel.engine.temporal import ExponentialBlend, Stabilizer
+from dreamreel.engine.temporal import ExponentialBlend, Stabiliser
 
 CLIP = "film/chaplin_silent.mp4"
 
@@ -98,9 +98,9 @@ def test_warp_undoes_a_known_shift() -> None:
 
 def test_mask_flags_disocclusion_behind_a_moving_square() -> None:
     (prev, cur), (x_prev, x_cur) = moving_object(2)
-    stabilizer = Stabilizer()
-    stabilizer(prev, colour_map(prev))
-    mask = stabilizer.guide(cur).mask  # Ruder et al.'s tests and the photometric test, softened
+    stabiliser = Stabiliser()
+    stabiliser(prev, colour_map(prev))
+    mask = stabiliser.guide(cur).mask  # Ruder et al.'s tests and the photometric test, softened
 
     uncovered = (slice(82, 158), slice(x_prev, x_cur))  # background again, hidden in prev
     # Nearly all of it: the few uncovered pixels that pass hold background matching the square
@@ -126,13 +126,13 @@ def run(
     return [method(frame, styl) for frame, styl in zip(inputs, stylized, strict=True)]
 
 
-def test_stabilizer_removes_flicker_on_a_still_scene() -> None:
+def test_stabiliser_removes_flicker_on_a_still_scene() -> None:
     rng = np.random.default_rng(3)
     scene = texture(3)
     inputs = [scene] * 10
     stylized = [noisy(colour_map(scene), rng, sigma=10.0) for _ in inputs]
     per_frame, _ = warping_error(inputs, stylized)
-    stable, _ = warping_error(inputs, run(Stabilizer(), inputs, stylized))
+    stable, _ = warping_error(inputs, run(Stabiliser(), inputs, stylized))
     assert stable * 2 <= per_frame, f"E_warp {per_frame:.5f} -> {stable:.5f}"
 
 
@@ -149,8 +149,8 @@ def test_stabilising_at_the_working_size_removes_its_flicker_and_keeps_finer_det
         small = noisy(colour_map(cv2.resize(scene, (W, H), interpolation=cv2.INTER_AREA)), rng, 10.0)
         big = cv2.resize(small, (2 * W, 2 * H), interpolation=cv2.INTER_LINEAR)
         stylized.append(np.clip(big + fine, 0, 255).astype(np.uint8))
-    stabilizer = Stabilizer()
-    out = [temporal.stabilise_at_size(stabilizer, f, s, (H, W)) for f, s in zip(inputs, stylized, strict=True)]
+    stabiliser = Stabiliser()
+    out = [temporal.stabilise_at_size(stabiliser, f, s, (H, W)) for f, s in zip(inputs, stylized, strict=True)]
     per_frame, _ = warping_error(inputs, stylized)
     stable, _ = warping_error(inputs, out)
 
@@ -180,7 +180,7 @@ def test_texture_survives_blending_strokes_that_do_not_line_up() -> None:
 
     kept = {}
     for restore in (True, False):
-        out = run(Stabilizer(texture=restore), inputs, strokes)
+        out = run(Stabiliser(texture=restore), inputs, strokes)
         kept[restore] = contrast(out[-1]) / contrast(strokes[-1])
         if restore:
             stable, _ = warping_error(inputs, out)
@@ -195,7 +195,7 @@ def test_no_ghosts_where_the_object_uncovers_background(
     rng = np.random.default_rng(4)
     inputs, xs = moving_object(10)
     stylized = [noisy(colour_map(frame), rng, sigma=4.0) for frame in inputs]
-    stabilized = run(Stabilizer(), inputs, stylized)
+    stabilised = run(Stabiliser(), inputs, stylized)
     smoothed = run(ExponentialBlend(), inputs, stylized)
 
     def error_in_uncovered(outputs: list[np.ndarray]) -> float:
@@ -215,14 +215,14 @@ def test_no_ghosts_where_the_object_uncovers_background(
             errors.append(np.abs(outputs[t][inside].astype(float) - clean).mean())
         return float(np.mean(errors))
 
-    stabilizer_ghost, blend_ghost = error_in_uncovered(stabilized), error_in_uncovered(smoothed)
+    stabiliser_ghost, blend_ghost = error_in_uncovered(stabilised), error_in_uncovered(smoothed)
     with capsys.disabled():
-        print(f"\nuncovered background, |output - per-frame|: Stabilizer {stabilizer_ghost:.2f}, "
+        print(f"\nuncovered background, |output - per-frame|: Stabiliser {stabiliser_ghost:.2f}, "
               f"ExponentialBlend {blend_ghost:.2f} (of 255)")
-    assert stabilizer_ghost < 1.0
+    assert stabiliser_ghost < 1.0
     assert blend_ghost > 20.0
-    # while on the moving square itself the flow lets the Stabilizer cut the noise
-    assert error_on_square(stabilized) < 0.75 * error_on_square(stylized)
+    # while on the moving square itself the flow lets the Stabiliser cut the noise
+    assert error_on_square(stabilised) < 0.75 * error_on_square(stylized)
 
 
 def test_hard_cut_leaves_no_trace() -> None:
@@ -230,26 +230,26 @@ def test_hard_cut_leaves_no_trace() -> None:
     before, after = texture(6), texture(7)  # unrelated scenes of similar histogram
     inputs = [before] * 5 + [after] * 4
     stylized = [noisy(colour_map(frame), rng, sigma=8.0) for frame in inputs]
-    stabilizer = Stabilizer()
-    outputs = run(stabilizer, inputs[:5], stylized[:5])
-    guide = stabilizer.guide(inputs[5])
+    stabiliser = Stabiliser()
+    outputs = run(stabiliser, inputs[:5], stylized[:5])
+    guide = stabiliser.guide(inputs[5])
     assert guide is not None and guide.is_cut and guide.mask.max() == 0.0
-    outputs += run(stabilizer, inputs[5:], stylized[5:])
+    outputs += run(stabiliser, inputs[5:], stylized[5:])
 
     assert outputs[5] is stylized[5]
-    fresh = run(Stabilizer(), inputs[5:], stylized[5:])  # never saw the first scene
+    fresh = run(Stabiliser(), inputs[5:], stylized[5:])  # never saw the first scene
     for got, want in zip(outputs[5:], fresh, strict=True):
         assert np.array_equal(got, want)
 
 
 def test_size_change_resets() -> None:
-    stabilizer = Stabilizer()
+    stabiliser = Stabiliser()
     small = texture(8)
-    stabilizer(small, colour_map(small))
+    stabiliser(small, colour_map(small))
     large = texture(9, 2 * H, 2 * W)
-    assert stabilizer.guide(large) is None
+    assert stabiliser.guide(large) is None
     styl = colour_map(large)
-    assert stabilizer(large, styl) is styl
+    assert stabiliser(large, styl) is styl
 
 
 def test_flow_computed_once_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,14 +261,14 @@ def test_flow_computed_once_per_frame(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(temporal, "compute_flow", counting)
     scene = texture(10)
-    stabilizer = Stabilizer()
-    stabilizer(scene, colour_map(scene))
+    stabiliser = Stabiliser()
+    stabiliser(scene, colour_map(scene))
     shifted = np.roll(scene, 2, axis=1)
-    guide = stabilizer.guide(shifted)
-    assert stabilizer.guide(shifted) is guide
-    stabilizer(shifted, colour_map(shifted))  # reuses the guide
+    guide = stabiliser.guide(shifted)
+    assert stabiliser.guide(shifted) is guide
+    stabiliser(shifted, colour_map(shifted))  # reuses the guide
     assert len(calls) == 2  # one forward and one backward flow
-    stabilizer.commit(shifted, colour_map(shifted))  # a commit without guide: no flow either
+    stabiliser.commit(shifted, colour_map(shifted))  # a commit without guide: no flow either
     assert len(calls) == 2
 
 
@@ -296,11 +296,11 @@ def test_real_clip_warping_error_halved(capsys: pytest.CaptureFixture[str]) -> N
     inputs = clip_frames(40)
     stylized = [noisy(colour_map(frame), rng, sigma=12.0) for frame in inputs]
     per_frame, _ = warping_error(inputs, stylized)
-    stable, _ = warping_error(inputs, run(Stabilizer(), inputs, stylized))
+    stable, _ = warping_error(inputs, run(Stabiliser(), inputs, stylized))
     smoothed, _ = warping_error(inputs, run(ExponentialBlend(), inputs, stylized))
     with capsys.disabled():
         print(f"\nE_warp on {Path(CLIP).name}, 40 frames: per-frame {per_frame:.5f}, "
-              f"Stabilizer {stable:.5f}, ExponentialBlend {smoothed:.5f}")
+              f"Stabiliser {stable:.5f}, ExponentialBlend {smoothed:.5f}")
     assert stable * 2 <= per_frame
 
 
@@ -312,11 +312,11 @@ def test_report_cost_at_640x480(capsys: pytest.CaptureFixture[str]) -> None:
     lines = []
     for preset in ("ultrafast", "fast", "medium"):
         for scale in (1.0, 0.5):
-            stabilizer = Stabilizer(preset=preset, flow_scale=scale)
-            stabilizer(inputs[0], stylized[0])
+            stabiliser = Stabiliser(preset=preset, flow_scale=scale)
+            stabiliser(inputs[0], stylized[0])
             start = time.perf_counter()
-            run(stabilizer, inputs[1:], stylized[1:])
+            run(stabiliser, inputs[1:], stylized[1:])
             ms = (time.perf_counter() - start) / (len(inputs) - 1) * 1000
             lines.append(f"  {preset:9s} flow_scale {scale:4.2f}: {ms:6.1f} ms/frame")
     with capsys.disabled():
-        print("\nStabilizer cost at 640x480 (flow + mask + warp + blend):\n" + "\n".join(lines))
+        print("\nStabiliser cost at 640x480 (flow + mask + warp + blend):\n" + "\n".join(lines))

@@ -5,6 +5,7 @@ Conversion uses explicit rules and says what it dropped, so a reader can check i
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -85,39 +86,50 @@ def keras_h5_arrays(path: Path) -> tuple[Arrays, list[str]]:
     return arrays, []
 
 
-# VGG16's 13 convolutions, in order, as Keras names them; HED stores them per block.
-VGG16_LAYERS = [
-    (block, conv)
-    for block, count in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
-    for conv in range(1, count + 1)
-]
+# A Keras 3 conv net's weights: one nested model per block (`blockN`), its convolutions
+# numbered per class (`conv2d`, `conv2d_1`, ...), kernel at vars/0 and bias at vars/1.
+KERAS_CONV = re.compile(r"(?:^|/)(block\d+)/layers/conv2d(?:_(\d+))?/vars/([01])$")
+# VGG16's 13 convolutions, in order (blocks of 2, 2, 3, 3, 3).
+VGG16_LAYERS = tuple(f"block{block}_conv{conv}"
+                     for block, count in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+                     for conv in range(1, count + 1))
+
+
+def keras_conv_arrays(path: Path) -> tuple[Arrays, list[str]]:
+    """A Keras conv net's convolutions renamed `blockN_conv<k>/kernel|bias` (`conv2d` is a
+    block's first, `conv2d_1` its second); every other dataset (dense heads, HED's side outputs
+    `dsn*`/`fuse`, optimizer state) is dropped and counted."""
+    raw, _ = keras_h5_arrays(path)
+    arrays: Arrays = {}
+    dropped = []
+    for name, value in raw.items():
+        match = KERAS_CONV.search(name)
+        kind = {"0": ("kernel", 4), "1": ("bias", 1)}.get(match.group(3)) if match else None
+        if match is None or np.ndim(value) != kind[1]:
+            dropped.append(name)
+            continue
+        block, index, _ = match.groups()
+        arrays[f"{block}_conv{int(index or 0) + 1}/{kind[0]}"] = value
+    groups = sorted({name.split("/")[0] for name in dropped})
+    return arrays, [f"dropped {len(dropped)} arrays besides the convolutions ({', '.join(groups)})"
+                    ] if dropped else []
 
 
 def keras_vgg16_arrays(path: Path) -> tuple[Arrays, list[str]]:
-    """VGG16's conv trunk from the HED weights file, renamed `blockB_convC/kernel|bias`.
-
-    The HED side outputs (`dsn1..5`, `fuse`) are dropped: dreams and Gram losses use the trunk.
-    """
-    raw, _ = keras_h5_arrays(path)
-    arrays: Arrays = {}
+    """VGG16's conv trunk from the HED weights file, every layer checked: dreams and Gram
+    losses use the trunk, so the HED side outputs are dropped."""
+    arrays, notes = keras_conv_arrays(path)
     expected_in = 3
-    for block, conv in VGG16_LAYERS:
-        suffix = "" if conv == 1 else f"_{conv - 1}"
-        src = f"block{block}/layers/conv2d{suffix}/vars"
-        kernel, bias = raw.pop(f"{src}/0", None), raw.pop(f"{src}/1", None)
+    for name in VGG16_LAYERS:
+        kernel, bias = arrays.get(f"{name}/kernel"), arrays.get(f"{name}/bias")
         if kernel is None or bias is None:
-            raise WeightsError(f"{path}: no VGG16 layer at {src}")
+            raise WeightsError(f"{path}: no VGG16 layer {name}")
         out = bias.shape[0]
         if kernel.shape != (3, 3, expected_in, out):
             raise WeightsError(
-                f"{path}: {src} has shape {kernel.shape}, expected (3, 3, {expected_in}, {out})"
-            )
-        name = f"block{block}_conv{conv}"
-        arrays[f"{name}/kernel"], arrays[f"{name}/bias"] = kernel, bias
+                f"{path}: {name} has shape {kernel.shape}, expected (3, 3, {expected_in}, {out})")
         expected_in = out
-    return arrays, [
-        f"dropped {len(raw)} HED side-output arrays ({', '.join(sorted({k.split('/')[0] for k in raw}))})"
-    ]
+    return arrays, notes
 
 
 def torch_zip_arrays(path: Path, select: str | None = None) -> tuple[Arrays, list[str]]:
@@ -154,8 +166,8 @@ def convert(converter: str, path: Path, select: str | None = None) -> tuple[Arra
     """Run the named converter on `path`."""
     if converter == "onnx":
         return onnx_arrays(path)
-    if converter == "keras_h5":
-        return keras_h5_arrays(path)
+    if converter == "keras_h5":  # a Keras conv net usable by DeepDream
+        return keras_conv_arrays(path)
     if converter == "keras_vgg16":
         return keras_vgg16_arrays(path)
     if converter == "torch_zip":

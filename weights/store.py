@@ -28,7 +28,7 @@ from dreamreel.weights import manifest
 from dreamreel.weights.convert import convert
 from dreamreel.weights.manifest import Network
 
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2  # 2: Keras conv nets renamed `blockN_convK/kernel|bias`
 CHUNK = 1 << 20
 
 

@@ -12,9 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from dreamreel.engine import bench
-from dreamreel.engine import graph as graphs
-from dreamreel.engine.commands.run import add_style_arguments
+from dreamreel.engine import bench, compute
 from dreamreel.errors import UsageError
 
 
@@ -71,9 +69,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("--steps", type=int, default=2,
                       help="dream ascent / film optimisation steps per frame (default 2)")
     plan.add_argument("--octaves", type=int, default=1, help="dream octaves (default 1)")
-    plan.add_argument("--clip", type=Path, default=bench.CLIP,
-                      help="end-to-end clip, scaled to each size (default ../shared/media/color/"
-                      "cockatoo_yuv420.mp4)")
+    plan.add_argument("--clip", type=Path,
+                      help="end-to-end clip, scaled to each size (default: one dreamreel draws)")
     plan.add_argument("--e2e-seconds", type=float, default=3.0,
                       help="seconds of the clip per end-to-end row (default 3; 0 = none)")
     plan.add_argument("--e2e-pipelines", type=_choices(bench.pipelines()), metavar="NAME,...",
@@ -84,8 +81,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="a one-minute smoke run (style and style-image 256x256, dream 128x128 "
                       "one step, faces 64, half a second end to end); the plan options are ignored")
     effect = parser.add_argument_group("effect")
-    add_style_arguments(effect)
-    effect.set_defaults(style_image=bench.PAINTING)
+    effect.add_argument("--style", default="0", help="built-in style or blend (default 0)")
+    effect.add_argument("--style-image", type=Path, metavar="PAINTING",
+                        help="the painting of the style-image rows (default: a picture "
+                        "dreamreel draws)")
+    effect.add_argument("--strength", type=float, default=1.0, help="0..1 (default 1)")
+    effect.add_argument("--preserve-color", action="store_true")
     parser.add_argument("--device", help="TensorFlow device (default: GPU if any)")
     parser.add_argument("--offline", action="store_true", help="never download networks")
     out = parser.add_argument_group("output")
@@ -100,11 +101,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def make_plan(args: argparse.Namespace) -> bench.Plan:
     if args.repeats < 1 or args.steps < 1 or args.octaves < 1:
         raise UsageError("--repeats, --steps and --octaves must be at least 1")
-    if not args.clip.is_file():
-        raise UsageError(f"{args.clip}: no such clip")
+    for path in (args.clip, args.style_image):
+        if path is not None and not path.is_file():
+            raise UsageError(f"{path}: no such file")
     settings = dict(clip=args.clip, style=args.style, style_image=args.style_image,
                     strength=args.strength, preserve_color=args.preserve_color,
-                    device=args.device or graphs.default_device(), offline=args.offline)
+                    device=args.device or compute.default_device(), offline=args.offline)
     if args.quick:
         return bench.quick_plan(**settings)
     return bench.Plan(pipelines=args.pipelines, sizes=args.sizes, batches=args.batches,

@@ -46,13 +46,15 @@ def prepare_folder(out: Path, overwrite: bool) -> None:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from dreamreel.engine.cli import main
+    from dreamreel.engine.commands.run import finish
+    from dreamreel.engine.job import RunSpec, stylize
 
     out = args.output_dir
     prepare_folder(out, args.overwrite)
     source, styled, picture = (out / name for name in DEMO_FILES)
     write_atomically(source, write_demo_clip)
-    code = main(["run", str(source), "-o", str(styled), "--style", args.style, "-y"])
+    stats = stylize(RunSpec.make(source, styled, "style", style=args.style, overwrite=True))
+    code = finish(stats, str(source), styled, as_json=False, quiet=False)
     if code:
         return code
     pair = np.concatenate([middle_frame(source), middle_frame(styled)], axis=1)

@@ -27,26 +27,24 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamreel import weights
-from dreamreel.engine import graph as graphs
-from dreamreel.engine.commands.run import (
+from dreamreel.engine import compute, processing, stages
+from dreamreel.engine.commands.options import (
+    add_pipeline_arguments,
     add_precision_argument,
-    add_style_arguments,
     add_temporal_arguments,
-    build_processor,
-    resolve_precision,
+    setting_values,
 )
-from dreamreel.engine.dreaming import add_dream_arguments
+from dreamreel.engine.commands.run import finish
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.progress import Progress
-from dreamreel.engine.runner import keep_interrupted, run_stream
+from dreamreel.engine.runner import run_stream
 from dreamreel.engine.sinks import IMAGE_EXTENSIONS, open_sink
 from dreamreel.errors import UsageError
+from dreamreel.pipelines import registry
 from dreamreel.pipelines.gan import latent
-from dreamreel.pipelines.gan.dcgan import LATENT_DIM, DCGANGenerator
+from dreamreel.pipelines.gan.dcgan import LATENT_DIM
 from dreamreel.pipelines.gan.faces import RESAMPLERS, FaceRenderer
 
-GENERATORS = ("faces",)
 SOURCE = Path("<generated>")  # MediaInfo.path of the generated stream: no file, never the output
 MAX_GRID_SIDE = 16
 
@@ -91,12 +89,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="the generator: faces = DCGAN faces, 64x64 (default faces), optionally "
                         "followed by effects to run on every frame, e.g. faces,dream or faces,vintage@0.5,style")
     walk = parser.add_argument_group("latent walk")
-    walk.add_argument("--seed", type=int, default=0, help="which faces (default 0)")
     walk.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10)")
     walk.add_argument("--fps", type=Fraction, default=Fraction(30),
                       help="frame rate, e.g. 30, 29.97 or 30000/1001 (default 30)")
-    walk.add_argument("--bpm", type=float, default=120.0,
-                      help="beats per minute: a new face lands on each beat (default 120)")
     walk.add_argument("--beats-per-key", type=int, default=1, metavar="N",
                       help="beats between faces (default 1)")
     walk.add_argument("--interpolate", type=int, nargs=2, metavar=("SEED_A", "SEED_B"),
@@ -104,20 +99,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     walk.add_argument("--grid", type=parse_grid, metavar="RxC",
                       help="a manifold montage of R rows and C columns: a still for an image "
                       "output, corners walking on the beat for a video output")
-    compute = parser.add_argument_group("compute")
-    compute.add_argument("--size", type=int, default=256, metavar="PX",
+    group = parser.add_argument_group("compute")
+    group.add_argument("--size", type=int, default=256, metavar="PX",
                          help="side of each face in the output, upscaled from 64 (default 256)")
-    compute.add_argument("--resample", default="lanczos3", choices=RESAMPLERS,
+    group.add_argument("--resample", default="lanczos3", choices=RESAMPLERS,
                          help="the upscaler, antialiased (default lanczos3)")
-    compute.add_argument("--batch", type=int, default=16, help="faces per graph call (default 16)")
-    compute.add_argument("--jit", default="auto", choices=graphs.JIT_CHOICES,
+    group.add_argument("--batch", type=int, default=16, help="faces per graph call (default 16)")
+    group.add_argument("--jit", default="auto", choices=compute.JIT_CHOICES,
                          help="XLA for the generator: auto = on (measured faster, even on CPU)")
-    compute.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: GPU if any)")
-    compute.add_argument("--offline", action="store_true", help="never download networks")
+    group.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: "
+                         "GPU if any)")
+    group.add_argument("--offline", action="store_true", help="never download networks")
+    add_precision_argument(group)
     effects = parser.add_argument_group("effects after the generator (see dreamreel run)")
-    add_style_arguments(effects)
-    add_precision_argument(effects)
-    add_dream_arguments(parser, seed=False)
+    effects.add_argument("--strength", type=float, default=1.0, help="0..1 (default 1)")
+    effects.add_argument("--preserve-color", action="store_true",
+                         help="keep the faces' colours, stylize the luminance")
+    add_pipeline_arguments(parser)
     add_temporal_arguments(parser)
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better (default 18)")
@@ -132,19 +130,17 @@ def is_image_output(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def check_numbers(args: argparse.Namespace) -> None:
-    if args.seed < 0 or (args.interpolate and min(args.interpolate) < 0):
+def check_numbers(args: argparse.Namespace, bpm: float) -> None:
+    if args.interpolate and min(args.interpolate) < 0:
         raise UsageError("seeds must be 0 or more")
     if args.seconds <= 0:
         raise UsageError("--seconds must be positive")
     if args.fps <= 0:
         raise UsageError("--fps must be positive")
-    if args.bpm <= 0:
-        raise UsageError("--bpm must be positive")
     if args.beats_per_key < 1:
         raise UsageError("--beats-per-key must be at least 1")
-    if args.beats_per_key * 60.0 / args.bpm * float(args.fps) < 1.0:
-        raise UsageError(f"--bpm {args.bpm:g} is too fast for --fps {args.fps}: "
+    if args.beats_per_key * 60.0 / bpm * float(args.fps) < 1.0:
+        raise UsageError(f"--bpm {bpm:g} is too fast for --fps {args.fps}: "
                          "faces must be at least one frame apart")
     if not 16 <= args.size <= 4096:
         raise UsageError("--size must be within 16..4096 pixels")
@@ -158,41 +154,32 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise UsageError("--interpolate makes a clip: write it to a video, a .gif or a folder/")
 
 
-def plan(args: argparse.Namespace) -> tuple[str, np.ndarray, int, int]:
+def plan(args: argparse.Namespace, seed: int, bpm: float) -> tuple[str, np.ndarray, int, int]:
     """What to render: (mode, latents [frames, tiles, 100], rows, cols)."""
     rows, cols = args.grid or (1, 1)
     fps = float(args.fps)
     if is_image_output(args.output):
         if args.grid:
-            return "grid", latent.grid(args.seed, rows, cols)[np.newaxis], rows, cols
-        return "still", latent.keyframes(args.seed, 1)[:, np.newaxis], 1, 1
+            return "grid", latent.grid(seed, rows, cols)[np.newaxis], rows, cols
+        return "still", latent.keyframes(seed, 1)[:, np.newaxis], 1, 1
     if args.grid:
-        z = latent.grid_walk(args.seed, args.seconds, fps, args.bpm, rows, cols, args.beats_per_key)
+        z = latent.grid_walk(seed, args.seconds, fps, bpm, rows, cols, args.beats_per_key)
         return "grid-walk", z, rows, cols
     if args.interpolate:
         frames = latent.walk_frames(args.seconds, fps)
         return "morph", latent.morph(*args.interpolate, frames)[:, np.newaxis], 1, 1
-    z = latent.beat_walk(args.seed, args.seconds, fps, args.bpm, args.beats_per_key)
+    z = latent.beat_walk(seed, args.seconds, fps, bpm, args.beats_per_key)
     return "walk", z[:, np.newaxis], 1, 1
 
 
-def effects_after(args: argparse.Namespace, info: MediaInfo):
-    """(process, batch, stabiliser) for the effects named after `faces` in --pipeline."""
-    generator, _, stages = args.pipeline.partition(",")
-    if generator not in GENERATORS:
-        raise UsageError(f"unknown generator '{generator}'; available: {', '.join(GENERATORS)}")
-    if not stages:
-        return (lambda frames: frames), args.batch, None
-    stage_args = argparse.Namespace(**vars(args))
-    stage_args.pipeline, stage_args.size, stage_args.seed = stages, None, args.seed
-    resolve_precision(stage_args)
-    process, batch, stabiliser, _ = build_processor(stage_args, info, args.batch)
-    return process, batch, stabiliser
-
-
 def generate(args: argparse.Namespace) -> int:
-    check_numbers(args)
-    mode, latents, rows, cols = plan(args)
+    chain = stages.stages(args.pipeline, setting_values(args))
+    if registry.get(chain[0].name).kind != "source":
+        raise UsageError(f"'{args.pipeline}': generate starts with a generator: "
+                         f"{', '.join(p.name for p in registry.pipelines().values() if p.kind == 'source')}")
+    faces = chain[0].options
+    check_numbers(args, faces.tempo)
+    mode, latents, rows, cols = plan(args, faces.seed, faces.tempo)
     latents, clamped = latent.check_latents(latents)
     frame_count = len(latents)
     height, width = rows * args.size, cols * args.size
@@ -201,20 +188,29 @@ def generate(args: argparse.Namespace) -> int:
                      height=height, fps=None if still else args.fps, frame_count=frame_count,
                      duration=None if still else float(frame_count / args.fps),
                      time_base=None if still else 1 / args.fps)
-    device = args.device or graphs.default_device()
-    renderer = FaceRenderer(DCGANGenerator(weights.load("dcgan_faces", offline=args.offline or None)),
-                            batch=args.batch, size=args.size, resample=args.resample,
-                            device=device, jit=args.jit != "off")
-    process, batch, stabiliser = effects_after(args, info)
+    device = args.device or compute.default_device()
+    names = {s.name for s in chain[1:]}
+    native = tuple(set.intersection(set(compute.PRECISION_CHOICES[1:]),
+                                    *(set(registry.get(n).precisions) for n in names)))
+    precision = compute.resolve_precision(args.precision, names, device, native)
+    jit = compute.resolve_jit(args.jit, device)
+    built = stages.build(chain, stages.context(precision, jit, video=not still,
+                                               offline=args.offline))
+    renderer = built.source.renderer(args.batch, args.size, args.resample, device,
+                                     jit=args.jit != "off")
+    processor = after_faces(args, built, (height, width), device, precision, jit)
     progress = Progress(frame_count, label=args.output.name, enabled=False if args.quiet else None)
-    frames = (Frame(image=image, index=index, pts=float(index / args.fps), duration=float(1 / args.fps),
-                    pts_ticks=index, time_base=1 / args.fps)
+    frames = (Frame(image=image, index=index, pts=float(index / args.fps),
+                    duration=float(1 / args.fps), pts_ticks=index, time_base=1 / args.fps)
               for index, image in enumerate(render_frames(renderer, latents, rows, cols)))
-    with open_sink(args.output, info, crf=args.crf, preset=args.preset, overwrite=args.overwrite) as sink:
-        stats = run_stream(frames, process, batch, sink.write, stabilise=stabiliser, on_frame=progress)
+    with open_sink(args.output, info, crf=args.crf, preset=args.preset,
+                   overwrite=args.overwrite) as sink:
+        stats = run_stream(frames, processor.process, processor.batch, sink.write,
+                           stabilise=processor.stabilise, on_frame=progress)
         progress.close()
         if stats.interrupted:
-            return keep_interrupted(sink)
+            stats.kept = sink.keep_finished()
+            return finish(stats, "the generator", args.output, False, args.quiet)
     done, elapsed = stats.frames, stats.seconds
     rate = done / elapsed if elapsed else 0.0
     if args.json:
@@ -223,12 +219,26 @@ def generate(args: argparse.Namespace) -> int:
                    "clip_fps": None if still else float(args.fps),
                    "clip_seconds": None if still else round(float(done / args.fps), 6),
                    "width": width, "height": height, "size": args.size, "grid": [rows, cols],
-                   "seed": args.seed, "interpolate": args.interpolate, "bpm": args.bpm,
+                   "seed": faces.seed, "interpolate": args.interpolate, "bpm": faces.tempo,
                    "beats_per_key": args.beats_per_key, "clamped_latents": clamped,
                    "resample": args.resample, "device": device, "jit": args.jit != "off",
                    "batch": args.batch}
         print(json.dumps(summary))
     elif not args.quiet:
-        what = "1 image" if still else f"{done} frames ({float(done / args.fps):.1f} s at {float(args.fps):g} fps)"
+        what = "1 image" if still else (f"{done} frames ({float(done / args.fps):.1f} s at "
+                                        f"{float(args.fps):g} fps)")
         print(f"{args.output}: {what} in {elapsed:.1f} s ({rate:.1f} fps)", file=sys.stderr)
     return 0
+
+
+def after_faces(args: argparse.Namespace, built: stages.Built, frame: tuple[int, int],
+                device: str, precision: str, jit: bool) -> processing.Processor:
+    """The effects named after the generator in --pipeline, at the faces' full size."""
+    common = dict(built=built, frame=frame, work=frame, strength=args.strength,
+                  temporal=args.temporal, flow_preset=args.flow_preset, jit=jit, device=device,
+                  preserve_color=args.preserve_color)
+    if built.sequential is not None:
+        return processing.sequential(**common, checkpoint=None, report=None)
+    if built.graph is not None:
+        return processing.batched(**common, batch=args.batch)
+    return processing.Processor(lambda frames: frames, args.batch)

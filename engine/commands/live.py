@@ -15,20 +15,16 @@ import threading
 import time
 from pathlib import Path
 
-from dreamreel.engine import graph as graphs
-from dreamreel.engine.commands.run import add_effect_arguments, effect_options, resolve_precision
-from dreamreel.engine.dreaming import add_dream_arguments
-from dreamreel.engine.effects import parse_chain
-from dreamreel.engine.live.control import TEMPO_RANGE
+from dreamreel.engine import compute
+from dreamreel.engine.commands.options import (
+    add_compute_arguments,
+    add_effect_arguments,
+    setting_values,
+)
 from dreamreel.engine.live.programs import parse_spec
 from dreamreel.errors import MediaError, UsageError
 
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
-LIVE_STEPS = 2  # dream ascent steps per live frame (the feedback carries the dream over)
-LIVE_OCTAVES = 1
-# The live dream's default layer: 4.0 fps at 320x240 here against 2.7 fps for block4_conv3's
-# eyes and dogs (benchmarks/RESULTS.md, live_rate.py); `l` moves to the deeper layers.
-LIVE_LAYER = "block3_conv3"
 FIRST_FRAME_TIMEOUT = 10.0  # seconds to wait for the camera's first frame
 
 
@@ -40,9 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--source", metavar="FILE_OR_URL",
                         help="a video file (played at its frame rate) or stream URL instead of a camera")
     parser.add_argument("--loop", action="store_true", help="play --source FILE forever")
-    add_effect_arguments(parser)
-    add_dream_arguments(parser, layer=LIVE_LAYER)
-    parser.set_defaults(steps=LIVE_STEPS, octaves=LIVE_OCTAVES)
+    add_effect_arguments(parser, kinds=("frame", "sequential", "source"), live=True)
+    add_compute_arguments(parser, batch=None)
     show = parser.add_argument_group("show")
     show.add_argument("--setlist", metavar="FILE|SPEC;SPEC",
                       help="pipelines to switch between live, all compiled up front: a file with one "
@@ -55,8 +50,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--flow-preset", default="ultrafast", choices=("ultrafast", "fast", "medium"))
     show.add_argument("--target-fps", type=float, metavar="FPS",
                       help="lower the working size (down to half) to hold this frame rate")
-    show.add_argument("--bpm", type=float, default=120.0,
-                      help="faces: a new face on every beat (default 120; Enter taps the tempo)")
     show.add_argument("--duration", type=float, metavar="SEC", help="end the show after this long")
     show.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     out = parser.add_argument_group("outputs")
@@ -98,7 +91,7 @@ def setlist(args: argparse.Namespace) -> list[str]:
     if not specs:
         raise UsageError(f"--setlist {args.setlist}: no pipelines in it")
     for spec in specs:
-        parse_spec(spec)
+        parse_spec(spec, setting_values(args))
     return specs
 
 
@@ -111,10 +104,6 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise UsageError("--temporal must be within 0..1")
     if not 0 <= args.crossfade <= 30:
         raise UsageError("--crossfade must be within 0..30 seconds")
-    if not TEMPO_RANGE[0] <= args.bpm <= TEMPO_RANGE[1]:
-        raise UsageError(f"--bpm must be within {TEMPO_RANGE[0]:g}..{TEMPO_RANGE[1]:g}")
-    if args.seed < 0:
-        raise UsageError("--seed must be 0 or more")
     for name in ("target_fps", "duration"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -143,7 +132,7 @@ def setup_logging() -> None:
 
 def learn(args: argparse.Namespace) -> int:
     """--midi-learn: bind controls one parameter at a time; Enter skips one."""
-    from dreamreel.engine.live.control import midi_inputs, midi_learn, save_midi_map
+    from dreamreel.engine.live.midi import midi_inputs, midi_learn, save_midi_map
 
     try:
         mido, names = midi_inputs()
@@ -162,14 +151,8 @@ def learn(args: argparse.Namespace) -> int:
 
 def live(args: argparse.Namespace) -> int:
     from dreamreel.engine.live.capture import Capture, reader_opener
-    from dreamreel.engine.live.control import (
-        LiveState,
-        MidiHandler,
-        OscServer,
-        Params,
-        load_midi_map,
-        open_midi,
-    )
+    from dreamreel.engine.live.midi import MidiHandler, load_midi_map, open_midi
+    from dreamreel.engine.live.osc import OscServer
     from dreamreel.engine.live.outputs import (
         NdiSender,
         Preview,
@@ -178,7 +161,8 @@ def live(args: argparse.Namespace) -> int:
         VirtualCamera,
         start_output,
     )
-    from dreamreel.engine.live.programs import DreamProgram, compile_programs
+    from dreamreel.engine.live.params import LiveState, Params, live_entries
+    from dreamreel.engine.live.programs import compile_programs, live_rules, live_values
     from dreamreel.engine.live.show import Show, ladder
 
     setup_logging()
@@ -191,11 +175,7 @@ def live(args: argparse.Namespace) -> int:
     check_numbers(args)
     check_record(args)
     specs = setlist(args)
-    dream_args = argparse.Namespace(**vars(args))
-    resolve_precision(dream_args, {"dream"})
-    graph_stages = {name for spec in specs if (graph := parse_spec(spec).graph)
-                    for name, _ in parse_chain(graph)}
-    resolve_precision(args, graph_stages)
+    values = setting_values(args)
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
     opener = reader_opener(args.camera, args.source, args.loop)
     capture = Capture(opener).start()
@@ -210,24 +190,21 @@ def live(args: argparse.Namespace) -> int:
         if args.record:
             outputs.append(Recorder(args.record, width, height, rate, args.overwrite,
                                     args.record_crf, args.record_preset))
-        device = args.device or graphs.default_device()
+        device = args.device or compute.default_device()
         sizes = ladder(args.size, args.target_fps)
         began = time.perf_counter()
-        programs = compile_programs(specs, effect_options(args), height, width, sizes, device,
-                                    graphs.resolve_jit(args.jit, device), args.preserve_color,
-                                    dream_args=dream_args)
+        programs = compile_programs(specs, values, height, width, sizes, device,
+                                    compute.resolve_jit(args.jit, device), args.precision,
+                                    args.preserve_color, args.offline)
         compile_seconds = time.perf_counter() - began
         print(f"dreamreel: compiled {len(specs)} pipeline(s) x {len(sizes)} size(s) "
               f"({', '.join(map(str, sizes))} px) in {compile_seconds:.1f} s", file=sys.stderr)
-        params = Params(pipeline=specs[0], style=args.style, strength=args.strength,
-                        style_image=str(args.style_image) if args.style_image else None,
-                        temporal=args.temporal, crossfade=args.crossfade, layer=args.layer,
-                        step_size=args.step_size, seed=args.seed, tempo=args.bpm)
-        dream = next((p for p in programs.values() if isinstance(p, DreamProgram)), None)
-        state = LiveState(params, specs, dream.layers if dream else ())
-        state.set("style", args.style)  # validated like any live change
-        if dream is not None:
-            state.set("step_size", args.step_size)
+        names = {s.name for program in programs.values() for s in program.chain}
+        checks, choices = live_rules(programs)
+        state = LiveState(Params(pipeline=specs[0], strength=args.strength,
+                                 temporal=args.temporal, crossfade=args.crossfade,
+                                 values=live_values([p.chain for p in programs.values()])),
+                          specs, live_entries(names), checks, choices)
         if args.osc is not None:
             osc = OscServer(state, args.osc, args.osc_host).start()
         if args.midi is not None or bindings:

@@ -64,8 +64,8 @@ def _style_distances(paths: list[str], painting: Path, every: int, offline: bool
     import tensorflow as tf
 
     from dreamreel import weights
-    from dreamreel.engine.effects import read_image
-    from dreamreel.engine.graph import working_size
+    from dreamreel.engine.compute import working_size
+    from dreamreel.engine.sources import read_image
     from dreamreel.pipelines.gram import STYLE_LAYERS, gram, style_distance
     from dreamreel.pipelines.vgg16 import VGG16Features
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dreamreel.engine import graph as graphs
-from dreamreel.engine.effects import EffectOptions, build_effect, read_image
+from dreamreel.engine import compute, stages
+from dreamreel.engine.graph import FrameGraph
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
 from dreamreel.errors import UsageError
@@ -33,7 +33,7 @@ def styles(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output}: the contact sheet must be a .png or .jpg file")
     if args.size < 16:
         raise UsageError("--size must be at least 16 pixels")
-    image = read_image(args.image)
+    image = stages.read_image(args.image)
     info = MediaInfo(path=args.image, kind="image", width=image.shape[1], height=image.shape[0])
     with open_sink(args.output, info, overwrite=args.overwrite) as sink:  # checks it, writes atomically
         sink.write(Frame(image=contact_sheet(image, args.size, args.offline), index=0, pts=0.0))
@@ -43,12 +43,13 @@ def styles(args: argparse.Namespace) -> int:
 
 def contact_sheet(image: np.ndarray, size: int, offline: bool) -> np.ndarray:
     """The picture at `size` (short side), then each of the 26 styles, 7 tiles a row."""
-    h, w = graphs.working_size(*image.shape[:2], size)
+    h, w = compute.working_size(*image.shape[:2], size)
     image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-    effect = build_effect(EffectOptions(style="0", offline=offline))
-    device = graphs.default_device()
-    graph = graphs.FrameGraph(effect, 1, h, w, h, w, jit=graphs.resolve_jit("auto", device),
-                              device=device)
+    device = compute.default_device()
+    precision = compute.resolve_precision("auto", {"style"}, device)
+    jit = compute.resolve_jit("auto", device)
+    built = stages.build(stages.stages("style"), stages.context(precision, jit, offline=offline))
+    graph = FrameGraph(built.graph, 1, h, w, h, w, jit=jit, device=device)
     tiles = [image]
     for index in range(26):
         mix = np.eye(26, dtype=np.float32)[index]

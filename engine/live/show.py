@@ -5,12 +5,12 @@ it starts, at every working size the frame-rate governor may pick (a FrameGraph 
 shapes, so each size is its own graph), and styles and strengths are graph inputs, so a
 change from a controller costs nothing.
 
-Crossfades: a style change (index, blend or painting) interpolates the style controls over
-`crossfade` seconds, which costs nothing and morphs through the real blends of the two styles
-(the network is trained on mixtures). A pipeline change cannot be interpolated, so for its
-fade both pipelines run and their outputs are blended: the frame rate dips for that time.
-Strength follows its controller at once, since a fader is already a fade. A dream's layer
-change fades the layer weights, inputs of its compiled step, so it costs nothing either.
+Crossfades: a change of a live setting whose controls are vectors (a style mixture, a
+painting's style vector, the dream's layer weights) interpolates them over `crossfade`
+seconds, which costs nothing and morphs through real blends (the style network is trained on
+mixtures). A pipeline change cannot be interpolated, so for its fade both pipelines run and
+their outputs are blended: the frame rate dips for that time. Numbers (strength, a step size,
+a tempo) follow their controller at once, since a fader is already a fade.
 
 `--target-fps` steps the working size down a ladder when a frame takes longer than the
 frame budget and back up when the larger size would fit with room to spare.
@@ -28,15 +28,15 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from dreamreel.engine.effects import cached_style_vector
-from dreamreel.engine.graph import working_size
+from dreamreel.engine.compute import working_size
 from dreamreel.engine.live.capture import Capture, Captured
-from dreamreel.engine.live.control import LiveState, OnceLog, Params, handle_key
+from dreamreel.engine.live.keys import handle_key
 from dreamreel.engine.live.outputs import Output, Preview
-from dreamreel.engine.live.programs import FACES, DreamProgram, FacesProgram, Inputs, Program
-from dreamreel.engine.temporal import Stabilizer, stabilise_at_size
-from dreamreel.pipelines.base import Effect
-from dreamreel.pipelines.style.effects import parse_style_spec
+from dreamreel.engine.live.params import LiveState, OnceLog, Params
+from dreamreel.engine.live.programs import Inputs, Program
+from dreamreel.engine.temporal import Stabiliser, stabilise_at_size
+from dreamreel.errors import DreamreelError
+from dreamreel.pipelines import settings
 
 log = logging.getLogger("dreamreel.live")
 
@@ -126,7 +126,7 @@ class Show:
     """Runs the show loop on the calling thread (pygame wants the main thread)."""
 
     def __init__(self, state: LiveState, capture: Capture,
-                 programs: dict[str, Program | FacesProgram | DreamProgram],
+                 programs: dict[str, Program],
                  sizes: list[int], outputs: list[Output], preview: Preview | None = None,
                  target_fps: float | None = None, duration: float | None = None,
                  flow_preset: str = "ultrafast",
@@ -139,26 +139,18 @@ class Show:
         # drives it frame by frame; the cost of a frame is always measured in real time.
         self.clock = clock
         self.governor = Governor(sizes, target_fps)
-        self.stabilizer = Stabilizer(preset=flow_preset)  # runs at the working size
+        self.stabiliser = Stabiliser(preset=flow_preset)  # runs at the working size
         self.stats = ShowStats()
         self.warn = OnceLog()
         params = state.snapshot()
-        mix = parse_style_spec(params.style)
-        self._style = Fade(mix, mix)
-        self._style_key = params.style
-        painter = self._painter_effect()
-        vector = None if painter is None else painter.controls()["style_vector"]
-        self._vector = None if vector is None else Fade(vector, vector)
-        self._painting = params.style_image
-        self._painting_job: Future | None = None
-        self._painter = ThreadPoolExecutor(1, thread_name_prefix="painting")
         self._program = programs[params.pipeline]
-        self._leaving: Program | FacesProgram | DreamProgram | None = None  # the pipeline fading out
-        self._dream = next((p for p in programs.values() if isinstance(p, DreamProgram)), None)
-        self._layer_key = params.layer
-        layers = None if self._dream is None else self._dream.layer_weights(params.layer)
-        self._layers = None if layers is None else Fade(layers, layers)
+        self._leaving: Program | None = None  # the pipeline fading out
         self._pipeline_fade = Fade(np.float32(0), np.float32(1))
+        # Each program's controls, by stage and control, fading toward their targets.
+        self._fades: dict[str, dict[str, dict[str, Fade]]] = {}
+        self._applied: dict[str, dict] = {}  # the live values each program's fades aim at
+        self._jobs: dict[str, tuple[dict, Future]] = {}  # slow controls being computed
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="controls")
         self._recent: list[float] = []  # output times of the last second, for the OSD fps
 
     def run(self) -> ShowStats:
@@ -198,7 +190,7 @@ class Show:
             log.info("interrupted: ending the show")
         finally:
             self.stats.seconds = self.clock() - began
-            self._painter.shutdown(wait=False, cancel_futures=True)
+            self._worker.shutdown(wait=False, cancel_futures=True)
         return self.stats
 
     def _poll_keys(self) -> None:
@@ -217,65 +209,76 @@ class Show:
         height, width = self._program.frame_shape
         if image.shape[:2] != (height, width):  # a camera reopened at another size
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        self._follow(params, now)
-        inputs = Inputs(self._style.at(now), self._vector.at(now) if self._vector else None,
-                        params.strength, params.temporal,
-                        self._layers.at(now) if self._layers else None, params.step_size,
-                        params.seed, params.tempo, now)
+        if params.pipeline != self._program.name:
+            self._leaving = self._program
+            self._program = self.programs[params.pipeline]
+            self._pipeline_fade = Fade(np.float32(0), np.float32(1), now, params.crossfade)
         rung = self.governor.rung
-        out = self._program.render(image, rung, inputs)
+        out = self._program.render(image, rung, self._inputs(self._program, params, now))
         if self._leaving is not None:
             t = float(self._pipeline_fade.at(now))
             if t >= 1.0:
                 self._leaving = None
             else:
-                old = self._leaving.render(image, rung, inputs)
+                old = self._leaving.render(image, rung, self._inputs(self._leaving, params, now))
                 out = cv2.addWeighted(old, 1.0 - t, out, t, 0.0)
         if self._program.stabilises:
-            self.stabilizer.reset()  # the dream stabilises itself
+            self.stabiliser.reset()  # the program stabilises itself
         elif params.temporal > 0:
-            self.stabilizer.weight = params.temporal
+            self.stabiliser.weight = params.temporal
             work = working_size(height, width, self.governor.sizes[rung])
-            out = stabilise_at_size(self.stabilizer, image, out, work)
+            out = stabilise_at_size(self.stabiliser, image, out, work)
         else:
-            self.stabilizer.reset()
+            self.stabiliser.reset()
         return out
 
-    def _follow(self, params: Params, now: float) -> None:
-        """Start fades for whatever the controllers changed since the last frame."""
-        if params.style != self._style_key:
-            self._style_key = params.style
-            self._style.to(parse_style_spec(params.style), now, params.crossfade)
-        if params.layer != self._layer_key and self._dream is not None:
-            self._layer_key = params.layer
-            self._layers.to(self._dream.layer_weights(params.layer), now, params.crossfade)
-        if params.pipeline != self._program.name:
-            self._leaving = self._program
-            self._program = self.programs[params.pipeline]
-            self._pipeline_fade = Fade(np.float32(0), np.float32(1), now, params.crossfade)
-        if params.style_image != self._painting:
-            self._painting = params.style_image
-            self._start_painting(params.style_image)
-        if self._painting_job is not None and self._painting_job.done():
-            job, self._painting_job = self._painting_job, None
+    def _inputs(self, program: Program, params: Params, now: float) -> Inputs:
+        """The program's controls for the live values, faded, with strength and time."""
+        self._follow(program, params, now)
+        controls = {stage: {key: fade.at(now) for key, fade in fades.items()}
+                    for stage, fades in self._fades[program.name].items()}
+        return Inputs(controls, params.strength, params.temporal, now)
+
+    def _follow(self, program: Program, params: Params, now: float) -> None:
+        """Aim the program's fades at the controls of the live values whenever they change;
+        a slow change (a painting to read and predict) is computed on the worker thread and
+        fades in once it is ready."""
+        values = dict(params.values)
+        name = program.name
+        if name not in self._fades:  # first use: the controls as they are, no fade
+            self._fades[name] = {stage: {key: Fade(v, v) for key, v in controls.items()}
+                                 for stage, controls in program.controls(values).items()}
+            self._applied[name] = values
+        job = self._jobs.get(name)
+        if job is not None and job[1].done():
+            del self._jobs[name]
             try:
-                vector = job.result()
-            except Exception as err:  # an unreadable picture: keep the current style
-                log.warning("style image: %s", err)
-                return
-            self._vector.to(vector, now, params.crossfade)
+                self._aim(name, job[1].result(), now, params.crossfade)
+                self._applied[name] = job[0]
+            except Exception as err:  # an unreadable picture: keep the current controls
+                self.warn(f"controls:{err}", f"{name}: {err}")
+                self._applied[name] = job[0]
+        applied = self._applied[name]
+        if values == applied or (job is not None and job[0] == values):
+            return
+        changed = {k for k in values if values[k] != applied.get(k)}
+        slow = any(e.knob.slow for k, e in self.state.entries.items() if k in changed)
+        if slow:
+            self._jobs[name] = (values, self._worker.submit(program.controls, values))
+            return
+        try:
+            self._aim(name, program.controls(values), now, params.crossfade)
+        except DreamreelError as err:  # e.g. a setting this program cannot take
+            self.warn(f"controls:{name}:{err}", f"{name}: {err}")
+        self._applied[name] = values
 
-    def _start_painting(self, path: str | None) -> None:
-        """Predict the painting's style vector on a worker thread (it runs a network)."""
-        painter = self._painter_effect()
-        if painter is None:
-            self.warn("style_image", "style image ignored: no pipeline takes a painting; "
-                                     "start with --style-image PAINTING")
-        elif path is not None:
-            self._painting_job = self._painter.submit(cached_style_vector, path, painter.predictor)
-
-    def _painter_effect(self) -> Effect | None:
-        return next((s for p in self.programs.values() if (s := p.arbitrary_style()) is not None), None)
+    def _aim(self, name: str, targets: dict[str, dict[str, np.ndarray]], now: float,
+             seconds: float) -> None:
+        """Vectors fade over `seconds`; numbers jump."""
+        for stage, controls in targets.items():
+            for key, value in controls.items():
+                fade = self._fades[name][stage][key]
+                fade.to(value, now, seconds if np.ndim(value) else 0.0)
 
     def _send(self, image: np.ndarray, pts: float, params: Params, live_only: bool = False) -> None:
         for output in self.outputs:
@@ -293,15 +296,13 @@ class Show:
         self._recent = [t for t in self._recent if now - t < 1.0] + [now]
         latency = 1000 * self.stats.latencies[-1] if self.stats.latencies else 0.0
         size = self.governor.sizes[self.governor.rung]
+        own = {e.name for s in self._program.chain for e in settings.entries(s.options)}
+        live = "  ".join(f"{k} {v}" for k, v in params.values.items() if k in own and v is not None)
         lines = [f"{len(self._recent)} fps  {latency:.0f} ms  {size} px",
-                 f"{params.pipeline}  style {params.style}  strength {params.strength:.2f}",
+                 f"{params.pipeline}  strength {params.strength:.2f}",
                  f"temporal {params.temporal:.2f}  fade {params.crossfade:.1f} s"
                  + ("  FROZEN" if params.freeze else "")]
-        if isinstance(self._program, DreamProgram):
-            lines.append(f"layer {params.layer}  step {params.step_size:.3f}")
-        if self._program.name.split(",")[0].startswith(FACES):
-            lines.append(f"faces seed {params.seed}  {params.tempo:g} bpm")
-        return lines
+        return lines + ([live] if live else [])
 
 
 def write_lines(image: np.ndarray, lines: list[str]) -> np.ndarray:

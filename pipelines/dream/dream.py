@@ -399,33 +399,28 @@ def dream(
 
 
 class DreamEffect:
-    """The engine's per-frame dream: `process(frames_uint8, init) -> uint8` (see module doc).
+    """Dreams uint8 frames: `process(frames, init, index) -> uint8` (see module doc).
 
-    Not a graph effect: it runs several compiled steps per frame, so it is driven from NumPy.
-    Its compiled steps and random generator live as long as the effect.
+    It runs several compiled steps per frame, so it is driven from NumPy, not traced into a
+    chain. Its compiled steps live as long as it does. The random shifts of frame `index` are
+    drawn from a generator seeded by (seed, index), so a frame dreams the same whatever was
+    dreamed before it (a resumed job, a chunk on another machine).
     """
-
-    name = "dream"
-    stride = 1
-    handles_strength = False
 
     def __init__(self, features: VGG16Features, settings: DreamSettings,
                  seed: int | None = None) -> None:
         self.dreamer = Dreamer(features, settings)
-        self.rng = np.random.default_rng(seed)
-        # Live controls, inputs of the compiled step (None: the settings' values).
-        self.weights: np.ndarray | None = None  # [T], one per self.dreamer.targets
-        self.step_size: float | None = None
+        self.seed = 0 if seed is None else seed
 
-    def controls(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def process(self, frames_uint8: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
-        """frames [N, H, W, 3] uint8 RGB (init: uint8, or float32 0..1) -> [N, H, W, 3] uint8."""
+    def process(self, frames_uint8: np.ndarray, init: np.ndarray | None = None, index: int = 0,
+                weights: np.ndarray | None = None, step_size: float | None = None) -> np.ndarray:
+        """frames [N, H, W, 3] uint8 RGB (init: uint8, or float32 0..1) -> [N, H, W, 3] uint8.
+        `weights` (one per `dreamer.targets`) and `step_size` default to the settings'."""
         frames = np.asarray(frames_uint8, np.float32) / 255.0
         if init is not None and np.asarray(init).dtype == np.uint8:
             init = np.asarray(init, np.float32) / 255.0
-        out = self.dreamer.run(frames, self.rng, init, self.weights, self.step_size)
+        rng = np.random.default_rng([self.seed, index])
+        out = self.dreamer.run(frames, rng, init, weights, step_size)
         return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 

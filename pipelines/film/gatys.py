@@ -31,15 +31,15 @@ How the engine uses it (not an `Effect` of pipelines/base.py: it runs many steps
 
     stylizer = FilmStylizer(features, StyleTarget(features, [painting]), FilmSettings())
     for source in frames:                      # uint8 HxWx3 RGB
-        out = stylizer.process(source, stabilizer.guide(source))
-        stabilizer.commit(source, out)
+        out = stylizer.process(source, stabiliser.guide(source))
+        stabiliser.commit(source, out)
 
 Resuming a job (checkpointing): the stylizer keeps no state between frames beyond a frame
 counter (`frame_index`, only used to label `on_step` calls); the previous output lives in the
-engine's `Stabilizer`. To resume at frame k the engine must have saved, losslessly (PNG), the
+engine's `Stabiliser`. To resume at frame k the engine must have saved, losslessly (PNG), the
 output frames 0..k-1, plus the settings and the style image(s) and weights. On resume: build the
-same `FilmStylizer`, set `stylizer.frame_index = k`, and prime a fresh Stabilizer with
-`stabilizer.commit(source[k-1], saved_output[k-1])`; frame k then gets exactly the guide it would
+same `FilmStylizer`, set `stylizer.frame_index = k`, and prime a fresh Stabiliser with
+`stabiliser.commit(source[k-1], saved_output[k-1])`; frame k then gets exactly the guide it would
 have had (only DIS's flow warm start, an initial guess, is lost).
 """
 
@@ -54,13 +54,14 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.engine.temporal import Guide
 from dreamreel.errors import SettingsError
+from dreamreel.pipelines.base import DTYPES, Guide
 from dreamreel.pipelines.gram import STYLE_LAYERS, gram
+from dreamreel.pipelines.settings import setting
 from dreamreel.pipelines.vgg16 import VGG16Features
 
 OPTIMIZERS = ("adam", "lbfgs")
-PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16}
+PRECISIONS = ("float32", "bfloat16")
 LBFGS_MEMORY = 10  # curvature pairs kept by L-BFGS
 MIN_SIDE = 32  # the coarse pass is skipped when it would be smaller than this
 
@@ -94,22 +95,33 @@ class FilmSettings:
     # Defaults measured on chelsea_cat.png (451x300) with Van Gogh's Starry Night: see the
     # comments; block4_conv2 keeps the cat's shapes and lets the strokes cross fine fur
     # detail that block3_conv2 (at a tenth of the weight, for the same stylisation) holds on to.
-    content_weight: float = 1.0
-    style_weight: float = 10.0  # 1 leaves the photo showing through; 10 is clearly painted
-    tv_weight: float = 1.0
-    content_layer: str = "block4_conv2"
-    style_layers: tuple[str, ...] = STYLE_LAYERS
+    content_weight: float = setting(1.0, "weight of the content loss", low=0.0)
+    # 1 leaves the photo showing through; 10 is clearly painted
+    style_weight: float = setting(10.0, "weight of the Gram-matrix style loss", low=0.0)
+    tv_weight: float = setting(1.0, "total-variation smoothing (default 0 for dream, 1 for gatys)",
+                               low=0.0)
+    content_layer: str = setting("block4_conv2", "the VGG16 layer whose activations must match "
+                                 "the frame's")
+    style_layers: tuple[str, ...] = setting(STYLE_LAYERS, "comma-separated VGG16 layers for the "
+                                            "Gram losses")
     # Adam over 40 steps reached 24 (from 988) in 17.5 s; this L-BFGS only 864 in 15 s.
-    optimizer: str = "adam"
-    steps: int = 100
+    optimizer: str = setting("adam", "the optimiser", choices=OPTIMIZERS)
+    steps: int = setting(100, "steps for the first frame and after a cut", low=1,
+                         flag="--first-steps")
     # On chaplin_3s.gif (320x232), frames 1-5 after the same first frame: content + style loss
     # 6.3-7.7 with 20 warm steps (falling to 4.7 by frame 35), 8.0-10.2 with 10 (the style
     # term climbs back); 20 steps keep the clip at ~5 s a frame on 2 cores.
-    steps_warm: int = 20
-    learning_rate: float = 0.02
-    coarse_to_fine: float | None = None
-    style_scale: float = 1.0
-    temporal_weight: float = 2e4  # 1e3 held nothing; 1e5 fought the style (test_film)
+    steps_warm: int = setting(20, "steps for later frames, warm-started", low=1,
+                              flag="--warm-steps")
+    learning_rate: float = setting(0.02, "Adam's step size, in 0..1 image units", low=0.0,
+                                   high=1.0)
+    coarse_to_fine: float | None = setting(None, "optimise the first frame at this scale first, "
+                                           "then refine", low=0.0, high=1.0)
+    style_scale: float = setting(1.0, "painting area relative to the frame's (bigger strokes "
+                                 "above 1)", low=0.1, high=4.0)
+    # 1e3 held nothing; 1e5 fought the style (test_film)
+    temporal_weight: float = setting(2e4, "weight of the temporal loss on reliable pixels",
+                                     low=0.0)
     preserve_color: bool = False
     # bfloat16: 2.2x faster than float32 per step, same loss reached, on a CPU that computes it
     # natively (AVX512_BF16/AMX); 3x slower where TensorFlow emulates it. The engine decides.
@@ -152,10 +164,10 @@ class FilmSettings:
         """Raise SettingsError for a layer `features` does not have, or the wrong precision."""
         for name in (self.content_layer, *self.style_layers):
             features.check(name)
-        if features.dtype != PRECISIONS[self.precision]:
+        if features.dtype != DTYPES[self.precision]:
             raise SettingsError(f"precision is {self.precision} but the features compute in "
                                 f"{features.dtype.name}: build VGG16Features(arrays, "
-                                f"PRECISIONS['{self.precision}'])")
+                                f"DTYPES['{self.precision}'])")
 
 
 def _to_float(image: np.ndarray) -> np.ndarray:
@@ -451,7 +463,7 @@ class FilmStylizer:
         self.last: FrameResult | None = None
 
     def process(self, frame_uint8: np.ndarray, guide: Guide | None = None) -> np.ndarray:
-        """uint8 HxWx3 RGB (guide: from `Stabilizer.guide`) -> uint8 HxWx3 RGB."""
+        """uint8 HxWx3 RGB (guide: from `Stabiliser.guide`) -> uint8 HxWx3 RGB."""
         content = _to_float(frame_uint8)
         index = self.frame_index
         report = None if self.on_step is None else (lambda i, loss: self.on_step(index, i, loss))

@@ -6,6 +6,9 @@ so switching or blending styles mid-stream never recompiles the graph.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import tensorflow as tf
 
@@ -43,13 +46,13 @@ class BuiltinStyle:
     stride = STRIDE
     handles_strength = False
 
-    def __init__(self, net: MultiStyleNet, mix: np.ndarray, strength: float = 1.0) -> None:
+    def __init__(self, net: MultiStyleNet, style: str = "0") -> None:
         self.net = net
-        self.values = {"style_weights": np.asarray(mix, np.float32),
-                       "strength": np.float32(strength)}
+        self.style = style
 
-    def controls(self) -> dict[str, np.ndarray]:
-        return dict(self.values)
+    def controls(self, settings=None) -> dict[str, np.ndarray]:
+        spec = self.style if settings is None else settings.style
+        return {"style_weights": parse_style_spec(spec), "strength": np.float32(1.0)}
 
     def __call__(self, images: tf.Tensor, controls: dict[str, tf.Tensor]) -> tf.Tensor:
         return self.net(images, controls["style_weights"])  # [N, H, W, 3] 0..1
@@ -60,20 +63,25 @@ class ArbitraryStyle:
 
     Strength interpolates the style vector toward the content's own (as the paper does), so
     a low strength keeps the frame's own look rather than fading two pictures together.
+    `vector_of(painting)` gives a painting's style vector (the engine reads and caches it).
     """
 
-    name = "style-image"
+    name = "style"
     handles_strength = True
 
     def __init__(self, predictor: StylePredictor, transformer: StyleTransformer,
-                 style_vector: np.ndarray, strength: float = 1.0) -> None:
+                 vector_of: Callable[[Path], np.ndarray], painting: Path) -> None:
         self.predictor, self.transformer = predictor, transformer
         self.stride = transformer.stride
-        self.values = {"style_vector": np.asarray(style_vector, np.float32).reshape(-1),
-                       "strength": np.float32(strength)}
+        self.vector_of, self.painting = vector_of, painting
+        self._vector = np.asarray(vector_of(painting), np.float32).reshape(-1)
 
-    def controls(self) -> dict[str, np.ndarray]:
-        return dict(self.values)
+    def controls(self, settings=None) -> dict[str, np.ndarray]:
+        painting = self.painting if settings is None or settings.style_image is None else (
+            settings.style_image)
+        vector = self._vector if painting == self.painting else self.vector_of(painting)
+        return {"style_vector": np.asarray(vector, np.float32).reshape(-1),
+                "strength": np.float32(1.0)}
 
     def __call__(self, images: tf.Tensor, controls: dict[str, tf.Tensor]) -> tf.Tensor:
         style = controls["style_vector"][tf.newaxis, :]  # [1, 100]
@@ -88,10 +96,3 @@ class ArbitraryStyle:
         full = tf.tile(style, [batch, 1])  # [N, 100]
         bottleneck = tf.cond(strength < 1.0, blended, lambda: full)
         return self.transformer(images, bottleneck)  # [N, H, W, 3] 0..1
-
-
-def style_vector(predictor: StylePredictor, painting: np.ndarray) -> np.ndarray:
-    """The 100-d style vector of a painting (uint8 RGB [H, W, 3]), at the predictor's size."""
-    image = tf.convert_to_tensor(painting[np.newaxis], tf.float32) / 255.0
-    image = tf.image.resize(image, (PREDICTOR_SIZE, PREDICTOR_SIZE), antialias=True)
-    return predictor(image).numpy().reshape(-1)

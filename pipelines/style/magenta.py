@@ -43,10 +43,10 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.pipelines.style.multistyle import (
+    check_dtype,
     check_spatial,
     conditional_instance_norm,
     conv2d,
-    network_arrays,
     oihw_to_hwio,
     one_at_a_time,
     reflect_pad,
@@ -131,13 +131,13 @@ class StylePredictor(tf.Module):
 
     def __init__(
         self,
-        arrays: Mapping[str, np.ndarray] | None = None,
+        arrays: Mapping[str, np.ndarray],
         *,
         dtype: tf.DType = tf.float32,
         name: str = "magenta_predict",
     ) -> None:
         super().__init__(name=name)
-        arrays = network_arrays(arrays, "magenta_predict", dtype)
+        check_dtype(dtype)
         self.dtype = dtype
 
         def conv(prefix: str, cout: int, cin: int, k: int) -> tuple[tf.Tensor, tf.Tensor]:
@@ -264,13 +264,13 @@ class StyleTransformer(tf.Module):
 
     def __init__(
         self,
-        arrays: Mapping[str, np.ndarray] | None = None,
+        arrays: Mapping[str, np.ndarray],
         *,
         dtype: tf.DType = tf.float32,
         name: str = "magenta_transform",
     ) -> None:
         super().__init__(name=name)
-        arrays = network_arrays(arrays, "magenta_transform", dtype)
+        check_dtype(dtype)
         self.dtype = dtype
         self._eps = float(_array(arrays, _EPS_KEY, (1, 1, 1, 1)).item())  # 1e-5
         self._kernels: dict[str, tf.Tensor] = {}  # conv -> [k, k, Cin, Cout] in `dtype`

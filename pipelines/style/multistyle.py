@@ -91,17 +91,10 @@ _ALL_LAYERS = _CONTRACT + tuple(layer for block in _RESIDUAL for layer in block)
 # --------------------------------------------------------------------------------------------
 
 
-def network_arrays(arrays: Mapping[str, np.ndarray] | None, entry: str,
-                   dtype: tf.DType) -> Mapping[str, np.ndarray]:
-    """The network's weights: `arrays` as given, else the registry's `entry` (fetched and
-    checked by dreamreel.weights). Also rejects a dtype the layers do not support."""
+def check_dtype(dtype: tf.DType) -> None:
+    """Reject a compute type the layers do not support."""
     if dtype not in (tf.float32, tf.bfloat16):
         raise ValueError(f"dtype must be tf.float32 or tf.bfloat16, got {dtype}")
-    if arrays is not None:
-        return arrays
-    from dreamreel.weights import load
-
-    return load(entry)
 
 
 def oihw_to_hwio(kernel: np.ndarray) -> np.ndarray:
@@ -241,13 +234,13 @@ class MultiStyleNet(tf.Module):
 
     def __init__(
         self,
-        arrays: Mapping[str, np.ndarray] | None = None,
+        arrays: Mapping[str, np.ndarray],
         *,
         dtype: tf.DType = tf.float32,
         name: str = "multistyle26",
     ) -> None:
         super().__init__(name=name)
-        arrays = network_arrays(arrays, "multistyle26", dtype)
+        check_dtype(dtype)
         self.dtype = dtype
         self._kernels: dict[str, tf.Tensor] = {}  # name -> [k, k, Cin, Cout] in `dtype`
         self._gamma: dict[str, tf.Tensor] = {}  # name -> [26, Cout] float32

@@ -1,0 +1,125 @@
+"""Command-line options shared by the commands that run effects, made from the registry.
+
+Every declared setting of every registered pipeline becomes a flag (`--step-size`); pipelines
+that declare the same setting share one flag (`--tv-weight`, `--style-image`). A flag left out
+takes each pipeline's own default, so the parser's defaults are empty and the help says them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from dreamreel.engine import compute
+from dreamreel.engine.temporal import DEFAULT_PRESET
+from dreamreel.pipelines import registry, settings
+
+
+def _dest(entry: settings.Entry) -> str:
+    return entry.flag.lstrip("-").replace("-", "_")
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser,
+                           kinds: tuple[str, ...] = ("frame", "sequential", "source"),
+                           live: bool = False, only: tuple[str, ...] | None = None) -> None:
+    """A group of flags per pipeline of `kinds` (or just those named in `only`)."""
+    seen: dict[str, settings.Entry] = {}
+    for pipeline in registry.pipelines().values():
+        if pipeline.kind not in kinds or (only and pipeline.name not in only):
+            continue
+        if live and not pipeline.live:
+            continue
+        group = None
+        for entry in settings.entries(pipeline.settings):
+            dest = _dest(entry)
+            if dest in seen:
+                if seen[dest].kind is not entry.kind:
+                    raise TypeError(f"{entry.flag} means different things to two pipelines")
+                continue
+            seen[dest] = entry
+            if group is None:
+                group = parser.add_argument_group(f"{pipeline.name} (--pipeline {pipeline.name})")
+            default = pipeline.live_defaults.get(entry.name, entry.default) if live else entry.default
+            group.add_argument(entry.flag, dest=dest, default=argparse.SUPPRESS,
+                               help=_help(entry, default), **_kind_options(entry))
+
+
+def _kind_options(entry: settings.Entry) -> dict[str, Any]:
+    if entry.knob.many:
+        return {"action": "append", "metavar": "VALUE"}
+    if entry.kind is bool:
+        return {"action": "store_const", "const": not entry.default}
+    options: dict[str, Any] = {"type": entry.kind if entry.kind is not tuple else str}
+    if entry.knob.choices:
+        options["choices"] = entry.knob.choices
+    if entry.kind is Path:
+        options["metavar"] = "FILE"
+    return options
+
+
+def _help(entry: settings.Entry, default: Any) -> str:
+    if entry.kind is bool or default is None or entry.knob.many:
+        return entry.knob.help
+    if isinstance(default, tuple):
+        default = ",".join(map(str, default))
+    return f"{entry.knob.help} (default {default})"
+
+
+def setting_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the command line gave, by setting name (for `stages.stages`)."""
+    values: dict[str, Any] = {}
+    for pipeline in registry.pipelines().values():
+        for entry in settings.entries(pipeline.settings):
+            dest = _dest(entry)
+            if hasattr(args, dest):
+                values[entry.name] = getattr(args, dest)
+    return values
+
+
+def add_compute_arguments(parser: argparse.ArgumentParser, batch: int | None = 4) -> None:
+    """Where and how the graphs run."""
+    group = parser.add_argument_group("compute")
+    group.add_argument("--size", type=int, metavar="PX",
+                       help="working resolution: the short side the network sees (output keeps "
+                       "the input size)")
+    if batch is not None:
+        group.add_argument("--batch", type=int, default=batch,
+                           help=f"frames per graph call (default {batch})")
+    group.add_argument("--jit", default="auto", choices=compute.JIT_CHOICES,
+                       help="XLA compilation: auto = on for GPU, off for CPU (measured faster)")
+    add_precision_argument(group)
+    group.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: GPU "
+                       "if any)")
+    group.add_argument("--offline", action="store_true", help="never download networks")
+
+
+def add_precision_argument(group) -> None:
+    group.add_argument("--precision", default="auto", choices=compute.PRECISION_CHOICES,
+                       help="auto: bfloat16 where it is native (a CPU with AVX512_BF16/AMX; "
+                       "dream and gatys on a GPU), float32 otherwise")
+
+
+def add_effect_arguments(parser: argparse.ArgumentParser, default: str = "style",
+                         kinds: tuple[str, ...] = ("frame", "sequential"),
+                         live: bool = False) -> None:
+    """--pipeline, --strength, --preserve-color and every pipeline's settings."""
+    names = [p.name for p in registry.pipelines().values() if p.kind in kinds]
+    group = parser.add_argument_group("effect")
+    group.add_argument("--pipeline", default=default, metavar="NAME[@S],...",
+                       help=f"the effect, or a chain such as vintage@0.6,style; one of "
+                       f"{', '.join(names)} (default {default}); @S sets that stage's strength")
+    group.add_argument("--strength", type=float, default=1.0, help="0..1 (default 1)")
+    group.add_argument("--preserve-color", action="store_true",
+                       help="keep the source's colours, stylize the luminance")
+    add_pipeline_arguments(parser, kinds, live)
+
+
+def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
+    temporal = parser.add_argument_group("temporal consistency")
+    temporal.add_argument("--temporal", type=float, metavar="W",
+                          help="0..1 blend of the flow-warped previous output (default on for "
+                          "video; 0 = off)")
+    temporal.add_argument("--flow-preset", default=DEFAULT_PRESET,
+                          choices=("ultrafast", "fast", "medium"),
+                          help=f"DIS optical flow preset (default {DEFAULT_PRESET})")

@@ -1,0 +1,191 @@
+"""The typed job API: `RunSpec` says what to make, `stylize` makes it.
+
+    import dreamreel
+    stats = dreamreel.stylize(input="clip.mp4", output="out.mp4", pipeline="style", style="7")
+    spec = dreamreel.RunSpec.make("clip.mp4", "dream.mp4", pipeline="dream", layer="block5_conv1")
+    dreamreel.stylize(spec)
+
+The command line only turns its arguments into a RunSpec; `demo`, `bench` and Python callers
+build one directly. Every output keeps the input's size, frames, timestamps and sound; nothing
+is written under the output's name until it is complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from dreamreel.engine import compute, processing, stages
+from dreamreel.engine.checkpoint import Checkpoint, fingerprint
+from dreamreel.engine.runner import RunStats, run_stream
+from dreamreel.engine.sinks import open_sink
+from dreamreel.engine.sources import open_source
+from dreamreel.engine.stages import StageSpec
+from dreamreel.engine.temporal import DEFAULT_PRESET
+from dreamreel.engine.timing import resample
+from dreamreel.errors import UsageError
+from dreamreel.pipelines import registry
+
+
+@dataclass
+class RunSpec:
+    """One job: what to read, what to make of it, and how to write it.
+
+    stages: the chain, each stage with its settings (see `RunSpec.make` to build them from
+      a chain text and setting values).
+    strength: 0..1, how much of each stage's effect (a stage's own `@S` wins).
+    size: the short side the networks see (None: the input's); the output keeps the input's.
+    temporal: the stabiliser's weight (None: on for video at the pipeline's default; 0: off).
+    checkpoint: a folder where a sequential stage saves finished frames, so the same job
+      resumes after an interruption.
+    """
+
+    input: str | Path
+    output: str | Path
+    stages: tuple[StageSpec, ...]
+    strength: float = 1.0
+    preserve_color: bool = False
+    size: int | None = None
+    batch: int = 4
+    temporal: float | None = None
+    flow_preset: str = DEFAULT_PRESET
+    jit: str = "auto"
+    precision: str = "auto"
+    device: str | None = None
+    offline: bool = False
+    start: float | None = None
+    duration: float | None = None
+    fps: float | None = None
+    crf: int = 18
+    preset: str = "medium"
+    audio: bool = True
+    dither: bool = True
+    overwrite: bool = False
+    checkpoint: Path | None = None
+
+    @classmethod
+    def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
+             **values: Any) -> RunSpec:
+        """A spec from a chain text ('vintage@0.6,style') and keyword values: RunSpec fields
+        (size=360, temporal=0, ...) and any stage's settings (style="7", layer="block5_conv1")."""
+        own = {f.name for f in fields(cls)} - {"input", "output", "stages"}
+        job = {k: v for k, v in values.items() if k in own}
+        chain = stages.stages(pipeline, {k: v for k, v in values.items() if k not in own})
+        settings = {k for s in chain for k in _names(s)}
+        unknown = sorted(set(values) - own - settings)
+        if unknown:
+            raise UsageError(f"unknown option(s) {', '.join(unknown)} for pipeline '{pipeline}'")
+        return cls(input, output, chain, **job)
+
+    def check(self) -> None:
+        """Raise UsageError for numbers that cannot work, before anything is opened."""
+        checks = [
+            (self.batch >= 1, "--batch must be at least 1"),
+            (self.size is None or self.size >= 16, "--size must be at least 16 pixels"),
+            (self.temporal is None or 0 <= self.temporal <= 1, "--temporal must be within 0..1"),
+            (self.fps is None or self.fps > 0, "--fps must be positive"),
+            (0.0 <= self.strength <= 1.0, f"--strength must be within 0..1, not {self.strength}"),
+            (self.jit in compute.JIT_CHOICES, f"jit must be one of {compute.JIT_CHOICES}"),
+            (self.precision in compute.PRECISION_CHOICES,
+             f"precision must be one of {compute.PRECISION_CHOICES}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)
+        kinds = [registry.get(s.name).kind for s in self.stages]
+        if "source" in kinds:
+            raise UsageError(f"{self.stages[0].name} makes the picture: use `dreamreel generate`")
+
+
+def _names(stage: StageSpec) -> set[str]:
+    return {f.name for f in fields(stage.options)}
+
+
+def stylize(spec: RunSpec | None = None, /, *,
+            progress: Callable[[int, int | None], None] | None = None,
+            report: Callable[[str], None] | None = None, **values: Any) -> RunStats:
+    """Run a job (a RunSpec, or the keywords of `RunSpec.make`) and return its figures.
+
+    `progress(frames_done, frames_expected)` is called after every frame; `report(line)` gets what a long job
+    has to say (a film frame's losses). Ctrl-C keeps the frames finished so far in a playable
+    output (`stats.interrupted`).
+    """
+    if spec is None:
+        spec = RunSpec.make(**values)
+    elif values:
+        raise UsageError("give a RunSpec or keywords, not both")
+    spec.check()
+    names = {s.name for s in spec.stages}
+    with open_source(spec.input, start=spec.start, duration=spec.duration) as source:
+        info = source.info
+        still = info.kind == "image"
+        device = spec.device or compute.default_device()
+        jit = compute.resolve_jit(spec.jit, device)
+        native = set.intersection(*(set(registry.get(n).precisions) for n in names))
+        precision = compute.resolve_precision(spec.precision, names, device, tuple(native))
+        ctx = stages.context(precision, jit, video=not still, offline=spec.offline)
+        built = stages.build(spec.stages, ctx)
+        frame = (info.height, info.width)
+        work = compute.working_size(*frame, spec.size)
+        common = dict(built=built, frame=frame, work=work, strength=spec.strength,
+                      temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
+                      jit=jit, device=device, preserve_color=spec.preserve_color)
+        if built.sequential is not None:
+            checkpoint = None if spec.checkpoint is None else Checkpoint(
+                spec.checkpoint, fingerprint(spec.input, describe(spec)))
+            processor = processing.sequential(**common, checkpoint=checkpoint, report=report)
+        else:
+            processor = processing.batched(**common, batch=1 if still else spec.batch)
+        frames = resample(source, spec.fps) if spec.fps else source
+        sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
+                         audio_from=info if spec.audio and info.has_audio else None,
+                         start=spec.start, duration=spec.duration, gif_dither=spec.dither,
+                         overwrite=spec.overwrite)
+        with sink:
+            on_frame = None if progress is None else (
+                lambda done: progress(done, info.frame_count))
+            stats = run_stream(frames, processor.process, processor.batch, sink.write,
+                               stabilise=processor.stabilise, on_frame=on_frame)
+            if stats.interrupted:
+                stats.kept = sink.keep_finished()
+    stats.lost_frames = source.lost_frames
+    stats.summary = {"input": str(spec.input), "output": str(spec.output),
+                     "width": info.width, "height": info.height, "batch": processor.batch,
+                     "device": device, "jit": jit, "precision": precision,
+                     "temporal": processor.temporal,
+                     "stages": [{"name": s.name, "strength": s.strength, **_plain(s.options)}
+                                for s in spec.stages]}
+    return stats
+
+
+def describe(spec: RunSpec) -> str:
+    """Everything that decides a sequential job's frames, as text (files by their contents)."""
+    job = {k: _plain_value(v) for k, v in dataclasses.asdict(spec).items()
+           if k in ("strength", "preserve_color", "size", "start", "duration", "fps")}
+    chain = [{"name": s.name, "strength": s.strength, **_plain(s.options, contents=True)}
+             for s in spec.stages]
+    return json.dumps({"job": job, "stages": chain}, sort_keys=True)
+
+
+def _plain(options: Any, contents: bool = False) -> dict[str, Any]:
+    return {f.name: _plain_value(getattr(options, f.name), contents) for f in fields(options)}
+
+
+def _plain_value(value: Any, contents: bool = False) -> Any:
+    """JSON-ready; a file path, with `contents`, as the digest of the file."""
+    if isinstance(value, Path):
+        if contents and value.is_file():
+            return hashlib.sha256(value.read_bytes()).hexdigest()
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_plain_value(v, contents) for v in value]
+    if isinstance(value, Fraction):
+        return float(value)
+    return value
+

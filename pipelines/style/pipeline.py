@@ -1,0 +1,77 @@
+"""The `style` pipeline: 26 built-in styles and their blends, or any painting as the style."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from dreamreel.pipelines.base import DTYPES
+from dreamreel.pipelines.registry import Context, Pipeline
+from dreamreel.pipelines.settings import setting
+from dreamreel.pipelines.style.effects import (
+    PREDICTOR_SIZE,
+    ArbitraryStyle,
+    BuiltinStyle,
+    parse_style_spec,
+)
+from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
+from dreamreel.pipelines.style.multistyle import NUM_STYLES, MultiStyleNet
+
+
+def _strongest(spec: str) -> str:
+    """A blend counts as its strongest style when stepping to the next one."""
+    return str(int(parse_style_spec(spec).argmax()))
+
+
+def _style_spec(spec: str) -> str:
+    parse_style_spec(spec)  # raises SettingsError with the reason
+    return spec.strip()
+
+
+@dataclass(frozen=True)
+class StyleOptions:
+    style: str = setting("0", f"built-in style 0..{NUM_STYLES - 1}, or a blend such as "
+                         "3:0.5,12:0.5", live=True, keys=("right", "left"), parse=_style_spec,
+                         steps=tuple(str(i) for i in range(NUM_STYLES)),
+                         nearest=_strongest, aliases=("blend",))
+    style_image: Path | None = setting(None, "any picture as the style (Magenta arbitrary "
+                                       "style)", flag="--style-image", live=True, slow=True)
+
+
+def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryStyle:
+    dtype = DTYPES[context.precision]
+    if settings.style_image is None:
+        return BuiltinStyle(MultiStyleNet(context.load("multistyle26"), dtype=dtype),
+                            settings.style)
+    context.read_image(settings.style_image)  # a bad painting fails before networks load
+    predictor = StylePredictor(context.load("magenta_predict"))
+    transformer = StyleTransformer(context.load("magenta_transform"), dtype=dtype)
+
+    def vector_of(painting: Path) -> np.ndarray:
+        """The 100-d style vector of a painting, predicted once per picture and cached."""
+        path = Path(painting)
+        return context.cached("style-vectors", path.read_bytes(),
+                              lambda: style_vector(predictor, context.read_image(path)))
+
+    return ArbitraryStyle(predictor, transformer, vector_of, settings.style_image)
+
+
+def style_vector(predictor: StylePredictor, painting: np.ndarray) -> np.ndarray:
+    """The 100-d style vector of a painting (uint8 RGB [H, W, 3]), at the predictor's size."""
+    image = tf.convert_to_tensor(painting[np.newaxis], tf.float32) / 255.0
+    image = tf.image.resize(image, (PREDICTOR_SIZE, PREDICTOR_SIZE), antialias=True)
+    return predictor(image).numpy().reshape(-1)
+
+
+PIPELINE = Pipeline(
+    name="style",
+    summary="fast style transfer: 26 built-in styles and blends (Dumoulin et al. 2017), or any "
+    "painting (Ghiasi et al. 2017)",
+    kind="frame",
+    settings=StyleOptions,
+    build=build,
+    networks=("multistyle26", "magenta_predict", "magenta_transform"),
+)
