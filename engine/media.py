@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -36,6 +36,22 @@ class Frame:
     duration: float | None = None
     pts_ticks: int | None = None
     time_base: Fraction | None = None
+
+
+class Writer(Protocol):
+    """Where frames go: a file sink (engine.sinks) and a live output (engine.live.outputs)
+    alike, so code that produces frames can feed either without knowing which.
+
+    name: what to call it in messages.
+    """
+
+    name: str
+
+    def write(self, frame: Frame) -> None:
+        """Take one frame (frame.pts: seconds from the start of the output)."""
+
+    def close(self) -> None:
+        """Finish: publish the file, release the device or window."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from dreamreel.engine.live.programs import (
     parse_spec,
 )
 from dreamreel.engine.live.show import Show
+from dreamreel.engine.media import Frame
 from dreamreel.errors import SettingsError
 from dreamreel.pipelines.dream.pipeline import layer_weights
 
@@ -124,8 +125,8 @@ class WindowStandIn:
     def __init__(self) -> None:
         self.sent: list[np.ndarray] = []
 
-    def send(self, image: np.ndarray, pts: float) -> None:
-        self.sent.append(image)
+    def write(self, frame: Frame) -> None:
+        self.sent.append(frame.image)
 
     def poll(self) -> list[str]:
         return []
@@ -556,7 +557,7 @@ def test_preview_window_under_xvfb() -> None:
         image = np.zeros((120, 160, 3), np.uint8)
         image[:, :80] = (255, 0, 0)
         image[:, 80:] = (0, 0, 255)
-        preview.send(image, 0.0)
+        preview.write(Frame(image=image, index=0, pts=0.0))
         shown = pygame.surfarray.array3d(pygame.display.get_surface()).transpose(1, 0, 2)
         assert shown.shape == image.shape and np.array_equal(shown, image)
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RIGHT))

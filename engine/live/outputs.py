@@ -3,7 +3,9 @@
 Each output is optional and independent: one that cannot start (no display, no
 v4l2loopback, no NDI runtime) prints one line naming what to install or load, and the show
 goes on with the others. The on-screen display is drawn on the preview only; the virtual
-camera, NDI and the recording get the clean picture.
+camera, NDI and the recording get the clean picture. Every output is a `Writer`
+(engine.media), like a file sink: frame.image is HxWx3 uint8 RGB, frame.pts the seconds since
+the show started.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
 
-from dreamreel.engine.media import Frame, MediaInfo
+from dreamreel.engine.media import Frame, MediaInfo, Writer
 from dreamreel.engine.sinks import open_sink
 from dreamreel.errors import MediaError
 
@@ -35,15 +36,6 @@ RECORD_QUEUE = 64  # frames the recorder may fall behind before it drops (and sa
 
 class OutputUnavailable(Exception):
     """An output that cannot start; the message says what to install or load."""
-
-
-class Output(Protocol):
-    name: str
-
-    def send(self, image: np.ndarray, pts: float) -> None:
-        """image: HxWx3 uint8 RGB; pts: seconds since the show started."""
-
-    def close(self) -> None: ...
 
 
 class Preview:
@@ -81,8 +73,8 @@ class Preview:
         pygame.display.set_caption("dreamreel live")
         self.closed = False
 
-    def send(self, image: np.ndarray, pts: float) -> None:
-        pg = self._pg
+    def write(self, frame: Frame) -> None:
+        pg, image = self._pg, frame.image
         surface = pg.image.frombuffer(np.ascontiguousarray(image).tobytes(),
                                       (image.shape[1], image.shape[0]), "RGB")
         size = self._screen.get_size()
@@ -125,8 +117,8 @@ class VirtualCamera:
             raise OutputUnavailable(f"virtual camera unavailable ({str(err).rstrip('.')}); {hint}") from err
         log.info("virtual camera: %s", self._cam.device)
 
-    def send(self, image: np.ndarray, pts: float) -> None:
-        self._cam.send(image)
+    def write(self, frame: Frame) -> None:
+        self._cam.send(frame.image)
 
     def close(self) -> None:
         self._cam.close()
@@ -154,7 +146,8 @@ class NdiSender:
         self._frame = ndi.VideoFrameV2()
         self._frame.FourCC = ndi.FOURCC_VIDEO_TYPE_RGBX
 
-    def send(self, image: np.ndarray, pts: float) -> None:
+    def write(self, frame: Frame) -> None:
+        image = frame.image
         rgbx = np.empty((*image.shape[:2], 4), np.uint8)
         rgbx[..., :3], rgbx[..., 3] = image, 255
         self._frame.data = rgbx
@@ -188,11 +181,14 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
-    def send(self, image: np.ndarray, pts: float) -> None:
-        ticks = round(pts / RECORD_TIME_BASE)
-        frame = Frame(image, self._index, float(ticks * RECORD_TIME_BASE), None, ticks, RECORD_TIME_BASE)
+    def write(self, frame: Frame) -> None:
+        """Queue the frame re-timed in milliseconds and re-numbered (dropped frames leave no
+        gap in the numbering)."""
+        ticks = round(frame.pts / RECORD_TIME_BASE)
+        timed = Frame(frame.image, self._index, float(ticks * RECORD_TIME_BASE), None, ticks,
+                      RECORD_TIME_BASE)
         try:
-            self._queue.put_nowait(frame)
+            self._queue.put_nowait(timed)
             self._index += 1
         except queue.Full:
             self.dropped += 1
@@ -232,11 +228,11 @@ class Screenshots:
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="screenshot")
         self.saved: list[Path] = []
 
-    def send(self, image: np.ndarray, pts: float) -> None:
+    def write(self, frame: Frame) -> None:
         asked = self._requests()
         if asked > self._taken:
             self._taken = asked
-            self._worker.submit(self._save, image.copy())
+            self._worker.submit(self._save, frame.image.copy())
 
     def _save(self, image: np.ndarray) -> None:
         path = self.folder / f"dreamreel-{time.strftime('%Y%m%d-%H%M%S')}-{len(self.saved) + 1:03d}.png"
@@ -256,7 +252,7 @@ class Screenshots:
         self._worker.shutdown(wait=True)
 
 
-def start_output(factory, *args) -> Output | None:
+def start_output(factory, *args) -> Writer | None:
     """Start one output, or log its one-line reason and return None."""
     try:
         return factory(*args)

@@ -31,9 +31,10 @@ import numpy as np
 from dreamreel.engine.compute import working_size
 from dreamreel.engine.live.capture import Capture, Captured
 from dreamreel.engine.live.keys import handle_key
-from dreamreel.engine.live.outputs import Output, Preview
+from dreamreel.engine.live.outputs import Preview
 from dreamreel.engine.live.params import LiveState, OnceLog, Params
 from dreamreel.engine.live.programs import Inputs, Program
+from dreamreel.engine.media import Frame, Writer
 from dreamreel.engine.temporal import Stabiliser, stabilise_at_size
 from dreamreel.errors import DreamreelError
 from dreamreel.pipelines import settings
@@ -127,7 +128,7 @@ class Show:
 
     def __init__(self, state: LiveState, capture: Capture,
                  programs: dict[str, Program],
-                 sizes: list[int], outputs: list[Output], preview: Preview | None = None,
+                 sizes: list[int], outputs: list[Writer], preview: Preview | None = None,
                  target_fps: float | None = None, duration: float | None = None,
                  flow_preset: str = "ultrafast",
                  on_frame: Callable[[Captured, np.ndarray], None] | None = None,
@@ -281,14 +282,17 @@ class Show:
                 fade.to(value, now, seconds if np.ndim(value) else 0.0)
 
     def _send(self, image: np.ndarray, pts: float, params: Params, live_only: bool = False) -> None:
+        frame = Frame(image=image, index=self.stats.frames, pts=pts)
         for output in self.outputs:
             if not (live_only and output.name == "recording"):
-                output.send(image, pts)
+                output.write(frame)
         if self.preview is not None:
             lines = self._osd_lines(params) if params.osd else []
             if self.capture.lost:  # shown even with the OSD off: the performer must know
                 lines.append(f"{self.capture.name} lost, retrying")
-            self.preview.send(write_lines(image, lines) if lines else image, pts)
+            if lines:
+                frame = Frame(image=write_lines(image, lines), index=frame.index, pts=pts)
+            self.preview.write(frame)
 
     def _osd_lines(self, params: Params) -> list[str]:
         """Fps, latency and parameters, for the on-screen display."""

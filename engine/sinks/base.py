@@ -1,0 +1,129 @@
+"""The Sink base class: size checks, error wrapping and the publish-or-discard life cycle
+that every file format shares, so each format only encodes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from dreamreel.engine.media import Frame
+from dreamreel.errors import MediaError
+
+
+class Sink:
+    """Write frames with `.write()`; `.close()` publishes the file, `.abort()` discards it.
+
+    A file sink is a `Writer` (engine.media), like the live outputs.
+    """
+
+    def __init__(self, path: Path, temp: Path) -> None:
+        self.path = path
+        self.name = str(path)
+        self.frames_written = 0
+        self._temp = temp
+        self._size: tuple[int, int] | None = None
+        self._done = False
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        if exc_type is None:
+            self.close()
+        elif issubclass(exc_type, KeyboardInterrupt) and self.frames_written:
+            self._close(interrupted=True)
+        else:
+            self.abort()
+
+    def write(self, frame: Frame) -> None:
+        """Encode one frame; every frame must be the size of the first."""
+        image = frame.image
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise MediaError(
+                f"{self.path}: frame {frame.index} must be an HxWx3 uint8 RGB image, "
+                f"got shape {image.shape} {image.dtype}"
+            )
+        size = image.shape[:2]
+        if self._size is None:
+            self._size = size
+        elif size != self._size:
+            raise MediaError(
+                f"{self.path}: frame {frame.index} is {size[1]}x{size[0]}, but the output was "
+                f"started at {self._size[1]}x{self._size[0]}"
+            )
+        try:
+            self._write(np.ascontiguousarray(image), frame)
+        except (av.FFmpegError, OSError) as err:
+            raise MediaError(f"{self.path}: cannot write frame {frame.index} ({err})") from err
+        self.frames_written += 1
+
+    def close(self, interrupted: bool = False) -> None:
+        """Finish the file and move it to its final name. `interrupted`: the run stopped early,
+        so the sound ends with the last frame written, not with the input's."""
+        self._close(interrupted)
+
+    def keep_finished(self) -> int:
+        """After an interruption: publish the frames written so far (the sound cut to them),
+        or remove everything when there are none. Returns how many were kept."""
+        kept = self.frames_written
+        if kept:
+            self.close(interrupted=True)
+        else:
+            self.abort()
+        return kept
+
+    def abort(self) -> None:
+        """Stop and remove everything written so far; nothing is left under the output name."""
+        if self._done:
+            return
+        self._done = True
+        with contextlib.suppress(Exception):
+            self._release()
+        if self._temp.is_dir():
+            shutil.rmtree(self._temp, ignore_errors=True)
+        else:
+            self._temp.unlink(missing_ok=True)
+
+    def _close(self, interrupted: bool) -> None:
+        if self._done:
+            return
+        if not self.frames_written:
+            self.abort()
+            raise MediaError(f"{self.path}: no frames were written, so no output was made")
+        try:
+            self._finish(interrupted)
+            self._publish()
+        except (av.FFmpegError, OSError) as err:
+            self.abort()
+            raise MediaError(f"{self.path}: cannot finish the output ({err})") from err
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+
+    def _publish(self) -> None:
+        os.replace(self._temp, self.path)
+
+    def _write(self, image: np.ndarray, frame: Frame) -> None:
+        raise NotImplementedError
+
+    def _finish(self, interrupted: bool) -> None:
+        """Flush encoders and close the temporary file."""
+
+    def _release(self) -> None:
+        """Close open handles without finishing (used by abort)."""
+
+
+def next_ticks(frame: Frame, tb: Fraction, last: int | None) -> int:
+    """The frame's timestamp in `tb`, exact when it came in that time base, always increasing."""
+    if frame.pts_ticks is not None and frame.time_base == tb:
+        ticks = frame.pts_ticks
+    else:
+        ticks = round(Fraction(frame.pts) / tb)
+    return ticks if last is None else max(ticks, last + 1)

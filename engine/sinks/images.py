@@ -1,0 +1,68 @@
+"""Still-image outputs: a folder of numbered PNGs, or one image file, turned upright since
+image files cannot carry rotation metadata."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dreamreel.engine.media import Frame, MediaInfo
+from dreamreel.errors import MediaError
+
+from .base import Sink
+from .safety import temp_name
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+class _FolderSink(Sink):
+    """A folder of frame_000000.png ...; written to a hidden folder, moved in on close."""
+
+    def __init__(self, path: Path, info: MediaInfo) -> None:
+        temp = temp_name(path)
+        super().__init__(path, temp)
+        self._rotation = info.rotation
+        try:
+            temp.mkdir()
+        except OSError as err:
+            raise MediaError(f"{path}: cannot create the output folder ({err})") from err
+
+    def _write(self, image: np.ndarray, frame: Frame) -> None:
+        _save_image(self._temp / f"frame_{self.frames_written:06d}.png", image, self._rotation)
+
+    def _publish(self) -> None:
+        if not self.path.exists():
+            os.replace(self._temp, self.path)
+            return
+        for old in self.path.glob("frame_[0-9][0-9][0-9][0-9][0-9][0-9].png"):
+            old.unlink()
+        for new in sorted(self._temp.iterdir()):
+            os.replace(new, self.path / new.name)
+        self._temp.rmdir()
+
+
+class _ImageSink(Sink):
+    """One still image (the single frame of an image input)."""
+
+    def __init__(self, path: Path, info: MediaInfo) -> None:
+        super().__init__(path, temp_name(path))
+        self._rotation = info.rotation
+
+    def _write(self, image: np.ndarray, frame: Frame) -> None:
+        if self.frames_written:
+            raise MediaError(
+                f"{self.path}: an image output holds one frame; write to a folder or a video/GIF instead"
+            )
+        _save_image(self._temp, image, self._rotation, self.path.suffix)
+
+
+def _save_image(path: Path, image: np.ndarray, rotation: int, ext: str = ".png") -> None:
+    """Encode with OpenCV, turned upright (still images cannot carry rotation metadata)."""
+    upright = np.rot90(image, rotation // 90)
+    ok, data = cv2.imencode(ext, cv2.cvtColor(upright, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise MediaError(f"{path}: OpenCV cannot encode a '{ext}' image")
+    path.write_bytes(data.tobytes())

@@ -1,0 +1,60 @@
+"""The rules every output obeys: never overwrite an input, never leave a half-written file.
+
+Renders take hours and users re-run commands, so an output is checked before any work starts
+and written under a hidden temporary name that takes the real name only when it is whole.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from dreamreel.engine.media import MediaInfo
+from dreamreel.errors import MediaError
+
+
+def check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder: bool) -> None:
+    """Refuse an output that would replace an input, needs a missing or read-only folder,
+    or exists already without `overwrite` (a folder output: holds frames already)."""
+    target = path.resolve()
+    for info in sources:
+        source = info.path.resolve()
+        if info.kind == "images" and not source.is_dir():
+            source = source.parent  # a glob pattern: its folder
+        if target == source:
+            raise MediaError(f"{path}: the output would overwrite the input; choose another name")
+    parent = target.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise MediaError(f"{path}: folder {parent} {what}")
+    if not os.access(parent, os.W_OK):
+        raise MediaError(f"{path}: folder {parent} is not writable")
+    if folder:
+        if target.exists() and not target.is_dir():
+            raise MediaError(f"{path}: exists and is not a folder")
+        if target.is_dir() and not overwrite and any(target.glob("frame_*.png")):
+            raise MediaError(f"{path}: already holds frames; use -y (--overwrite) to replace them")
+    elif target.is_dir():
+        raise MediaError(f"{path}: is a folder; choose a file name")
+    elif target.exists() and not overwrite:
+        raise MediaError(f"{path}: already exists; use -y (--overwrite) to replace it")
+
+
+def temp_name(path: Path) -> Path:
+    """A hidden sibling of `path`, keeping the extension so encoders pick the right format."""
+    return path.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}"
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """`write` fills a hidden temporary next to `path`, which then takes its name: a reader
+    never sees half a file, and a failure leaves nothing behind."""
+    temp = temp_name(path)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except OSError as err:
+        raise MediaError(f"{path}: cannot write it ({err.strerror or err})") from err
+    finally:
+        temp.unlink(missing_ok=True)

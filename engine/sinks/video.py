@@ -1,0 +1,137 @@
+"""Video files: H.264 in mp4/mov/mkv, VP9 in webm, with the source's timestamps, rotation
+and (optionally) audio, so a render plays in sync like its input."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from dreamreel.engine.media import Frame, MediaInfo
+from dreamreel.errors import MediaError
+
+from .audio import _AudioTrack
+from .base import Sink, next_ticks
+from .safety import temp_name
+
+VIDEO_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+# libvpx "cpu-used" (speed) for each x264 preset name; 5 and up use the realtime deadline.
+VP9_SPEED = {
+    "ultrafast": 8,
+    "superfast": 7,
+    "veryfast": 6,
+    "faster": 5,
+    "fast": 5,
+    "medium": 4,
+    "slow": 2,
+    "slower": 1,
+    "veryslow": 0,
+}
+BT709 = 1  # AVCOL_SPC / AVCOL_PRI / AVCOL_TRC value for ITU-R BT.709
+LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
+
+
+class _VideoSink(Sink):
+    """H.264 or VP9 in mp4/mov/mkv/webm, with source timestamps and optional audio."""
+
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        info: MediaInfo,
+        crf: int,
+        preset: str,
+        audio_from: MediaInfo | None,
+        start: float | None,
+        duration: float | None,
+    ) -> None:
+        super().__init__(path, temp_name(path))
+        if preset not in VP9_SPEED:
+            raise MediaError(
+                f"{path}: unknown preset '{preset}' (use one of {', '.join(VP9_SPEED)})"
+            )
+        self._fmt, self._info, self._crf, self._preset = fmt, info, crf, preset
+        self._tb = _time_base(info)
+        self._last_ticks: int | None = None
+        self._last_pts = self._last_end = 0.0
+        self._audio = _AudioTrack(audio_from, fmt, start, duration) if audio_from else None
+        options = {"movflags": "+faststart"} if fmt in ("mp4", "mov") else {}
+        try:
+            self._container = av.open(str(self._temp), "w", format=fmt, options=options)
+        except (av.FFmpegError, OSError) as err:
+            if self._audio:
+                self._audio.close()
+            raise MediaError(f"{path}: cannot create the output file ({err})") from err
+        self._stream: av.VideoStream | None = None
+
+    def _add_streams(self, width: int, height: int) -> av.VideoStream:
+        if self._fmt == "webm":
+            codec = "libvpx-vp9"
+            options = {
+                "crf": str(min(63, round(self._crf * 31 / 23))),
+                "b": "0",
+                "cpu-used": str(VP9_SPEED[self._preset]),
+                "deadline": "realtime" if VP9_SPEED[self._preset] >= 5 else "good",
+                "row-mt": "1",
+            }
+            pix_fmt = "yuv420p"  # VP9 codes odd sizes in 4:2:0
+        else:
+            codec = "libx264"
+            options = {"crf": str(self._crf), "preset": self._preset}
+            # 4:2:0 H.264 cannot code odd sizes; 4:4:4 keeps the exact size.
+            pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        stream = self._container.add_stream(codec, options=options)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        stream.time_base = self._tb
+        context = stream.codec_context
+        context.time_base = self._tb
+        if self._info.fps:
+            context.framerate = self._info.fps
+        context.colorspace = context.color_primaries = context.color_trc = BT709
+        context.color_range = LIMITED_RANGE
+        if self._info.rotation:
+            stream.set_display_rotation(self._info.rotation)
+        if self._audio:
+            self._audio.add_stream(self._container)
+        return stream
+
+    def _write(self, image: np.ndarray, frame: Frame) -> None:
+        if self._stream is None:
+            self._stream = self._add_streams(image.shape[1], image.shape[0])
+        stream = self._stream
+        ticks = next_ticks(frame, self._tb, self._last_ticks)
+        video_frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+            format=stream.pix_fmt, dst_colorspace=BT709, dst_color_range=LIMITED_RANGE
+        )
+        video_frame.pts = ticks
+        video_frame.time_base = self._tb
+        if frame.duration:
+            video_frame.duration = max(1, round(Fraction(frame.duration) / self._tb))
+        self._container.mux(stream.encode(video_frame))
+        self._last_ticks = ticks
+        self._last_pts = float(ticks * self._tb)
+        self._last_end = self._last_pts + float(frame.duration or 0)
+        if self._audio:
+            self._audio.feed(self._container, self._last_pts)
+
+    def _finish(self, interrupted: bool) -> None:
+        self._container.mux(self._stream.encode(None))
+        if self._audio:
+            self._audio.feed(self._container, self._last_end if interrupted else math.inf)
+            self._audio.flush(self._container)
+            self._audio.close()
+        self._container.close()
+
+    def _release(self) -> None:
+        if self._audio:
+            self._audio.close()
+        self._container.close()
+
+
+def _time_base(info: MediaInfo) -> Fraction:
+    if info.time_base:
+        return info.time_base
+    return 1 / info.fps if info.fps else Fraction(1, 1000)
