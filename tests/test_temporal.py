@@ -6,7 +6,6 @@ last tests run on a real silent-film clip from ../shared/media.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
@@ -302,21 +301,3 @@ def test_real_clip_warping_error_halved(capsys: pytest.CaptureFixture[str]) -> N
         print(f"\nE_warp on {Path(CLIP).name}, 40 frames: per-frame {per_frame:.5f}, "
               f"Stabiliser {stable:.5f}, ExponentialBlend {smoothed:.5f}")
     assert stable * 2 <= per_frame
-
-
-@pytest.mark.slow
-def test_report_cost_at_640x480(capsys: pytest.CaptureFixture[str]) -> None:
-    """Per-frame cost of flow + mask + warp + blend at 640x480 (measured, not asserted)."""
-    inputs = [cv2.resize(frame, (640, 480)) for frame in clip_frames(11)]
-    stylized = [colour_map(frame) for frame in inputs]
-    lines = []
-    for preset in ("ultrafast", "fast", "medium"):
-        for scale in (1.0, 0.5):
-            stabiliser = Stabiliser(preset=preset, flow_scale=scale)
-            stabiliser(inputs[0], stylized[0])
-            start = time.perf_counter()
-            run(stabiliser, inputs[1:], stylized[1:])
-            ms = (time.perf_counter() - start) / (len(inputs) - 1) * 1000
-            lines.append(f"  {preset:9s} flow_scale {scale:4.2f}: {ms:6.1f} ms/frame")
-    with capsys.disabled():
-        print("\nStabiliser cost at 640x480 (flow + mask + warp + blend):\n" + "\n".join(lines))
