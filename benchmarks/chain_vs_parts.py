@@ -17,7 +17,7 @@ from dreamreel.engine.graph import FrameGraph
 
 def ms_per_frame(pipeline: str, height: int, width: int, repeats: int) -> float:
     built = stages.build(stages.stages(pipeline, {"style": "7"}), stages.context())
-    graph = FrameGraph(built.graph, 1, height, width, height, width, jit=False, device="/CPU:0")
+    graph = FrameGraph(built.graph, 1, height, width)
     frame = np.random.default_rng(0).integers(0, 256, (1, height, width, 3), dtype=np.uint8)
     graph(frame)  # compile
     times = []

@@ -47,7 +47,7 @@ def main() -> None:
     for clip in ("film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4"):
         inputs = frames(MEDIA / clip, args.frames, args.short_side)
         h, w = inputs[0].shape[:2]
-        graph = FrameGraph(effect, 1, h, w, h, w, jit=False, device="/CPU:0")
+        graph = FrameGraph(effect, 1, h, w)
         per_frame = [graph(f[None])[0] for f in inputs]
         base, _ = warping_error(inputs, per_frame)
         print(f"| {Path(clip).name} | input itself | {warping_error(inputs, inputs)[0]:.5f} | | |")

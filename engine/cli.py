@@ -56,10 +56,11 @@ def commands() -> list:
         metrics,
         run,
         styles,
+        tune,
         weights,
     )
 
-    return [run, demo, dream, styles, generate, live, metrics, bench, weights]
+    return [run, demo, dream, styles, generate, live, metrics, bench, tune, weights]
 
 
 def build_parser() -> argparse.ArgumentParser:

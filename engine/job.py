@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from dreamreel.engine import compute, processing, stages
+from dreamreel.engine import compute, processing, stages, tuning
 from dreamreel.engine.checkpoint import Checkpoint, fingerprint
 from dreamreel.engine.runner import RunStats, run_stream
 from dreamreel.engine.sinks import open_sink
@@ -52,9 +52,10 @@ class RunSpec:
     strength: float = 1.0
     preserve_color: bool = False
     size: int | None = None
-    batch: int = 4
+    batch: int | None = None  # None: measured (tuning)
     temporal: float | None = None
     flow_preset: str = DEFAULT_PRESET
+    backend: str = "auto"
     jit: str = "auto"
     precision: str = "auto"
     device: str | None = None
@@ -86,7 +87,9 @@ class RunSpec:
     def check(self) -> None:
         """Raise UsageError for numbers that cannot work, before anything is opened."""
         checks = [
-            (self.batch >= 1, "--batch must be at least 1"),
+            (self.batch is None or self.batch >= 1, "--batch must be at least 1"),
+            (self.backend in ("auto", *tuning.BACKENDS),
+             f"backend must be one of auto, {', '.join(tuning.BACKENDS)}"),
             (self.size is None or self.size >= 16, "--size must be at least 16 pixels"),
             (self.temporal is None or 0 <= self.temporal <= 1, "--temporal must be within 0..1"),
             (self.fps is None or self.fps > 0, "--fps must be positive"),
@@ -109,59 +112,83 @@ def _names(stage: StageSpec) -> set[str]:
 
 def stylize(spec: RunSpec | None = None, /, *,
             progress: Callable[[int, int | None], None] | None = None,
-            report: Callable[[str], None] | None = None, **values: Any) -> RunStats:
+            report: Callable[[str], None] | None = None,
+            say: Callable[[str], None] | None = None, **values: Any) -> RunStats:
     """Run a job (a RunSpec, or the keywords of `RunSpec.make`) and return its figures.
 
-    `progress(frames_done, frames_expected)` is called after every frame; `report(line)` gets what a long job
-    has to say (a film frame's losses). Ctrl-C keeps the frames finished so far in a playable
-    output (`stats.interrupted`).
+    `progress(frames_done, frames_expected)` is called after every frame; `report(line)` gets
+    what a long job has to say (a film frame's losses), `say(line)` what the engine decides
+    (tuning for this machine). Ctrl-C keeps the frames finished so far in a playable output
+    (`stats.interrupted`).
     """
     if spec is None:
         spec = RunSpec.make(**values)
     elif values:
         raise UsageError("give a RunSpec or keywords, not both")
     spec.check()
-    names = {s.name for s in spec.stages}
     with open_source(spec.input, start=spec.start, duration=spec.duration) as source:
         info = source.info
         still = info.kind == "image"
-        device = spec.device or compute.default_device()
-        jit = compute.resolve_jit(spec.jit, device)
-        native = set.intersection(*(set(registry.get(n).precisions) for n in names))
-        precision = compute.resolve_precision(spec.precision, names, device, tuple(native))
-        ctx = stages.context(precision, jit, video=not still, offline=spec.offline)
-        built = stages.build(spec.stages, ctx)
-        frame = (info.height, info.width)
-        work = compute.working_size(*frame, spec.size)
-        common = dict(built=built, frame=frame, work=work, strength=spec.strength,
-                      temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
-                      jit=jit, device=device, preserve_color=spec.preserve_color)
-        if built.sequential is not None:
-            checkpoint = None if spec.checkpoint is None else Checkpoint(
-                spec.checkpoint, fingerprint(spec.input, describe(spec)))
-            processor = processing.sequential(**common, checkpoint=checkpoint, report=report)
-        else:
-            processor = processing.batched(**common, batch=1 if still else spec.batch)
-        frames = resample(source, spec.fps) if spec.fps else source
         sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
                          audio_from=info if spec.audio and info.has_audio else None,
                          start=spec.start, duration=spec.duration, gif_dither=spec.dither,
                          overwrite=spec.overwrite)
         with sink:
+            frame = (info.height, info.width)
+            work = compute.working_size(*frame, spec.size)
+            device = spec.device or compute.default_device()
+            choice = decide(spec, work, device, 1 if still else info.frame_count, say)
+            ctx = stages.context(choice.precision, choice.jit, video=not still,
+                                 offline=spec.offline)
+            built = stages.build(spec.stages, ctx)
+            common = dict(built=built, frame=frame, work=work, strength=spec.strength,
+                          temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
+                          jit=choice.jit, device=device, preserve_color=spec.preserve_color)
+            if built.sequential is not None:
+                checkpoint = None if spec.checkpoint is None else Checkpoint(
+                    spec.checkpoint, fingerprint(spec.input, describe(spec)))
+                processor = processing.sequential(**common, checkpoint=checkpoint, report=report)
+            else:
+                processor = processing.batched(**common, batch=choice.batch,
+                                               backend=choice.backend)
+            frames = resample(source, spec.fps) if spec.fps else source
             on_frame = None if progress is None else (
                 lambda done: progress(done, info.frame_count))
             stats = run_stream(frames, processor.process, processor.batch, sink.write,
-                               stabilise=processor.stabilise, on_frame=on_frame)
+                               processor.prepare, processor.finish, on_frame)
             if stats.interrupted:
                 stats.kept = sink.keep_finished()
     stats.lost_frames = source.lost_frames
     stats.summary = {"input": str(spec.input), "output": str(spec.output),
                      "width": info.width, "height": info.height, "batch": processor.batch,
-                     "device": device, "jit": jit, "precision": precision,
-                     "temporal": processor.temporal,
+                     "device": device, "backend": choice.backend, "jit": choice.jit,
+                     "precision": choice.precision, "temporal": processor.temporal,
+                     "stage_seconds": {k: round(v, 3) for k, v in stats.stage_seconds.items()},
                      "stages": [{"name": s.name, "strength": s.strength, **_plain(s.options)}
                                 for s in spec.stages]}
     return stats
+
+
+# Tuning takes seconds (a trace and a few timed calls per candidate), so it runs when a job
+# is long enough to repay it: about this many pixels through the network (150 frames at
+# 640x360). Shorter jobs take an earlier measurement of this machine, or the rules.
+TUNE_PIXELS = 150 * 640 * 360
+
+
+def decide(spec: RunSpec, work: tuple[int, int], device: str, frames: int | None,
+           say: Callable[[str], None] | None = None) -> tuning.Choice:
+    """How the job runs: what the user forced, and for the rest the tuner's choice for this
+    machine (measured now when the job is long enough to repay it)."""
+    still = frames == 1
+    request = tuning.Request(
+        spec.stages, *work, device, batches=not still,
+        backend=None if spec.backend == "auto" else spec.backend,
+        precision=None if spec.precision == "auto" else spec.precision,
+        jit=None if spec.jit == "auto" else spec.jit == "on",
+        batch=1 if still else spec.batch)
+    if (frames or 0) * work[0] * work[1] >= TUNE_PIXELS:
+        return tuning.tune(request, {"video": True, "offline": spec.offline}, say=say)[0]
+    return tuning.cached(request) or tuning.default(request)
 
 
 def describe(spec: RunSpec) -> str:

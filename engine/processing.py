@@ -1,43 +1,80 @@
 """How a built chain processes a clip's frames: the two branches of a run.
 
-- Batched: the frame stages are one compiled FrameGraph over fixed-size batches; the
-  stabiliser, if on, follows on the writer thread (at the working size).
-- Sequential: a stateful last stage (a feedback dream, film mode) sees one frame at a time at
-  the working size, with the guide the stabiliser computes from the previous frame; its
-  output is blended at the effect's temporal weight, committed as the next frame's past,
-  saved to the checkpoint, and enlarged to the frame's size. Frame stages before it run as
-  one graph first.
+Every frame is shrunk to the working size on the decoder's thread, processed there, and
+enlarged on the encoder's thread (`Resize`), so the graph thread does graph work only:
+
+- Batched: the frame stages are one compiled graph (TensorFlow, or its TF Lite conversion)
+  over fixed-size batches; the stabiliser, if on, follows on the encoder's thread at the
+  working size, before the enlargement.
+- Sequential: a stateful last stage (a feedback dream, film mode) sees one frame at a time
+  with the guide the stabiliser computes from the previous frame; its output is blended at the
+  effect's temporal weight, committed as the next frame's past and saved to the checkpoint.
+  Frame stages before it run as one graph first.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from dreamreel.engine.checkpoint import Checkpoint
-from dreamreel.engine.graph import FrameGraph
+from dreamreel.engine.graph import FrameGraph, LiteGraph
 from dreamreel.engine.stages import Built
-from dreamreel.engine.temporal import DEFAULT_WEIGHT, Stabiliser, stabilise_at_size
+from dreamreel.engine.temporal import DEFAULT_WEIGHT, Stabiliser
 from dreamreel.pipelines.base import SequentialEffect
 
 FLOW_MAX_SIDE = 360  # px: the short side optical flow is computed at, at most
 
 
+@dataclass(frozen=True)
+class Resize:
+    """Between the frame's size and the working size, with OpenCV, outside the graph.
+
+    share: how much of the frame passes straight through the chain (the product of
+      (1 - strength) over its frame stages, times 1 for a residual or no sequential stage): the
+      enlarged output gets that share of the full-size frame's own detail back, the detail the
+      working size cannot hold.
+    preserve_color: the output takes the full-size frame's colour, keeping its own luminance.
+    """
+
+    frame: tuple[int, int]  # (height, width)
+    work: tuple[int, int]
+    share: float = 0.0
+    preserve_color: bool = False
+
+    def shrink(self, image: np.ndarray) -> np.ndarray:
+        """uint8 HxWx3 at the frame's size -> at the working size (area average)."""
+        if self.frame == self.work:
+            return image
+        return cv2.resize(image, self.work[::-1], interpolation=cv2.INTER_AREA)
+
+    def enlarge(self, image: np.ndarray, small: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The working-size output `out` at the frame's size: bicubic, plus `share` of the
+        frame's detail (`image` minus its shrunk `small`, enlarged), colour kept on request."""
+        if self.frame != self.work:
+            size = self.frame[::-1]
+            enlarged = cv2.resize(out, size, interpolation=cv2.INTER_CUBIC)
+            if self.share > 0:
+                blurred = cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
+                detail = image.astype(np.float32) - blurred
+                enlarged = np.clip(enlarged + self.share * detail + 0.5, 0, 255).astype(np.uint8)
+            out = enlarged
+        return keep_chroma(out, image) if self.preserve_color else out
+
+
 @dataclass
 class Processor:
-    """What the streaming runner needs: a batch function, its batch size, and the stabiliser
-    that follows it on the writer thread (None when off or built in)."""
+    """What the streaming runner needs (see engine.runner.run_stream)."""
 
-    process: Callable[[np.ndarray], np.ndarray]  # [batch, H, W, 3] uint8 -> the same
+    process: Callable[[np.ndarray], np.ndarray]  # [batch, h, w, 3] uint8 at the working size
     batch: int
-    stabilise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    prepare: Callable[[np.ndarray], np.ndarray]  # frame -> working size, decoder thread
+    finish: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # encoder thread
     temporal: float | None = None  # the stabiliser weight in use (None: off)
-    notes: list[str] = field(default_factory=list)
 
 
 def flow_scale(work: tuple[int, int]) -> float:
@@ -46,53 +83,63 @@ def flow_scale(work: tuple[int, int]) -> float:
     return min(1.0, max(0.25, FLOW_MAX_SIDE / work[0]))
 
 
+def compile_graph(built: Built, batch: int, work: tuple[int, int], jit: bool, device: str,
+                  backend: str = "tf") -> FrameGraph | LiteGraph:
+    """The frame stages at the working size, run by TensorFlow or converted to TF Lite."""
+    graph = FrameGraph(built.graph, batch, *work, jit=jit, device=device)
+    return LiteGraph(graph) if backend == "lite" else graph
+
+
+def share(built: Built, strength: float) -> float:
+    """How much of the frame passes straight through the chain (see Resize)."""
+    sequential = built.sequential
+    if sequential is not None and not sequential.residual:
+        return 0.0
+    return built.camera_share(strength)
+
+
 def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: int,
             strength: float, temporal: float | None, flow_preset: str, jit: bool, device: str,
-            preserve_color: bool) -> Processor:
+            preserve_color: bool, backend: str = "tf") -> Processor:
     """The frame stages as one graph over batches, then the stabiliser at the working size
-    (`temporal`: its weight, None for the default, 0 for off)."""
-    graph = FrameGraph(built.graph, batch, *frame, *work, jit=jit, device=device,
-                       preserve_color=preserve_color)
+    (`temporal`: its weight, None for the default, 0 for off), then the enlargement."""
+    graph = compile_graph(built, batch, work, jit, device, backend)
     controls = built.graph_controls(strength)
+    resize = Resize(frame, work, share(built, strength), preserve_color)
     weight = DEFAULT_WEIGHT if temporal is None else temporal
-    stabilise = None
-    if weight > 0:
-        # What flickers is the network's output, made at the working size and enlarged, so
-        # the correction is made there and enlarged too (a quarter of the work for a 720p
-        # clip at --size 360).
-        stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work))
-        stabilise = partial(stabilise_at_size, stabiliser, size=work)
-    return Processor(lambda frames: graph(frames, controls), batch, stabilise,
+    stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work)) if weight > 0 else None
+
+    def finish(image: np.ndarray, small: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if stabiliser is not None:  # what flickers is made at the working size: steady it there
+            out = stabiliser(small, out)
+        return resize.enlarge(image, small, out)
+
+    return Processor(lambda frames: graph(frames, controls), batch, resize.shrink, finish,
                      weight if weight > 0 else None)
 
 
 class Sequential:
     """One frame a call through the graph stages, then the sequential effect (see the module
-    docstring); callable as a Processor's `process` with batches of one."""
+    docstring); a Processor's `process` with batches of one, at the working size."""
 
     def __init__(self, effect: SequentialEffect, graph: FrameGraph | None,
-                 controls: dict[str, np.ndarray], work: tuple[int, int],
-                 stabiliser: Stabiliser, preserve_color: bool = False,
+                 controls: dict[str, np.ndarray], stabiliser: Stabiliser,
                  checkpoint: Checkpoint | None = None,
-                 report: Callable[[str], None] | None = None) -> None:
-        self.effect, self.graph, self.controls, self.work = effect, graph, controls, work
-        self.stabiliser, self.preserve_color = stabiliser, preserve_color
-        self.checkpoint, self.report = checkpoint, report
+                 report: Callable[[str], None] | None = None, strength: float = 1.0) -> None:
+        self.effect, self.graph, self.controls = effect, graph, controls
+        self.stabiliser, self.checkpoint, self.report = stabiliser, checkpoint, report
+        self.strength = strength  # of the sequential stage: its output blended with its input
         self.index = 0
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """[1, H, W, 3] uint8 -> [1, H, W, 3] uint8, frames in order."""
-        frame = frames[0] if self.graph is None else self.graph(frames, self.controls)[0]
-        height, width = frame.shape[:2]
-        small = frame if (height, width) == self.work else cv2.resize(
-            frame, self.work[::-1], interpolation=cv2.INTER_AREA)
+        """[1, h, w, 3] uint8 -> [1, h, w, 3] uint8, frames in order."""
+        small = frames[0] if self.graph is None else self.graph(frames, self.controls)[0]
         guide = self.stabiliser.guide(small)
         out = None if self.checkpoint is None else self.checkpoint.load(self.index, small.shape)
         if out is None:
             began = time.perf_counter()
-            out = self.stabiliser.blend(self.effect(small, guide, self.index), guide)
-            if self.preserve_color:
-                out = keep_chroma(out, small)
+            out = with_strength(small, self.effect(small, guide, self.index), self.strength)
+            out = self.stabiliser.blend(out, guide)
             if self.checkpoint is not None:
                 self.checkpoint.save(self.index, out)
             note = getattr(self.effect, "note", None)
@@ -101,13 +148,7 @@ class Sequential:
                             f"{time.perf_counter() - began:.1f} s")
         self.stabiliser.commit(small, out)
         self.index += 1
-        if small is frame:
-            return out[None]
-        if self.effect.residual:  # its change, enlarged, on the full-size frame's own detail
-            added = cv2.resize(out.astype(np.float32) - small, (width, height),
-                               interpolation=cv2.INTER_CUBIC)
-            return np.clip(frame + added + 0.5, 0, 255).astype(np.uint8)[None]
-        return cv2.resize(out, (width, height), interpolation=cv2.INTER_CUBIC)[None]
+        return out[None]
 
 
 def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], strength: float,
@@ -117,20 +158,31 @@ def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], stre
     """The sequential branch, one frame a call (`temporal`: the blend weight, None for the
     effect's own)."""
     effect = built.sequential
-    graph = None
-    if built.graph is not None:
-        graph = FrameGraph(built.graph, 1, *frame, *work, jit=jit, device=device,
-                           preserve_color=preserve_color)
+    graph = None if built.graph is None else FrameGraph(built.graph, 1, *work, jit=jit,
+                                                        device=device)
     weight = effect.temporal if temporal is None else temporal
     weight = DEFAULT_WEIGHT if weight is None else weight
     stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work))
-    run = Sequential(effect, graph, built.graph_controls(strength), work, stabiliser,
-                     preserve_color and graph is None, checkpoint, report)
-    return Processor(run, 1, None, weight if weight > 0 else None)
+    last = built.stages[-1]
+    run = Sequential(effect, graph, built.graph_controls(strength), stabiliser, checkpoint,
+                     report, strength if last.strength is None else last.strength)
+    resize = Resize(frame, work, share(built, strength), preserve_color)
+    return Processor(run, 1, resize.shrink, lambda image, small, out: resize.enlarge(
+        image, small, out), weight if weight > 0 else None)
+
+
+def with_strength(source: np.ndarray, out: np.ndarray, strength: float) -> np.ndarray:
+    """`strength` of the way from `source` to `out` (uint8 HxWx3 each)."""
+    if strength >= 1.0:
+        return out
+    return np.clip(source + strength * (out.astype(np.float32) - source) + 0.5, 0,
+                   255).astype(np.uint8)
 
 
 def keep_chroma(image: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """`image`'s luminance with `source`'s colour (uint8 HxWx3 RGB each)."""
-    luma = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[..., :1]
-    chroma = cv2.cvtColor(source, cv2.COLOR_RGB2YCrCb)[..., 1:]
-    return cv2.cvtColor(np.concatenate([luma, chroma], axis=2), cv2.COLOR_YCrCb2RGB)
+    """`image`'s luminance with `source`'s colour (uint8 HxWx3 RGB each), in float so that
+    only the final rounding moves the colour."""
+    luma = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2YCrCb)[..., :1]
+    chroma = cv2.cvtColor(source.astype(np.float32) / 255.0, cv2.COLOR_RGB2YCrCb)[..., 1:]
+    rgb = cv2.cvtColor(np.concatenate([luma, chroma], axis=2), cv2.COLOR_YCrCb2RGB)
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)

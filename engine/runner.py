@@ -30,7 +30,10 @@ class RunStats:
     seconds: float = 0.0
     interrupted: bool = False  # Ctrl-C: the `kept` frames finished so far are the output
     kept: int = 0
-    graph_seconds: float = 0.0
+    # Busy seconds of each stage (they overlap: decoding with shrinking, the graph, and
+    # finishing (stabiliser, enlarging) with encoding run on threads of their own).
+    stage_seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("decode", "graph", "finish", "encode"), 0.0))
     lost_frames: int = 0  # input frames that could not be decoded
     summary: dict[str, object] = field(default_factory=dict)
 
@@ -81,14 +84,17 @@ def run_stream(
     graph: Callable[[np.ndarray], np.ndarray],
     batch_size: int,
     write: Callable[[Frame], None],
-    stabilise: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+    finish: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> RunStats:
     """Stream `frames` through `graph` in fixed-size batches and `write` every result in order.
 
-    `graph` takes and returns [batch_size, H, W, 3] uint8; a partial last batch is padded by
-    repeating its last frame (the graph never recompiles) and the padding is dropped.
-    `stabilise(source, stylized) -> frame` runs in frame order on the writer thread.
+    `prepare(image) -> input` runs on the decoder's thread (shrinking to the working size);
+    `graph` takes and returns [batch_size, h, w, 3] uint8 inputs; a partial last batch is
+    padded by repeating its last frame (the graph never recompiles) and the padding is dropped.
+    `finish(image, input, output) -> frame` runs in frame order on the encoder's thread
+    (stabilising, enlarging).
     """
     stats = RunStats()
     stop = threading.Event()
@@ -98,8 +104,18 @@ def run_stream(
     def running() -> bool:
         return not stop.is_set()
 
+    seconds = stats.stage_seconds
+
     def read() -> None:
-        for batch in batches(frames, batch_size):
+        source = batches(frames, batch_size)
+        while True:
+            t0 = time.perf_counter()
+            batch = next(source, None)
+            if batch is not None:
+                batch = [(f, f.image if prepare is None else prepare(f.image)) for f in batch]
+            seconds["decode"] += time.perf_counter() - t0
+            if batch is None:
+                break
             if not _put(inbox, batch, running):
                 return
         _put(inbox, END, running)
@@ -110,10 +126,14 @@ def run_stream(
             if item is END:
                 return
             batch, images = item
-            for frame, image in zip(batch, images, strict=False):
-                if stabilise is not None:
-                    image = stabilise(frame.image, image)
+            for (frame, prepared), image in zip(batch, images, strict=False):
+                t0 = time.perf_counter()
+                if finish is not None:
+                    image = finish(frame.image, prepared, image)
+                t1 = time.perf_counter()
                 write(replace(frame, image=np.ascontiguousarray(image)))
+                seconds["finish"] += t1 - t0
+                seconds["encode"] += time.perf_counter() - t1
                 stats.frames += 1
                 if on_frame:
                     on_frame(stats.frames)
@@ -127,13 +147,13 @@ def run_stream(
             item = _get(inbox, reader)
             if item is END:
                 break
-            stacked = np.stack([f.image for f in item])  # [n, H, W, 3] uint8
+            stacked = np.stack([prepared for _, prepared in item])  # [n, h, w, 3] uint8
             if len(item) < batch_size:
                 pad = np.repeat(stacked[-1:], batch_size - len(item), axis=0)
                 stacked = np.concatenate([stacked, pad])
             t0 = time.perf_counter()
             out = graph(stacked)
-            stats.graph_seconds += time.perf_counter() - t0
+            seconds["graph"] += time.perf_counter() - t0
             if not _put(outbox, (item, out[: len(item)]), writer.is_alive):
                 break
     except KeyboardInterrupt:

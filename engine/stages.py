@@ -101,9 +101,18 @@ class Built:
             values.update({f"{stage.name}.{k}" if chained else k: v for k, v in own.items()})
         return values
 
-    @property
-    def handles_strength(self) -> bool:
-        return any(e.handles_strength for e in _parts(self.graph))
+    def camera_share(self, strength: float, strengths: Mapping[str, float] | None = None) -> float:
+        """How much of the input passes straight through the frame stages: the product of
+        (1 - strength) over them (each stage's own `@S`, else `strengths` by stage name, else
+        `strength`), 0 past a stage that uses its strength otherwise (a painting's style)."""
+        passed = 1.0
+        for stage, effect in zip(self.frame_stages, _parts(self.graph), strict=True):
+            if effect.handles_strength:
+                return 0.0
+            own = stage.strength if stage.strength is not None else (
+                (strengths or {}).get(stage.name, strength))
+            passed *= 1.0 - own
+        return passed
 
 
 def _parts(graph: Effect | None) -> list[Effect]:

@@ -82,6 +82,9 @@ class Pipeline:
     place: str = "any"
     live: bool = True  # usable in `dreamreel live`
     precisions: tuple[str, ...] = ("float32", "bfloat16")
+    # How far (mean absolute difference, levels of 255) another compute type or backend may
+    # take the output from float32 TensorFlow and still be chosen by the tuner.
+    tolerance: float = 1.5
     # Defaults that differ in a live show (a lighter dream), by setting name.
     live_defaults: dict[str, Any] = field(default_factory=dict)
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 from dreamreel.engine import stages
 from dreamreel.engine.bench.measure import graph_flops, measure
 from dreamreel.engine.bench.plan import STYLE_IMAGE, Case, Plan, Row, pipeline_of
-from dreamreel.engine.graph import FrameGraph
+from dreamreel.engine.graph import FrameGraph, LiteGraph
 
 
 def frames(batch: int, height: int, width: int) -> np.ndarray:
@@ -58,7 +58,7 @@ class Models:
         flops = self.flops_per_frame(case)
         row = Row("model", "dreamreel", case.pipeline, case.width, case.height, case.batch,
                   case.jit, case.precision, sample.fps, sample.fps_min, sample.fps_max,
-                  peak_rss_mb=sample.peak_rss_mb, note=note)
+                  peak_rss_mb=sample.peak_rss_mb, note=note, backend=case.backend)
         if flops is not None:
             row.gflop_per_frame = flops / 1e9
             row.gflops = row.gflop_per_frame * sample.fps
@@ -81,9 +81,10 @@ class Models:
             steps = self._steps(case)
             note = f"optimisation steps a frame: {steps}" if steps else ""
             return (lambda: effect(batch[0], None, 0)), steps, note
-        graph = FrameGraph(effect, case.batch, case.height, case.width, case.height,
-                           case.width, jit=case.jit, device=p.device,
-                           preserve_color=p.preserve_color)
+        graph = FrameGraph(effect, case.batch, case.height, case.width, jit=case.jit,
+                           device=p.device)
+        if case.backend == "lite":
+            graph = LiteGraph(graph)
         return (lambda: graph(batch)), 0, ""
 
     def _steps(self, case: Case) -> int:

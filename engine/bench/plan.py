@@ -37,6 +37,7 @@ class Case:
     batch: int = 1
     jit: bool = False
     precision: str = "float32"
+    backend: str = "tf"  # or "lite": the graph converted to TF Lite (frame pipelines)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Plan:
     batches: tuple[int, ...] = (1, 4)
     jits: tuple[bool, ...] = (False, True)
     precisions: tuple[str, ...] = ("float32", "bfloat16")
+    backends: tuple[str, ...] = ("tf", "lite")
     repeats: int = 3
     steps: int = 2  # dream ascent / film optimisation steps per frame
     octaves: int = 1  # dream octaves
@@ -79,13 +81,17 @@ class Plan:
                     width = height = min(width, height)
                 cases += [Case(name, width, height, b, j, p)
                           for b in batches for j in self.jits for p in precisions]
+                if pipeline.kind == "frame" and "lite" in self.backends:
+                    cases += [Case(name, width, height, b, False, "float32", "lite")
+                              for b in batches]
         return list(dict.fromkeys(cases))
 
 
 def quick_plan(**settings: object) -> Plan:
     """The one-minute smoke run CI can afford: small frames, one config, a few e2e frames."""
     return Plan(pipelines=("style", STYLE_IMAGE, "dream", "faces"), sizes=((256, 256),),
-                batches=(1,), jits=(False,), precisions=("float32",), repeats=3, steps=1,
+                batches=(1,), jits=(False,), precisions=("float32",), backends=("tf",),
+                repeats=3, steps=1,
                 octaves=1, e2e_seconds=0.5, e2e_pipelines=("style",),
                 model_sizes={"dream": (128, 128), "faces": (64, 64)}, **settings)
 
@@ -115,3 +121,4 @@ class Row:
     ratio: float | None = None  # dreamreel fps / peer fps
     note: str = ""
     frames: int | None = None  # e2e rows: frames of the clip
+    backend: str | None = None  # model rows: "tf" or "lite"

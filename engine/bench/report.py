@@ -20,7 +20,8 @@ def progress_line(row: Row) -> str:
 def _knobs(row: Row | dict) -> str:
     r = row if isinstance(row, dict) else asdict(row)
     jit = {None: "-", True: "XLA", False: "no XLA"}[r["jit"]]
-    return f"{jit}, {r['precision'] or '-'}"
+    lite = "TF Lite, " if r.get("backend") == "lite" else ""
+    return f"{lite}{jit}, {r['precision'] or '-'}"
 
 
 def _num(value: float | None, digits: int = 1) -> str:

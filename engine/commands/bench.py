@@ -64,6 +64,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     plan.add_argument("--precisions", type=_choices(("float32", "bfloat16")),
                       default=("float32", "bfloat16"), metavar="P,...",
                       help="compute types (default float32,bfloat16; vintage and faces: float32)")
+    plan.add_argument("--backends", type=_choices(("tf", "lite")), default=("tf", "lite"),
+                      metavar="B,...", help="TensorFlow, and the frame graphs converted to TF "
+                      "Lite (XNNPACK) (default tf,lite)")
     plan.add_argument("--repeats", type=int, default=3,
                       help="timed calls per row after one warm-up call; the median is reported")
     plan.add_argument("--steps", type=int, default=2,
@@ -111,6 +114,7 @@ def make_plan(args: argparse.Namespace) -> bench.Plan:
         return bench.quick_plan(**settings)
     return bench.Plan(pipelines=args.pipelines, sizes=args.sizes, batches=args.batches,
                       jits=tuple(j == "on" for j in args.jit), precisions=args.precisions,
+                      backends=args.backends,
                       repeats=args.repeats, steps=args.steps, octaves=args.octaves,
                       e2e_seconds=args.e2e_seconds, e2e_pipelines=args.e2e_pipelines,
                       e2e_sizes=args.e2e_sizes, **settings)

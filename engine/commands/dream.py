@@ -69,7 +69,8 @@ def dream(args: argparse.Namespace) -> int:
         h, w = photo.shape[:2]
     info = MediaInfo(path=args.image, kind="image" if not args.frames else "video", width=w,
                      height=h, fps=Fraction(args.fps).limit_denominator(1001), frame_count=frames)
-    progress = Progress(frames, label=args.image.name, enabled=False if args.quiet else None)
+    progress = Progress(frames, label=args.image.name, enabled=False if args.quiet else None,
+                        estimate=not args.quiet)
     time_base = Fraction(1, 1) / info.fps
     with open_sink(args.output, info, overwrite=args.overwrite) as sink:
         current = first(image, None, 0)

@@ -199,14 +199,15 @@ def generate(args: argparse.Namespace) -> int:
     renderer = built.source.renderer(args.batch, args.size, args.resample, device,
                                      jit=args.jit != "off")
     processor = after_faces(args, built, (height, width), device, precision, jit)
-    progress = Progress(frame_count, label=args.output.name, enabled=False if args.quiet else None)
+    progress = Progress(frame_count, label=args.output.name, enabled=False if args.quiet else None,
+                        estimate=not (args.quiet or args.json))
     frames = (Frame(image=image, index=index, pts=float(index / args.fps),
                     duration=float(1 / args.fps), pts_ticks=index, time_base=1 / args.fps)
               for index, image in enumerate(render_frames(renderer, latents, rows, cols)))
     with open_sink(args.output, info, crf=args.crf, preset=args.preset,
                    overwrite=args.overwrite) as sink:
         stats = run_stream(frames, processor.process, processor.batch, sink.write,
-                           stabilise=processor.stabilise, on_frame=progress)
+                           processor.prepare, processor.finish, progress)
         progress.close()
         if stats.interrupted:
             stats.kept = sink.keep_finished()
@@ -241,4 +242,5 @@ def after_faces(args: argparse.Namespace, built: stages.Built, frame: tuple[int,
         return processing.sequential(**common, checkpoint=None, report=None)
     if built.graph is not None:
         return processing.batched(**common, batch=args.batch)
-    return processing.Processor(lambda frames: frames, args.batch)
+    return processing.Processor(lambda frames: frames, args.batch, lambda image: image,
+                                lambda image, small, out: out)

@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="a video file (played at its frame rate) or stream URL instead of a camera")
     parser.add_argument("--loop", action="store_true", help="play --source FILE forever")
     add_effect_arguments(parser, kinds=("frame", "sequential", "source"), live=True)
-    add_compute_arguments(parser, batch=None)
+    add_compute_arguments(parser, batch=False)
     show = parser.add_argument_group("show")
     show.add_argument("--setlist", metavar="FILE|SPEC;SPEC",
                       help="pipelines to switch between live, all compiled up front: a file with one "
@@ -193,9 +193,9 @@ def live(args: argparse.Namespace) -> int:
         device = args.device or compute.default_device()
         sizes = ladder(args.size, args.target_fps)
         began = time.perf_counter()
-        programs = compile_programs(specs, values, height, width, sizes, device,
-                                    compute.resolve_jit(args.jit, device), args.precision,
-                                    args.preserve_color, args.offline)
+        programs = compile_programs(specs, values, height, width, sizes, device, args.jit,
+                                    args.precision, args.backend, args.preserve_color,
+                                    args.offline, lambda line: print(line, file=sys.stderr))
         compile_seconds = time.perf_counter() - began
         print(f"dreamreel: compiled {len(specs)} pipeline(s) x {len(sizes)} size(s) "
               f"({', '.join(map(str, sizes))} px) in {compile_seconds:.1f} s", file=sys.stderr)

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from dreamreel.engine import compute
+from dreamreel.engine import compute, tuning
 from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.pipelines import registry, settings
 
@@ -77,17 +77,20 @@ def setting_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def add_compute_arguments(parser: argparse.ArgumentParser, batch: int | None = 4) -> None:
+def add_compute_arguments(parser: argparse.ArgumentParser, batch: bool = True) -> None:
     """Where and how the graphs run."""
     group = parser.add_argument_group("compute")
     group.add_argument("--size", type=int, metavar="PX",
                        help="working resolution: the short side the network sees (output keeps "
                        "the input size)")
-    if batch is not None:
-        group.add_argument("--batch", type=int, default=batch,
-                           help=f"frames per graph call (default {batch})")
+    if batch:
+        group.add_argument("--batch", type=int,
+                           help="frames per graph call (default: measured, see `dreamreel tune`)")
+    group.add_argument("--backend", default="auto", choices=("auto", *tuning.BACKENDS),
+                       help="tf: TensorFlow; lite: the frame graph converted to TF Lite "
+                       "(XNNPACK); auto: measured on this machine")
     group.add_argument("--jit", default="auto", choices=compute.JIT_CHOICES,
-                       help="XLA compilation: auto = on for GPU, off for CPU (measured faster)")
+                       help="XLA compilation (default: measured on this machine)")
     add_precision_argument(group)
     group.add_argument("--device", help="TensorFlow device, e.g. /GPU:0 or /CPU:0 (default: GPU "
                        "if any)")
@@ -96,8 +99,9 @@ def add_compute_arguments(parser: argparse.ArgumentParser, batch: int | None = 4
 
 def add_precision_argument(group) -> None:
     group.add_argument("--precision", default="auto", choices=compute.PRECISION_CHOICES,
-                       help="auto: bfloat16 where it is native (a CPU with AVX512_BF16/AMX; "
-                       "dream and gatys on a GPU), float32 otherwise")
+                       help="auto: measured on this machine for a long job; otherwise bfloat16 "
+                       "where it is native (a CPU with AVX512_BF16/AMX; dream and gatys on a "
+                       "GPU), float32 elsewhere")
 
 
 def add_effect_arguments(parser: argparse.ArgumentParser, default: str = "style",

@@ -54,7 +54,8 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     return RunSpec.make(
         args.input, args.output, args.pipeline, **setting_values(args),
         strength=args.strength, preserve_color=args.preserve_color, size=args.size,
-        batch=args.batch, temporal=args.temporal, flow_preset=args.flow_preset, jit=args.jit,
+        batch=args.batch, temporal=args.temporal, flow_preset=args.flow_preset,
+        backend=args.backend, jit=args.jit,
         precision=args.precision, device=args.device, offline=args.offline, start=args.start,
         duration=args.duration, fps=args.fps, crf=args.crf, preset=args.preset,
         audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
@@ -63,10 +64,14 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
 
 def run(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    progress = Progress(None, label=Path(args.input).name, enabled=False if args.quiet else None)
     quiet = args.quiet or args.json
-    stats = stylize(spec, progress=progress,
-                    report=None if quiet else lambda line: print(line, file=sys.stderr))
+    progress = Progress(None, label=Path(args.input).name, enabled=False if args.quiet else None,
+                        estimate=not quiet)
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    stats = stylize(spec, progress=progress, report=None if quiet else say,
+                    say=None if args.quiet else say)
     progress.close()
     return finish(stats, args.input, args.output, args.json, args.quiet)
 

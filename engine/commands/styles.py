@@ -49,7 +49,7 @@ def contact_sheet(image: np.ndarray, size: int, offline: bool) -> np.ndarray:
     precision = compute.resolve_precision("auto", {"style"}, device)
     jit = compute.resolve_jit("auto", device)
     built = stages.build(stages.stages("style"), stages.context(precision, jit, offline=offline))
-    graph = FrameGraph(built.graph, 1, h, w, h, w, jit=jit, device=device)
+    graph = FrameGraph(built.graph, 1, h, w, jit=jit, device=device)
     tiles = [image]
     for index in range(26):
         mix = np.eye(26, dtype=np.float32)[index]

@@ -27,12 +27,12 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.engine import stages
-from dreamreel.engine.compute import resolve_precision, working_size
-from dreamreel.engine.graph import FrameGraph
+from dreamreel.engine import stages, tuning
+from dreamreel.engine.compute import working_size
+from dreamreel.engine.processing import Resize, compile_graph, with_strength
 from dreamreel.engine.stages import Built, StageSpec
 from dreamreel.engine.temporal import Stabiliser
-from dreamreel.pipelines import registry, settings
+from dreamreel.pipelines import settings
 from dreamreel.pipelines.base import Chain
 
 PAUSE = 1.0  # seconds without a frame after which the faces' walk resumes where it stopped
@@ -54,14 +54,14 @@ class Program:
 
     def __init__(self, name: str, chain: tuple[StageSpec, ...], built: Built,
                  frame_shape: tuple[int, int], sizes: list[tuple[int, int]], device: str,
-                 jit: bool, preserve_color: bool = False) -> None:
+                 choice: tuning.Choice, preserve_color: bool = False,
+                 source_jit: bool = True) -> None:
         self.name, self.chain, self.built = name, chain, built
-        self.frame_shape, self.sizes = frame_shape, sizes
+        self.frame_shape, self.sizes, self.preserve_color = frame_shape, sizes, preserve_color
         self.graphs = [] if built.graph is None else [
-            FrameGraph(built.graph, 1, h, w, h, w, jit=jit, device=device,
-                       preserve_color=preserve_color) for h, w in sizes]
+            compile_graph(built, 1, size, choice.jit, device, choice.backend) for size in sizes]
         self.renderers = [] if built.source is None else [
-            built.source.renderer(1, max(h, w), "bicubic", device, jit) for h, w in sizes]
+            built.source.renderer(1, max(h, w), "bicubic", device, source_jit) for h, w in sizes]
         self.walk = None if built.source is None else built.source.walk()
         self.stabiliser = Stabiliser(preset=LIVE_FLOW)
         self._last: float | None = None  # the show time of the faces' last step
@@ -132,50 +132,28 @@ class Program:
             values.update({f"{stage.name}.{k}" if len(frame) > 1 else k: v for k, v in own.items()})
         return values
 
-    def camera_share(self, inputs: Inputs) -> float:
-        """How much of the camera passes straight through the graph: the product of
-        (1 - strength) over its stages (0 past a stage that uses its strength otherwise)."""
-        share = 1.0
-        for stage, effect in zip(self.built.frame_stages, _parts(self.built.graph), strict=True):
-            if effect.handles_strength:
-                return 0.0
-            share *= 1.0 - self._strength(stage, inputs)
-        return share
-
     def _graph(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
-        graph = self.graphs[rung]
-        controls = self.graph_controls(inputs)
-        height, width = image.shape[:2]
-        if (graph.height, graph.width) == (height, width):
-            return graph(image[np.newaxis], controls)[0]
-        small = cv2.resize(image, (graph.width, graph.height), interpolation=cv2.INTER_AREA)
-        out = cv2.resize(graph(small[np.newaxis], controls)[0], (width, height),
-                         interpolation=cv2.INTER_CUBIC)
-        share = self.camera_share(inputs)
-        if share <= 0.0:
-            return out
-        blurred = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-        detail = image.astype(np.float32) - blurred  # what the working size cannot hold
-        return np.clip(out + share * detail + 0.5, 0, 255).astype(np.uint8)
+        """The frame stages at the rung's size; what the strength lets through of the camera
+        keeps the camera's full detail."""
+        share = self.built.camera_share(inputs.strength)
+        resize = Resize(self.frame_shape, self.sizes[rung], share, self.preserve_color)
+        small = resize.shrink(image)
+        out = self.graphs[rung](small[np.newaxis], self.graph_controls(inputs))[0]
+        return resize.enlarge(image, small, out)
 
     def _sequential(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
         """At the rung's size, carried from the last frame, its change added to the frame."""
         effect = self.built.sequential
-        work_h, work_w = self.sizes[rung]
-        height, width = image.shape[:2]
-        small = image if (height, width) == (work_h, work_w) else cv2.resize(
-            image, (work_w, work_h), interpolation=cv2.INTER_AREA)
+        resize = Resize(self.frame_shape, self.sizes[rung], 1.0)
+        small = resize.shrink(image)
         guide = self.stabiliser.guide(small)
         out = effect(small, guide, self._index, inputs.controls[self.chain[-1].name])
+        out = with_strength(small, out, self._strength(self.chain[-1], inputs))
         self.stabiliser.weight = inputs.temporal
         out = self.stabiliser.blend(out, guide)
         self.stabiliser.commit(small, out)
         self._index += 1
-        if small is image:
-            return out
-        added = cv2.resize(out.astype(np.float32) - small, (width, height),
-                           interpolation=cv2.INTER_CUBIC)
-        return np.clip(image + added + 0.5, 0, 255).astype(np.uint8)
+        return resize.enlarge(image, small, out)
 
     def warm_up(self) -> None:
         """Trace every part at every rung on a black frame (a sequential stage for each of its
@@ -193,25 +171,21 @@ class Program:
             self.walk = self.built.source.walk()
 
 
-def _parts(graph) -> list:
-    if graph is None:
-        return []
-    return list(graph.effects) if isinstance(graph, Chain) else [graph]
-
-
 def parse_spec(spec: str, values: dict[str, Any] | None = None) -> tuple[StageSpec, ...]:
     """A setlist entry's stages, checked against the chain rules for a live show."""
     return stages.stages(spec, values or {}, live=True)
 
 
 def compile_programs(specs: list[str], values: dict[str, Any], height: int, width: int,
-                     sizes: list[int], device: str, jit: bool, precision: str = "auto",
-                     preserve_color: bool = False, offline: bool = False) -> dict[str, Program]:
+                     sizes: list[int], device: str, jit: str = "auto", precision: str = "auto",
+                     backend: str = "auto", preserve_color: bool = False, offline: bool = False,
+                     say: Callable[[str], None] | None = None) -> dict[str, Program]:
     """Build and trace every setlist entry at every working size for frames of height x width.
 
     `values`: the settings given on the command line, by name (each stage takes its own;
-    live defaults fill the rest). `precision` "auto" is decided per entry. Tracing takes
-    seconds per graph on a CPU, all before the show starts.
+    live defaults fill the rest). What `auto` leaves open is measured for each entry at the
+    largest working size, once per machine (`dreamreel tune`). Tracing takes seconds per
+    graph on a CPU, all before the show starts.
     """
     work_sizes = [working_size(height, width, side) for side in sizes]
     # Each FrameGraph traces its own tf.function of the same method, which TensorFlow would
@@ -223,12 +197,17 @@ def compile_programs(specs: list[str], values: dict[str, Any], height: int, widt
     try:
         for spec in specs:
             chain = parse_spec(spec, values)
-            names = {s.name for s in chain}
-            native = set.intersection(*(set(registry.get(n).precisions) for n in names))
-            chosen = resolve_precision(precision, names, device, tuple(native))
-            ctx = stages.context(chosen, jit, video=True, live=True, offline=offline)
+            request = tuning.Request(
+                chain, *work_sizes[0], device, batches=False,
+                backend=None if backend == "auto" else backend,
+                precision=None if precision == "auto" else precision,
+                jit=None if jit == "auto" else jit == "on", batch=1)
+            choice, _ = tuning.tune(request, {"live": True, "offline": offline}, say=say)
+            ctx = stages.context(choice.precision, choice.jit, video=True, live=True,
+                                 offline=offline)
+            # the faces' generator: XLA unless --jit off, 2.4x faster even on a CPU
             program = Program(spec, chain, stages.build(chain, ctx), (height, width), work_sizes,
-                              device, jit, preserve_color)
+                              device, choice, preserve_color, source_jit=jit != "off")
             program.warm_up()
             programs[spec] = program
     finally:

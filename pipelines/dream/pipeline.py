@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from dreamreel.errors import SettingsError
 from dreamreel.pipelines.base import DTYPES, Guide
@@ -120,6 +121,12 @@ class DreamSequence:
 
     def reset(self) -> None:
         """Nothing to forget: what is carried over comes with each frame's guide."""
+
+    def probe(self, frame: np.ndarray):
+        """One ascent step on `frame` at its own size: what the tuner times."""
+        image = tf.constant(frame[None].astype(np.float32) / 255.0)
+        shift = np.zeros(2, np.int32)
+        return lambda: self.effect.dreamer.step(image, shift).numpy() * 255.0
 
     def warm_up(self, frame: np.ndarray) -> None:
         """Trace the ascent step for every layer (each stops the network at its own)."""

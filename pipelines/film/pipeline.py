@@ -69,6 +69,11 @@ class FilmSequence:
     def reset(self) -> None:
         """Nothing to forget: the previous result comes with each frame's guide."""
 
+    def probe(self, frame: np.ndarray):
+        """One optimisation step on `frame`: what the tuner times."""
+        content = frame.astype(np.float32) / 255.0
+        return lambda: self.stylizer.gatys.optimise(content, content, 1.0, 1)[0][None] * 255.0
+
 
 def build(options: FilmOptions, context: Context) -> FilmSequence:
     paths, mix = paintings(options)
