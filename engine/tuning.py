@@ -35,8 +35,10 @@ from dreamreel.errors import SettingsError
 from dreamreel.pipelines import registry
 
 BACKENDS = ("tf", "lite")
-TIMED_CALLS = 2  # after a warm-up call that traces
+TIMED_CALLS = 2  # at most, after a warm-up call that traces
+TIMED_SECONDS = 0.5  # enough timing for one candidate: a slow graph is timed once
 BATCHES = (1, 4)
+NEAR_CLASSES = 2  # a choice also serves sizes up to 4x smaller or larger, when none is nearer
 VERSION = 1  # of the candidates and their timing; a new one forgets older choices
 
 
@@ -115,13 +117,20 @@ def _load() -> dict[str, Any]:
     return data if isinstance(data, dict) and data.get("version") == VERSION else {}
 
 
-def _save(machine_name: str, key: str, choice: Choice, trials: list[Trial]) -> None:
+def _save(machine_name: str, key: str, trials: list[Trial]) -> None:
+    """Keep `trials` under `key`, beside the ways timed before and not timed again (a job
+    that forced a choice times only its own), with the fastest agreeing one as the choice."""
     data = _load() or {"version": VERSION}
     entry = data.setdefault(machine_name, {})
-    entry[key] = {"choice": asdict(choice), "trials": [
-        {**asdict(t.choice), "ms_per_frame": round(t.ms_per_frame, 2),
-         "difference": round(t.difference, 3), "agrees": t.agrees, "note": t.note}
-        for t in trials]}
+    rows = {Choice(r["backend"], r["precision"], r["jit"], r["batch"]): r
+            for r in entry.get(key, {}).get("trials", [])}
+    rows.update({t.choice: {**asdict(t.choice), "ms_per_frame": round(t.ms_per_frame, 2),
+                            "difference": round(t.difference, 3), "agrees": t.agrees,
+                            "note": t.note} for t in trials})
+    best = min((r for r in rows.values() if r["agrees"]), key=lambda r: r["ms_per_frame"],
+               default=next(iter(rows.values())))
+    entry[key] = {"choice": {f: best[f] for f in ("backend", "precision", "jit", "batch")},
+                  "trials": list(rows.values())}
     path = _cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -130,9 +139,23 @@ def _save(machine_name: str, key: str, choice: Choice, trials: list[Trial]) -> N
 
 
 def cached(request: Request) -> Choice | None:
-    """The choice measured earlier on this machine, if any."""
-    found = _load().get(machine(), {}).get(request.key())
-    return None if found is None else Choice(**found["choice"])
+    """The fastest agreeing way measured earlier on this machine for this chain, within what
+    the user forced: at this size class, else at the nearest one within NEAR_CLASSES (a short
+    job is not worth timing, and the fastest way changes slowly with the size), else None."""
+    chain, kind, pixels, device, _ = request.key().split("|")
+    near = []
+    for key, found in _load().get(machine(), {}).items():
+        k_chain, k_kind, k_pixels, k_device, _ = key.split("|")
+        if (k_chain, k_kind, k_device) != (chain, kind, device):
+            continue
+        steps = abs(math.log2(int(k_pixels[:-2]) / int(pixels[:-2])))
+        timed = [(t["ms_per_frame"], Choice(t["backend"], t["precision"], t["jit"], t["batch"]))
+                 for t in found["trials"] if t["agrees"]]
+        allowed = [t for t in timed if _allowed(t[1], request)
+                   and (request.batches or t[1].batch == 1)]
+        if steps <= NEAR_CLASSES and allowed:
+            near.append((steps, min(allowed, key=lambda t: t[0])[1]))
+    return min(near, key=lambda n: n[0])[1] if near else None
 
 
 def default(request: Request) -> Choice:
@@ -187,7 +210,7 @@ def tune(request: Request, ctx_args: dict[str, Any] | None = None,
         return options[0], []
     if not force:
         choice = cached(request)
-        if choice is not None and choice in options:
+        if choice is not None and request.key() in _load().get(machine(), {}):
             return choice, []
     if say:
         say(f"dreamreel: tuning {','.join(s.name for s in request.chain)} at "
@@ -195,7 +218,7 @@ def tune(request: Request, ctx_args: dict[str, Any] | None = None,
     trials = measure(request, options, ctx_args or {})
     agreeing = [t for t in trials if t.agrees] or trials
     best = min(agreeing, key=lambda t: t.ms_per_frame)
-    _save(machine(), request.key(), best.choice, trials)
+    _save(machine(), request.key(), trials)
     if say:
         say(f"dreamreel: tuned: {best.choice.describe()} ({best.ms_per_frame:.0f} ms a frame)")
     return best.choice, trials
@@ -208,6 +231,7 @@ def measure(request: Request, options: list[Choice], ctx_args: dict[str, Any]) -
     frames = np.random.default_rng(0).integers(
         0, 256, (max(c.batch for c in options), request.height, request.width, 3), np.uint8)
     tolerance = max(registry.get(s.name).tolerance for s in request.chain)
+    tf.get_logger().setLevel("ERROR")  # each candidate traces anew, on purpose
     built: dict[tuple[str, bool], Built] = {}
     trials: list[Trial] = []
     reference: list[np.ndarray] = []  # float32 TensorFlow's output, once it is measured
@@ -230,7 +254,7 @@ def measure(request: Request, options: list[Choice], ctx_args: dict[str, Any]) -
             start = time.perf_counter()
             call()
             times.append(time.perf_counter() - start)
-            if 1000 * times[-1] / choice.batch > 2 * best:
+            if sum(times) > TIMED_SECONDS or 1000 * times[-1] / choice.batch > 2 * best:
                 break
         difference = float(np.abs(output - reference[0]).mean())
         return Trial(choice, 1000 * statistics.median(times) / choice.batch, difference,

@@ -47,6 +47,9 @@ def tune(args: argparse.Namespace) -> int:
             print(f"\n{chain} at {width}x{height}: {choice.describe()}")
             for trial in sorted(trials, key=lambda t: t.ms_per_frame):
                 mark = "*" if trial.choice == choice else " "
+                if trial.note:
+                    print(f"   {trial.choice.describe():48s} cannot run: {trial.note}")
+                    continue
                 agrees = "" if trial.agrees else "  (differs: not chosen)"
                 print(f" {mark} {trial.choice.describe():48s} {trial.ms_per_frame:8.1f} ms a frame"
                       f"  difference {trial.difference:.2f}{agrees}")

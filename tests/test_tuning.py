@@ -1,0 +1,106 @@
+"""The tuner: `auto` is measured on this machine, kept, reused, and overridden by what the user
+forces. Real networks, real frames; each test works at a size no other test uses, so the
+choices it reads are the ones it made."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+from conftest import TEST_HOME, cli, media
+from run_helpers import FAST, dreamreel, read_rgb
+
+from dreamreel.engine import compute, job, stages, tuning
+
+
+def _choices() -> dict:
+    """tuning.json as a user would read it: this machine's entries."""
+    data = json.loads((TEST_HOME / "tuning.json").read_text())
+    return data[tuning.machine()]
+
+
+def _still(tmp_path, width: int, height: int):
+    image = cv2.resize(cv2.imread(str(media("content/chelsea_cat.png"))), (width, height))
+    path = tmp_path / "cat.png"
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def test_tune_measures_each_way_keeps_the_fastest_and_runs_reuse_it(tmp_path):
+    tuned = cli("tune", "--pipelines", "style", "--sizes", "200x112", "--offline")
+    assert tuned.returncode == 0, tuned.stderr
+    assert "tuning style at 200x112" in tuned.stderr
+    table = [line for line in tuned.stdout.splitlines() if "ms a frame" in line]
+    # TensorFlow and TF Lite, float32 (and bfloat16 where the pipeline allows it), XLA on/off
+    assert any("TF Lite/XNNPACK" in line for line in table)
+    assert any("TensorFlow, float32, XLA on" in line for line in table)
+    assert any("TensorFlow, float32, XLA off" in line for line in table)
+    chosen = [line for line in table if line.startswith(" *")]
+    assert len(chosen) == 1
+    times = [float(line.split("ms a frame")[0].split()[-1]) for line in table]
+    assert float(chosen[0].split("ms a frame")[0].split()[-1]) == min(
+        t for t, line in zip(times, table, strict=True) if "differs" not in line)
+
+    entry = next(v for k, v in _choices().items() if k.startswith("style|frame|")
+                 and k.endswith("batches True") and f"|{2 ** 14}px|" in k)
+    choice = tuning.Choice(**entry["choice"])
+    assert choice.describe() in chosen[0]
+
+    # a short run at that working size takes the kept choice without timing anything
+    source = _still(tmp_path, 400, 224)
+    ran = dreamreel("run", source, "-o", tmp_path / "out.png", "--size", "112", "--json", *FAST)
+    assert ran.returncode == 0, ran.stderr
+    assert "tuning" not in ran.stderr
+    summary = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert (summary["backend"], summary["precision"]) == (choice.backend, choice.precision)
+
+    # what the user forces wins over the kept choice
+    forced = dreamreel("run", source, "-o", tmp_path / "forced.png", "--size", "112", "--json",
+                       "--backend", "tf", "--precision", "float32", "--jit", "off", *FAST)
+    assert forced.returncode == 0, forced.stderr
+    summary = json.loads(forced.stdout.strip().splitlines()[-1])
+    assert (summary["backend"], summary["precision"]) == ("tf", "float32")
+
+
+def test_tf_lite_paints_what_tensorflow_paints(tmp_path):
+    source = _still(tmp_path, 320, 180)
+    outputs = {}
+    for backend in ("tf", "lite"):
+        out = tmp_path / f"{backend}.png"
+        ran = dreamreel("run", source, "-o", out, "--style", "19", "--backend", backend,
+                        "--precision", "float32", *FAST)
+        assert ran.returncode == 0, ran.stderr
+        outputs[backend] = read_rgb(out).astype(np.float32)
+    assert outputs["tf"].shape == outputs["lite"].shape == (180, 320, 3)
+    assert outputs["tf"].std() > 20  # a painting, not a blank
+    assert np.abs(outputs["tf"] - outputs["lite"]).mean() < 1.0  # levels of 255
+
+
+def test_tf_lite_refuses_a_network_it_has_no_kernels_for_in_one_line(tmp_path):
+    source = _still(tmp_path, 128, 96)
+    ran = dreamreel("run", source, "-o", tmp_path / "v.png", "--pipeline", "vintage",
+                    "--backend", "lite", *FAST)
+    assert ran.returncode == 2
+    assert "cannot run on TF Lite" in ran.stderr
+    assert len(ran.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "v.png").exists()
+
+
+def test_a_long_job_tunes_once_and_says_so():
+    spec = job.RunSpec.make("in.mp4", "out.mp4", "style", offline=True)
+    device = compute.default_device()
+    said: list[str] = []
+    work = (32, 56)  # far from every size another test tunes
+    many = 10 ** 6  # frames: long enough to repay the tuning
+    first = job.decide(spec, work, device, many, say=said.append)  # nothing kept near 112x64
+    assert any("tuning style at 56x32" in line for line in said)
+    assert any(line.startswith("dreamreel: tuned: ") for line in said)
+    said.clear()
+    again = job.decide(spec, work, device, many, say=said.append)
+    assert again == first and not said
+    request = tuning.Request(stages.stages("style"), *work, device)
+    assert tuning.cached(request) == first
+    # a short job at a size near a tuned one takes its choice without timing
+    near = job.decide(spec, (40, 72), device, 10, say=said.append)
+    assert near == first and not said
