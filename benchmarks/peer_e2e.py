@@ -36,6 +36,14 @@ def timed(argv: list[str]) -> tuple[float, str]:
     return seconds, proc.stdout
 
 
+def _summary(stdout: str) -> dict:
+    """The JSON a command printed: its last line (dreamreel), or all of it (the peer)."""
+    try:
+        return json.loads(stdout.strip().splitlines()[-1])
+    except ValueError:
+        return json.loads(stdout)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clip", type=Path, default=MEDIA / "color" / "cockatoo_yuv420.mp4")
@@ -61,7 +69,7 @@ def main() -> None:
             for name, argv in (("dreamreel", ours), ("dreamreel --temporal 0",
                                                      [*ours, "--temporal", "0"]), ("peer", peer)):
                 seconds, out = timed(argv)
-                summary = json.loads(out.strip().splitlines()[-1])
+                summary = _summary(out)
                 runs[name].append({"wall_seconds": seconds, **summary})
                 print(f"  {name}: {seconds:.1f} s", file=sys.stderr, flush=True)
     peer_wall = statistics.median(r["wall_seconds"] for r in runs["peer"])

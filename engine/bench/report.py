@@ -55,11 +55,13 @@ def markdown(results: dict[str, object]) -> str:
 
 
 def append_results(results: dict[str, object], command: str, path: Path = RESULTS) -> None:
-    """Add the table to benchmarks/RESULTS.md under a heading with the date and machine."""
+    """Add the table to benchmarks/RESULTS.md under a heading naming the machine (the date
+    it was measured on beside the command)."""
     m = results["machine"]
-    heading = (f"## {results['date'][:10]}: `dreamreel bench` on {m['cpu']} ({m['isa']}), "
+    heading = (f"### `dreamreel bench` on {m['cpu']} ({m['isa']}), "
                f"{m['cores']} cores, TensorFlow {m['tensorflow']}, GPU {m['gpu'] or 'none'}")
-    text = f"\n{heading}\n\n```\n{command}\n```\n\n{markdown(results)}"
+    text = (f"\n{heading}\n\nMeasured {results['date'][:10]} with\n\n```\n{command}\n```\n\n"
+            f"{markdown(results)}")
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         f.write(text)
