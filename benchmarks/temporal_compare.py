@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from dreamreel import weights
-from dreamreel.engine.consistency import mean_abs_difference, warping_error
+from dreamreel.engine.consistency import drift, warping_error
 from dreamreel.engine.graph import FrameGraph
 from dreamreel.engine.temporal import DEFAULT_WEIGHT, ExponentialBlend, Stabiliser
 from dreamreel.pipelines.style.effects import BuiltinStyle
@@ -57,7 +57,7 @@ def main() -> None:
             out = [method(a, b) for a, b in zip(inputs, per_frame, strict=True)]
             err, _ = warping_error(inputs, out)
             print(f"| {Path(clip).name} | {name} | {err:.5f} | {err / base:.2f}x | "
-                  f"{mean_abs_difference(out, per_frame):.4f} |", flush=True)
+                  f"{np.mean(drift(out, per_frame)['difference']):.4f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ training-free, causal version of both: it blends
 
 followed by a local contrast restoration (``restore_texture``), where m is the softened
 reliability mask of the flow (``engine.flow``): Ruder et al.'s disocclusion and motion-boundary
-tests, pixels flowing out of the frame, and a photometric
-test on the inputs that catches what DIS's blurred motion boundaries let through. Because m
+tests, pixels flowing out of the frame, a photometric test on the inputs that catches what
+DIS's blurred motion boundaries let through, and the input's structure (flat regions, where
+any flow fits, would drag strokes into streaks). Because m
 is 0 where the scene is disoccluded, at motion boundaries and on scene cuts (detected from the
 inputs), moving objects leave no ghosts, unlike ``ExponentialBlend`` (plain smoothing over
 time), kept for comparisons. Only past frames are used, so the same code serves files and
@@ -36,6 +37,7 @@ from dreamreel.engine.flow import (
     reliability_mask,
     resize_flow,
     soften_mask,
+    structure_confidence,
     to_gray,
     warp,
 )
@@ -198,7 +200,9 @@ class Stabiliser:
             return _cut_guide(size), None
         warped = warp(self._prev_output, full_fw)  # HxWx3 float32
         warped_source = warp(self._prev_source.astype(np.float32), full_fw)  # HxWx3 float32
-        return Guide(warped, warped_source, soften_mask(binary), full_fw, is_cut=False), (
+        confidence = cv2.resize(structure_confidence(gray), size[::-1])  # HxW: no smearing
+        return Guide(warped, warped_source, soften_mask(binary) * confidence, full_fw,
+                     is_cut=False), (
             flow_fw, flow_bw)
 
     def _small_gray(self, source: np.ndarray) -> np.ndarray:

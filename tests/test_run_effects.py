@@ -92,3 +92,8 @@ def test_temporal_at_a_reduced_working_size_steadies_the_full_size_output(tmp_pa
     assert report["frames"] == 25
     error_steady, error_per_frame = (report[k]["warping_error"] for k in ("output", "reference"))
     assert error_steady < 0.6 * error_per_frame, (error_steady, error_per_frame)
+    # steadier without wandering from the per-frame painting, in colour or in texture
+    output = report["output"]
+    assert 0 < output["mean_abs_diff_from_reference"] < 0.1, output
+    assert 0 < output["texture_drift"] < 0.1, output
+    assert output["texture_drift_last_quarter"] < 1.5 * output["texture_drift"], output

@@ -86,7 +86,7 @@ def _style_distances(paths: list[str], painting: Path, every: int, offline: bool
 
 
 def metrics(args: argparse.Namespace) -> int:
-    from dreamreel.engine.consistency import mean_abs_difference, warping_errors
+    from dreamreel.engine.consistency import drift, warping_errors
 
     if args.every < 1:
         raise UsageError("--every must be at least 1")
@@ -109,16 +109,22 @@ def metrics(args: argparse.Namespace) -> int:
     report: dict[str, dict[str, float]] = {
         name: {"warping_error": float(np.mean(e)) if e else 0.0} for name, e in zip(names, per_pair, strict=True)
     }
+    drifts = None
     if args.reference:
-        report["output"]["mean_abs_diff_from_reference"] = mean_abs_difference(
-            _frames(args.output, limit=limit), _frames(args.reference, limit=limit))
+        drifts = drift(_frames(args.output, limit=limit), _frames(args.reference, limit=limit))
+        end = max(1, len(drifts["difference"]) // 4)  # the last quarter: does it grow?
+        report["output"].update({
+            "mean_abs_diff_from_reference": float(np.mean(drifts["difference"])),
+            "drift_last_quarter": float(np.mean(drifts["difference"][-end:])),
+            "texture_drift": float(np.mean(drifts["texture"])),
+            "texture_drift_last_quarter": float(np.mean(drifts["texture"][-end:]))})
     if args.style_image:
         for name, value in zip(names, _style_distances(clips, args.style_image, args.every, args.offline, limit),
                                strict=True):
             report[name]["style_distance"] = value
     if args.plot:
         _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=True)],
-              per_pair, brightness)
+              per_pair, brightness, drifts)
     if args.json:
         print(json.dumps({"input": args.input, "frames": total, **report}))
     else:
@@ -146,7 +152,8 @@ def _table(report: dict[str, dict[str, float]], frames: int) -> None:
         print(f"{name:10}" + "".join(f"{row[k]:>30.6f}" if k in row else f"{'-':>30}" for k in keys))
 
 
-def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness: list[list[float]]) -> None:
+def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness: list[list[float]],
+          drifts: dict[str, list[float]] | None) -> None:
     import matplotlib
 
     from dreamreel.engine.sinks import write_atomically
@@ -154,15 +161,24 @@ def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True)
+    panels = 3 if drifts else 2
+    fig, axes = plt.subplots(panels, 1, figsize=(9, 2.75 * panels), sharex=True)
+    top, middle = axes[0], axes[1]
     for name, errors, light in zip(names, per_pair, brightness, strict=True):
         top.plot(range(1, len(errors) + 1), errors, label=f"{name} (mean {np.mean(errors):.4f})")
-        bottom.plot(range(len(light)), light, label=name)
+        middle.plot(range(len(light)), light, label=name)
     top.set_ylabel("warping error")
     top.set_title("flicker: warping error between consecutive frames (lower is steadier)")
     top.legend()
-    bottom.set_ylabel("mean brightness")
-    bottom.set_xlabel("frame")
+    middle.set_ylabel("mean brightness")
+    if drifts:
+        for key, label in (("difference", "colour (mean |output - reference|)"),
+                           ("texture", "texture (stroke orientations)")):
+            axes[2].plot(range(len(drifts[key])), drifts[key], label=label)
+        axes[2].set_ylabel("drift from reference")
+        axes[2].set_title("drift of the output from the per-frame reference (lower is truer)")
+        axes[2].legend()
+    axes[-1].set_xlabel("frame")
     fig.tight_layout()
     try:
         write_atomically(path, lambda temp: fig.savefig(temp, dpi=100, format=path.suffix[1:].lower()))

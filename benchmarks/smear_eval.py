@@ -1,0 +1,111 @@
+"""Does the stabiliser smear? Flicker against drift on the demo clip and real ones.
+
+    python benchmarks/smear_eval.py [--frames 100] [--style 19] [--size 320]
+
+For each clip (the demo's drawn landscape, whose gradient sky is where smearing showed, a pan
+across it, and the real clips of ../shared/media) the built-in style network paints every
+frame at the working size, and the stabiliser runs over those frames as `dreamreel run` does.
+Prints a markdown table: warping error (per-frame and stabilised), the drift of the
+stabilised output from the per-frame one (colour and texture, mean and over the last
+quarter) and the vertical/horizontal gradient ratio of the last frame (horizontal streaks
+raise it), with the CPU named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from itertools import islice
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+CLIPS = ("demo", "demo pan", "film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4",
+         "audio/bbb_14s-19s_h264_aac.mp4")
+
+
+def demo_frames(count: int, pan: bool) -> list[np.ndarray]:
+    """The demo's landscape; with `pan`, a camera sliding 2 px a frame across a still of it."""
+    from dreamreel.engine.demo_clip import FPS, HEIGHT, WIDTH, draw_frame
+
+    if not pan:
+        return [draw_frame(i / FPS) for i in range(count)]
+    wide = cv2.resize(draw_frame(1.0), (WIDTH * 2, HEIGHT * 2), interpolation=cv2.INTER_CUBIC)
+    top = HEIGHT // 2
+    return [wide[top:top + HEIGHT, 2 * i:2 * i + WIDTH] for i in range(count)]
+
+
+def clip_frames(clip: str, count: int) -> list[np.ndarray]:
+    if clip.startswith("demo"):
+        return demo_frames(count, clip.endswith("pan"))
+    with av.open(str(MEDIA / clip)) as container:
+        return [f.to_ndarray(format="rgb24")
+                for f in islice(container.decode(video=0), count)]
+
+
+def gradient_ratio(image: np.ndarray) -> float:
+    """mean |d/dy| / mean |d/dx| of the luma: horizontal streaks raise it."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return float(np.abs(np.diff(gray, axis=0)).mean() / np.abs(np.diff(gray, axis=1)).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--style", default="19")
+    parser.add_argument("--size", type=int, default=320, help="working short side")
+    parser.add_argument("--clips", nargs="+", default=CLIPS)
+    parser.add_argument("--untrusted", action="store_true",
+                        help="also the stabiliser trusting the flow everywhere (no structure "
+                        "confidence), for the comparison")
+    args = parser.parse_args()
+
+    from dreamreel.engine import stages, temporal
+    from dreamreel.engine.bench.measure import machine
+    from dreamreel.engine.compute import working_size
+    from dreamreel.engine.consistency import drift, warping_errors
+    from dreamreel.engine.graph import FrameGraph
+    from dreamreel.engine.processing import flow_scale
+    from dreamreel.engine.temporal import DEFAULT_PRESET, Stabiliser
+
+    def untrusted(gray: np.ndarray) -> np.ndarray:  # the flow trusted everywhere
+        return np.ones(gray.shape, np.float32)
+
+    m = machine()
+    print(f"{m['cpu']} ({m['isa']}), {m['cores']} cores, TensorFlow {m['tensorflow']}\n")
+    built = stages.build(stages.stages("style", {"style": args.style}), stages.context("float32", False))
+    print("| clip | stabiliser | frames | E_warp per-frame | E_warp stabilised | ratio | drift | drift, last "
+          "quarter | texture drift | texture drift, last quarter | v/h gradients per-frame | "
+          "stabilised |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for clip in args.clips:
+        frames = clip_frames(clip, args.frames)
+        h, w = working_size(*frames[0].shape[:2], args.size)
+        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+        graph = FrameGraph(built.graph, 1, h, w, jit=False, device="/CPU:0")
+        controls = built.graph_controls(1.0)
+        painted = [graph(f[None], controls)[0] for f in small]
+        confidence = temporal.structure_confidence
+        for variant in ("structure-trusted", "untrusted")[: 1 + args.untrusted]:
+            temporal.structure_confidence = confidence if variant != "untrusted" else untrusted
+            stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((h, w)))
+            steady = [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]
+            per_frame, stabilised = warping_errors(small, [painted, steady])
+            apart = drift(steady, painted)
+            end = max(1, len(frames) // 4)
+            print(f"| {Path(clip).name} | {variant} | {len(frames)} | {np.mean(per_frame):.5f} | "
+                  f"{np.mean(stabilised):.5f} | {np.mean(stabilised) / np.mean(per_frame):.2f}x | "
+                  f"{np.mean(apart['difference']):.4f} | "
+                  f"{np.mean(apart['difference'][-end:]):.4f} | {np.mean(apart['texture']):.4f} | "
+                  f"{np.mean(apart['texture'][-end:]):.4f} | {gradient_ratio(painted[-1]):.2f} | "
+                  f"{gradient_ratio(steady[-1]):.2f} |", flush=True)
+        temporal.structure_confidence = confidence
+
+
+if __name__ == "__main__":
+    main()
