@@ -34,8 +34,8 @@ def demo_frames(count: int, pan: bool) -> list[np.ndarray]:
     from dreamreel.engine.demo_clip import FPS, HEIGHT, WIDTH, draw_frame
 
     if not pan:
-        return [draw_frame(i / FPS) for i in range(count)]
-    wide = cv2.resize(draw_frame(1.0), (WIDTH * 2, HEIGHT * 2), interpolation=cv2.INTER_CUBIC)
+        return [draw_frame(i / FPS, grain=False) for i in range(count)]
+    wide = cv2.resize(draw_frame(1.0, grain=False), (WIDTH * 2, HEIGHT * 2), interpolation=cv2.INTER_CUBIC)
     top = HEIGHT // 2
     return [wide[top:top + HEIGHT, 2 * i:2 * i + WIDTH] for i in range(count)]
 

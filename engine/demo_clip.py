@@ -7,6 +7,7 @@ A landscape at dusk: rolling hills, a moving sun, a bobbing boat and its title, 
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import av
@@ -17,11 +18,13 @@ WIDTH, HEIGHT, FPS, SECONDS = 480, 320, 25, 4
 SAMPLE_RATE = 44100
 
 
-def draw_frame(t: float) -> np.ndarray:
-    """The scene at time `t` seconds, uint8 RGB [HEIGHT, WIDTH, 3]."""
+def draw_frame(t: float, grain: bool = True) -> np.ndarray:
+    """The scene at time `t` seconds, uint8 RGB [HEIGHT, WIDTH, 3]; without `grain`, its sky is
+    a perfectly smooth gradient (flat for optical flow, as a clear sky or a wall)."""
     y = np.linspace(0.0, 1.0, HEIGHT, dtype=np.float32)[:, None, None]
     sky = (1 - y) * np.array([70, 110, 200], np.float32) + y * np.array([250, 170, 120], np.float32)
-    image = np.ascontiguousarray(np.broadcast_to(sky, (HEIGHT, WIDTH, 3)), dtype=np.uint8)
+    sky = np.broadcast_to(sky, (HEIGHT, WIDTH, 3)) + (_grain() if grain else 0.0)
+    image = np.clip(sky + 0.5, 0, 255).astype(np.uint8)
     sun = (int(WIDTH * (0.2 + 0.15 * t)), int(HEIGHT * (0.45 - 0.05 * t)))
     cv2.circle(image, sun, 38, (255, 225, 120), -1, cv2.LINE_AA)
     xs = np.arange(WIDTH)
@@ -42,6 +45,14 @@ def draw_frame(t: float) -> np.ndarray:
     cv2.putText(image, "dreamreel", (WIDTH // 2 - 120, 60), cv2.FONT_HERSHEY_DUPLEX, 1.5,
                 (255, 255, 255), 3, cv2.LINE_AA)
     return image
+
+
+@lru_cache(maxsize=1)
+def _grain() -> np.ndarray:
+    """A still, fine grain on the sky (float32 HEIGHT x WIDTH x 1, about 3 levels), as on a
+    painted backdrop: a perfectly smooth 8-bit gradient reaches a style network as flat bands,
+    which it paints as horizontal streaks."""
+    return np.random.default_rng(7).normal(0.0, 3.0, (HEIGHT, WIDTH, 1)).astype(np.float32)
 
 
 def chime(seconds: float) -> np.ndarray:
