@@ -92,7 +92,7 @@ def painter():
 
 @pytest.mark.parametrize("pan", [False, True], ids=["still camera", "pan"])
 def test_the_demo_sky_keeps_its_strokes(painter, pan: bool) -> None:
-    frames = demo(60, pan)
+    frames = demo(40, pan)
     painted = [painter(f) for f in frames]
     stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
     steady = [stabiliser(f, p) for f, p in zip(frames, painted, strict=True)]
@@ -100,10 +100,10 @@ def test_the_demo_sky_keeps_its_strokes(painter, pan: bool) -> None:
     per_frame, stabilised = (np.mean(e) for e in warping_errors(frames, [painted, steady]))
     assert stabilised < 0.7 * per_frame, (stabilised, per_frame)  # it still steadies
     sky = slice(0, HEIGHT // 3)  # above the hills: the flat gradient
-    for t in (10, 59):
+    for t in (10, 39):
         ratio = streakiness(steady[t][sky]) / streakiness(painted[t][sky])
         assert 0.9 < ratio < 1.15, (t, ratio)  # no streaks, early or late (1.3-1.5 untrusted)
     apart = drift(steady, painted)
-    early, late = np.mean(apart["texture"][5:20]), np.mean(apart["texture"][-15:])
+    early, late = np.mean(apart["texture"][5:15]), np.mean(apart["texture"][-10:])
     assert late < 0.08 and late < early + 0.02, (early, late)  # none that grows (0.16-0.22 untrusted)
-    assert np.mean(apart["difference"][-15:]) < 7 / 255, apart["difference"][-15:]
+    assert np.mean(apart["difference"][-10:]) < 7 / 255, apart["difference"][-10:]
