@@ -72,7 +72,7 @@ class LiteGraph:
 
     The same traced function, so the same result (within a level of 255); on CPUs where
     TensorFlow runs its generic Eigen kernels (oneDNN is off by default except on CPUs with
-    VNNI, BF16 or AMX) XNNPACK's vectorised kernels measured 1.4-2.5x as fast for the style
+    VNNI, BF16 or AMX) XNNPACK's vectorised kernels measured 1.3-2.5x as fast for the style
     network (benchmarks/RESULTS.md, "Speed on every CPU"). The tuner chooses between the two on each machine.
     """
 
