@@ -9,7 +9,6 @@ sequential stage at the end.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,26 +33,12 @@ class StageSpec:
     strength: float | None = None
 
 
-def cached(kind: str, key: bytes, compute) -> np.ndarray:
-    """An array computed once per content (`key`) and kept in the user's cache under `kind`."""
-    digest = hashlib.sha256(key).hexdigest()
-    path = weights.home() / kind / f"{digest[:32]}.npy"
-    if path.is_file():
-        return np.load(path)
-    array = np.asarray(compute())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_suffix(f".{digest[:8]}.tmp.npy")
-    np.save(temp, array)
-    temp.replace(path)
-    return array
-
-
 def context(precision: str = "float32", jit: bool = False, video: bool = True,
             live: bool = False, offline: bool = False) -> Context:
     """What a pipeline's build gets: networks from the weights cache, files read for it."""
     return Context(load=lambda name: weights.load(name, offline=offline or None),
                    precision=precision, jit=jit, video=video, live=live,
-                   read_image=read_image, cached=cached)
+                   read_image=read_image, cached=weights.computed)
 
 
 def options(name: str, values: Mapping[str, Any], live: bool = False) -> Any:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from dreamreel import weights
 from dreamreel.errors import UsageError
+from dreamreel.weights import derived
+from dreamreel.weights.integrity import discard
 from dreamreel.weights.store import converted, is_cached
 
 
@@ -27,7 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     fetch.add_argument("--offline", action="store_true", help="never touch the network")
     fetch.set_defaults(handler=fetch_networks)
 
-    verify = actions.add_parser("verify", help="re-hash every cached network against the manifest")
+    verify = actions.add_parser(
+        "verify", help="re-hash every cached file: sources, converted arrays, style vectors")
+    verify.add_argument("--repair", action="store_true",
+                        help="rebuild what is damaged and remove stale files")
+    verify.add_argument("--offline", action="store_true", help="repair without the network")
     verify.set_defaults(handler=verify_networks)
 
     path = actions.add_parser("path", help="print the cached source file of a network")
@@ -60,21 +66,47 @@ def fetch_networks(args: argparse.Namespace) -> int:
     for name in names:
         net = weights.get(name)
         weights.fetch(net, from_file=args.from_file, offline=args.offline)
-        converted(net, offline=args.offline)
+        weights.load(name, offline=args.offline)  # converted, read back and checked
         print(f"{name}: ok ({weights.source_path(net)})")
     return 0
 
 
 def verify_networks(args: argparse.Namespace) -> int:
+    """One line per network, then the computed caches and stale files; with --repair each
+    damaged file is rebuilt from its verified source (or removed, to be computed again)."""
     bad = 0
     for net in weights.networks().values():
-        try:
-            state = weights.verify(net)
-        except weights.ChecksumError as exc:
-            state, bad = f"FAILED, removed from the cache: {exc}", bad + 1
-        print(f"{net.name}: {state}")
+        problems = weights.verify(net)
+        if not problems:
+            print(f"{net.name}: {'ok' if is_cached(net) else 'not fetched'}")
+        elif args.repair:
+            weights.repair(net, offline=args.offline)
+            print(f"{net.name}: repaired ({'; '.join(problems)})")
+        else:
+            bad += 1
+            print(f"{net.name}: DAMAGED: {'; '.join(problems)}")
+    current, stale = derived.files()
+    damaged = []
+    for path in current:
+        if why := derived.problem(path):
+            damaged.append(path)
+            print(f"{path.parent.name}/{path.name}: {why}")
+    print(f"computed arrays: {len(current) - len(damaged)} ok, {len(damaged)} damaged")
+    stale += weights.stray_files()
+    if stale:
+        megabytes = sum(p.stat().st_size for p in stale if p.is_file()) / 1e6
+        print(f"stale files (older formats, leftovers): {len(stale)} ({megabytes:.1f} MB)")
+    if args.repair:
+        for path in damaged + stale:
+            discard(path)
+        if damaged or stale:
+            print(f"removed {len(damaged)} damaged computed file(s) (computed again when next "
+                  f"needed) and {len(stale)} stale file(s)")
+        return 0
+    bad += len(damaged)
     if bad:
-        print(f"{bad} network(s) failed verification; fetch them again", file=sys.stderr)
+        print(f"{bad} damaged file(s) or network(s); `dreamreel weights verify --repair` "
+              "rebuilds them", file=sys.stderr)
         return 2
     return 0
 
