@@ -14,10 +14,12 @@ choice instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -132,10 +134,16 @@ def _save(machine_name: str, key: str, trials: list[Trial]) -> None:
     entry[key] = {"choice": {f: best[f] for f in ("backend", "precision", "jit", "batch")},
                   "trials": list(rows.values())}
     path = _cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(data, indent=1))
-    temp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(json.dumps(data, indent=1))
+        temp.replace(path)
+    except OSError as err:  # a read-only or full cache: the run goes on, measured again next time
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+        print(f"dreamreel: cannot keep the measured choice in {path} ({err.strerror or err})",
+              file=sys.stderr)
 
 
 def cached(request: Request) -> Choice | None:

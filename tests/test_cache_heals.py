@@ -23,6 +23,7 @@ from conftest import TEST_HOME, cli, media
 from test_weights import _user_manifest, served  # noqa: F401  (a fixture)
 
 from dreamreel import weights
+from dreamreel.engine import tuning
 from dreamreel.weights.integrity import checksum_path, read_arrays
 from dreamreel.weights.store import converted_path
 
@@ -225,14 +226,17 @@ def _read_only(folder: Path) -> Iterator[None]:
 
 
 def test_a_read_only_cache_serves_what_it_holds_and_refuses_the_rest_in_one_line(
-    home: Path
+    home: Path, capsys: pytest.CaptureFixture
 ) -> None:
     weights.load(NET)
     path = converted_path(weights.get(NET))
     checksum_path(path).unlink()  # as a cache written before checksums were kept
+    trial = tuning.Trial(tuning.Choice("tf", "float32", False, 1), 10.0, 0.0, True)
     with _read_only(home):
         assert _same(weights.load(NET))  # read, checked, its record not writable: fine
         assert cli("weights", "verify").returncode == 0
+        tuning._save("this machine", "style|frame|64px|/CPU:0|batches True", [trial])
+    assert "cannot keep the measured choice" in capsys.readouterr().err
     _flip(path)
     with _read_only(home):
         result = cli("weights", "fetch", NET, "--offline")
