@@ -9,8 +9,13 @@ MediaError that names the file.
 
 from __future__ import annotations
 
+import contextlib
 import glob
+import os
 import re
+import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +29,9 @@ from dreamreel.errors import MediaError
 from .media import Frame, MediaInfo
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+# How animations and video containers begin (GIF, Matroska/WebM; MP4/MOV have "ftyp" at byte 4):
+# a file named .png that starts like one is decoded as what it is, not as its first frame.
+MOVING_SIGNATURES = (b"GIF87a", b"GIF89a", b"\x1a\x45\xdf\xa3")
 
 # (source timestamp in ticks, shown duration in seconds or None, decode-to-RGB callback)
 RawFrame = tuple[int, float | None, Callable[[], np.ndarray]]
@@ -61,9 +69,20 @@ def open_source(
         return _ImageSequenceSource(path, sorted(files, key=_natural_key), fps, start, duration)
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
+    if path.suffix.lower() in IMAGE_EXTENSIONS and not _moving(path):
         return _ImageSource(path)
     return _AVSource(path, start, duration)
+
+
+def warn(message: str) -> None:
+    """Say, once per run, that a damaged input still renders and what of it was lost (a
+    looped live source or a painting read twice must not repeat it)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"dreamreel: warning: {message}", file=sys.stderr, flush=True)
+
+
+_warned: set[str] = set()
 
 
 class Source:
@@ -107,7 +126,8 @@ class _AVSource(Source):
         try:
             self._container = av.open(str(path), metadata_errors="ignore")
         except av.FFmpegError as err:
-            raise MediaError(f"{path}: not a readable media file ({err})") from err
+            why = getattr(err, "strerror", None) or err  # not FFmpeg's errno and the path again
+            raise MediaError(f"{path}: not a readable media file ({why})") from err
         try:
             self._setup(path, start, duration)
         except BaseException:
@@ -154,6 +174,10 @@ class _AVSource(Source):
         if (start or duration) and length is not None and fps:
             count = round(length * fps)
         audio = container.streams.audio[0] if container.streams.audio else None
+        if audio is not None and not (audio.codec_context.channels and audio.codec_context.sample_rate):
+            warn(f"{path}: its audio track is damaged (no channels or sample rate); "
+                 "the output has no sound")
+            audio = None
         kind = "gif" if container.format.name == "gif" else "video"
         self.info = MediaInfo(
             path=path,
@@ -170,6 +194,7 @@ class _AVSource(Source):
             audio_codec=audio.codec_context.codec.canonical_name if audio else None,
         )
         self._tb = tb
+        self._end = 0  # where the last decoded frame ends, in ticks
 
     def close(self) -> None:
         self._container.close()
@@ -196,13 +221,30 @@ class _AVSource(Source):
         for frame in _prepend(self._first, self._decoded):
             ticks = frame.pts if frame.pts is not None else (ticks or 0) + self._step
             shown = _seconds(frame.duration, self._tb)
+            self._end = max(self._end, ticks + (frame.duration or self._step))
             yield ticks, shown, _rgb(frame)
 
     def _frames(self) -> Iterator[Frame]:
         count = yield from _trim(self._raw(), self.info, self._start, self._duration)
-        expected = self._stream.frames
-        if self._start is None and self._duration is None and expected:
-            self.lost_frames = max(self.lost_frames, expected - count)
+        if self._start is not None or self._duration is not None:
+            return
+        missing = (self._stream.frames - count) if self._stream.frames else self._missing_time()
+        self.lost_frames = max(self.lost_frames, missing)
+        broken = _gif_break(self.info.path) if self.info.kind == "gif" else None
+        if broken is not None:  # FFmpeg stops there without a word: the rest is lost
+            warn(f"{self.info.path}: the GIF is damaged or cut short at byte {broken}; kept the "
+                 f"{count} frame(s) before it, anything after is lost")
+
+    def _missing_time(self) -> int:
+        """Without a frame count (WebM, Matroska), the frames that the stream's declared
+        length holds beyond the end of the last decoded one: what a cut-short file lost."""
+        stream, fps = self._stream, self.info.fps
+        declared = _seconds(stream.duration, self._tb) or _tag_seconds(
+            stream.metadata.get("DURATION"))
+        if not declared or not fps:
+            return 0
+        decoded = float((self._end - (stream.start_time or 0)) * self._tb)
+        return max(0, round((declared - decoded) * fps))
 
 
 class _ImageSequenceSource(Source):
@@ -308,10 +350,44 @@ def read_image(path: Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: no such image file")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    with _c_stderr() as complaints:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    why = "; ".join(complaints)
     if image is None:
-        raise MediaError(f"{path}: not an image OpenCV can read (png, jpg, webp, bmp, tiff)")
+        raise MediaError(f"{path}: not an image OpenCV can read (png, jpg, webp, bmp, tiff)"
+                         + (f": {why}" if why else ""))
+    if why:
+        warn(f"{path}: the picture is damaged ({why}); kept what decoded")
     return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+
+
+@contextlib.contextmanager
+def _c_stderr() -> Iterator[list[str]]:
+    """What libjpeg and libpng print straight to file descriptor 2 while decoding ("Corrupt
+    JPEG data: ..."), caught into the list so it reaches the user as one of our lines.
+
+    Only while no other thread runs (a still input, a painting, read before the work starts):
+    another thread's progress bar or log line would be swallowed and taken for the picture's.
+    """
+    complaints: list[str] = []
+    try:
+        saved = os.dup(2) if threading.active_count() == 1 else None
+    except OSError:  # no stderr at all: nothing to catch
+        saved = None
+    if saved is None:
+        yield complaints
+        return
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield complaints
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(2000).decode(errors="replace")
+            complaints.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _gif_loop_count(path: Path) -> int | None:
@@ -326,6 +402,48 @@ def _gif_loop_count(path: Path) -> int | None:
 
 def _seconds(ticks: int | None, tb: Fraction) -> float | None:
     return float(ticks * tb) if ticks else None
+
+
+def _tag_seconds(text: str | None) -> float | None:
+    """A Matroska DURATION tag ("00:01:02.500000000") in seconds, None when absent or bad."""
+    match = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", (text or "").strip())
+    if not match:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def _moving(path: Path) -> bool:
+    """Whether the file starts like an animation or a video container."""
+    with path.open("rb") as f:
+        head = f.read(12)
+    return head.startswith(MOVING_SIGNATURES) or head[4:8] == b"ftyp"
+
+
+def _gif_break(path: Path) -> int | None:
+    """Where a GIF's block structure breaks off (cut short, or overwritten), None when it
+    runs whole to its end marker."""
+    data = path.read_bytes()
+    if len(data) < 13:
+        return len(data)
+    at = 13 + (3 * (2 << (data[10] & 7)) if data[10] & 0x80 else 0)  # the global palette
+    while at < len(data):
+        block = data[at]
+        if block == 0x3B:  # the end marker
+            return None
+        if block == 0x21:  # an extension: its label, then data blocks
+            at += 2
+        elif block == 0x2C and at + 10 <= len(data):  # a picture: its header, palette, data
+            flags = data[at + 9]
+            at += 11 + (3 * (2 << (flags & 7)) if flags & 0x80 else 0)
+        else:
+            return at
+        while at < len(data) and data[at]:  # data blocks, each led by its size, until a 0
+            at += 1 + data[at]
+        if at >= len(data):
+            return len(data)
+        at += 1
+    return len(data)
 
 
 def _prepend(first: av.VideoFrame, rest: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:

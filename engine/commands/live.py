@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import queue
+import re
 import sys
 import threading
 import time
@@ -22,10 +23,11 @@ from dreamreel.engine.commands.options import (
     setting_values,
 )
 from dreamreel.engine.live.programs import parse_spec
-from dreamreel.errors import MediaError, UsageError
+from dreamreel.errors import MediaError, SettingsError, UsageError
 
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
 FIRST_FRAME_TIMEOUT = 10.0  # seconds to wait for the camera's first frame
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what no text line holds (tabs may)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -78,11 +80,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def setlist(args: argparse.Namespace) -> list[str]:
     """The pipeline specs of the show, each checked now (not half way through compiling)."""
+    where: dict[str, str] = {}  # spec -> its line in the file, for the error that names it
     if args.setlist is None:
         specs = [args.pipeline]
     elif Path(args.setlist).is_file():
-        lines = Path(args.setlist).read_text().splitlines()
-        specs = [line.split("#", 1)[0].strip() for line in lines]
+        specs = []
+        for number, line in enumerate(read_setlist(Path(args.setlist)), 1):
+            spec = line.split("#", 1)[0].strip()
+            specs.append(spec)
+            where.setdefault(spec, f"--setlist {args.setlist}, line {number}: ")
     elif "/" in args.setlist or args.setlist.lower().endswith(".txt"):  # specs have neither
         raise UsageError(f"--setlist {args.setlist}: no such file")
     else:
@@ -91,8 +97,28 @@ def setlist(args: argparse.Namespace) -> list[str]:
     if not specs:
         raise UsageError(f"--setlist {args.setlist}: no pipelines in it")
     for spec in specs:
-        parse_spec(spec, setting_values(args))
+        try:
+            parse_spec(spec, setting_values(args))
+        except SettingsError as err:
+            raise UsageError(f"{where.get(spec, '')}{err}") from err
     return specs
+
+
+def read_setlist(path: Path) -> list[str]:
+    """The lines of a setlist file; a file that is not text (a picture, a damaged copy) is
+    one line saying so rather than a decoding error, or a control character in a message."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise UsageError(f"--setlist {path}: not a text file (byte {err.start} is not UTF-8)") from err
+    except OSError as err:
+        raise UsageError(f"--setlist {path}: cannot read it ({err.strerror})") from err
+    lines = text.splitlines()
+    for number, line in enumerate(lines, 1):
+        if CONTROL.search(line):
+            raise UsageError(f"--setlist {path}, line {number}: has control characters; "
+                             "a setlist is text, one pipeline per line")
+    return lines
 
 
 def check_numbers(args: argparse.Namespace) -> None:

@@ -54,25 +54,45 @@ class MidiBinding:
 def load_midi_map(path: Path) -> list[MidiBinding]:
     """Read a mapping file (.json or .toml): {"map": [{"cc": 21, "param": "strength"}, ...]}."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8-sig")
         data = tomllib.loads(text) if Path(path).suffix.lower() == ".toml" else json.loads(text)
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not a MIDI mapping: not a text file (byte {err.start} is "
+                         "not UTF-8)") from err
     except (OSError, ValueError) as err:
         raise UsageError(f"{path}: cannot read the MIDI mapping ({err})") from err
+    entries = data.get("map", []) if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise UsageError(f"{path}: not a MIDI mapping: expected a list of controls under "
+                         '"map", e.g. {"map": [{"cc": 21, "param": "strength"}]}')
     known = midi_params()
     bindings = []
-    for i, entry in enumerate(data.get("map", []) if isinstance(data, dict) else [None]):
+    for i, entry in enumerate(entries):
         try:
+            if not isinstance(entry, dict):
+                raise TypeError("each control is a table of cc or note, param, ...")
             kind = "cc" if "cc" in entry else "note"
             param = entry["param"]
             if param not in known:
                 raise ValueError(f"param must be one of {', '.join(known)}")
             value = entry.get("value")
             low, high = (None if entry.get(k) is None else float(entry[k]) for k in ("min", "max"))
-            bindings.append(MidiBinding(kind, int(entry[kind]), param, entry.get("channel"),
+            channel = None if entry.get("channel") is None else _number(entry, "channel", 15)
+            bindings.append(MidiBinding(kind, _number(entry, kind, 127), param, channel,
                                         low, high, None if value is None else str(value)))
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"{path}: mapping entry {i + 1} is invalid ({err})") from err
     return bindings
+
+
+def _number(entry: dict[str, Any], key: str, highest: int) -> int:
+    """A MIDI number of a mapping entry: a whole number 0..highest (a controller never sends
+    another, so a binding to one would silently never fire)."""
+    number = entry[key]
+    if (isinstance(number, bool) or not isinstance(number, int | float)
+            or not 0 <= number <= highest or number % 1):
+        raise ValueError(f"{key} must be a whole number 0..{highest}, not {number!r}")
+    return int(number)
 
 
 def save_midi_map(path: Path, bindings: Iterable[MidiBinding]) -> None:
