@@ -1,7 +1,8 @@
 """The `dreamreel` command: parse arguments, dispatch to a subcommand, turn errors into one line.
 
 A user error (bad input, missing network, unknown style...) prints `dreamreel: error: ...` on
-stderr and exits 2 with no traceback. Ctrl-C exits 130 after the subcommand has saved its work.
+stderr and exits 2 with no traceback. Ctrl-C, SIGTERM and SIGHUP exit 130, 143 and 129 after
+the subcommand has saved its work (engine.signals).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+
+from dreamreel.engine import signals
 
 
 def _import_tensorflow_quietly() -> None:
@@ -32,10 +35,11 @@ def _import_tensorflow_quietly() -> None:
 
 
 try:
-    _import_tensorflow_quietly()
-except KeyboardInterrupt:  # Ctrl-C while TensorFlow loads (seconds): nothing started yet
+    with signals.handled():
+        _import_tensorflow_quietly()
+except KeyboardInterrupt:  # a signal while TensorFlow loads (seconds): nothing started yet
     print("dreamreel: interrupted", file=sys.stderr)
-    sys.exit(130)
+    sys.exit(signals.exit_code())
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -75,17 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; INT, TERM and HUP stop it like Ctrl-C (engine.signals)."""
     from dreamreel.errors import DreamreelError
 
-    try:
-        args = build_parser().parse_args(argv)
-        return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        print("dreamreel: interrupted", file=sys.stderr)
-        return 130
-    except DreamreelError as exc:
-        print(f"dreamreel: error: {exc}", file=sys.stderr)
-        return 2
+    with signals.handled():
+        try:
+            args = build_parser().parse_args(argv)
+            return int(args.handler(args) or 0)
+        except KeyboardInterrupt:
+            print("dreamreel: interrupted", file=sys.stderr)
+            return signals.exit_code()
+        except DreamreelError as exc:
+            print(f"dreamreel: error: {exc}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

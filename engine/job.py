@@ -118,8 +118,8 @@ def stylize(spec: RunSpec | None = None, /, *,
 
     `progress(frames_done, frames_expected)` is called after every frame; `report(line)` gets
     what a long job has to say (a film frame's losses), `say(line)` what the engine decides
-    (tuning for this machine). Ctrl-C keeps the frames finished so far in a playable output
-    (`stats.interrupted`).
+    (tuning for this machine). Ctrl-C (and, under the command line, SIGTERM and SIGHUP) keeps
+    the frames finished so far in a playable output (`stats.interrupted`).
     """
     if spec is None:
         spec = RunSpec.make(**values)
@@ -133,31 +133,38 @@ def stylize(spec: RunSpec | None = None, /, *,
                          audio_from=info if spec.audio and info.has_audio else None,
                          start=spec.start, duration=spec.duration, gif_dither=spec.dither,
                          overwrite=spec.overwrite)
-        with sink:
-            frame = (info.height, info.width)
-            work = compute.working_size(*frame, spec.size)
-            device = spec.device or compute.default_device()
-            choice = decide(spec, work, device, 1 if still else info.frame_count, say)
-            ctx = stages.context(choice.precision, choice.jit, video=not still,
-                                 offline=spec.offline)
-            built = stages.build(spec.stages, ctx)
-            common = dict(built=built, frame=frame, work=work, strength=spec.strength,
-                          temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
-                          jit=choice.jit, device=device, preserve_color=spec.preserve_color)
-            if built.sequential is not None:
-                checkpoint = None if spec.checkpoint is None else Checkpoint(
-                    spec.checkpoint, fingerprint(spec.input, describe(spec)))
-                processor = processing.sequential(**common, checkpoint=checkpoint, report=report)
-            else:
-                processor = processing.batched(**common, batch=choice.batch,
-                                               backend=choice.backend)
-            frames = resample(source, spec.fps) if spec.fps else source
-            on_frame = None if progress is None else (
-                lambda done: progress(done, info.frame_count))
-            stats = run_stream(frames, processor.process, processor.batch, sink.write,
-                               processor.prepare, processor.finish, on_frame)
-            if stats.interrupted:
-                stats.kept = sink.keep_finished()
+        try:
+            with sink:
+                frame = (info.height, info.width)
+                work = compute.working_size(*frame, spec.size)
+                device = spec.device or compute.default_device()
+                choice = decide(spec, work, device, 1 if still else info.frame_count, say)
+                ctx = stages.context(choice.precision, choice.jit, video=not still,
+                                     offline=spec.offline)
+                built = stages.build(spec.stages, ctx)
+                common = dict(built=built, frame=frame, work=work, strength=spec.strength,
+                              temporal=0.0 if still else spec.temporal,
+                              flow_preset=spec.flow_preset, jit=choice.jit, device=device,
+                              preserve_color=spec.preserve_color)
+                if built.sequential is not None:
+                    checkpoint = None if spec.checkpoint is None else Checkpoint(
+                        spec.checkpoint, fingerprint(spec.input, describe(spec)))
+                    processor = processing.sequential(**common, checkpoint=checkpoint,
+                                                      report=report)
+                else:
+                    processor = processing.batched(**common, batch=choice.batch,
+                                                   backend=choice.backend)
+                frames = resample(source, spec.fps) if spec.fps else source
+                on_frame = None if progress is None else (
+                    lambda done: progress(done, info.frame_count))
+                stats = run_stream(frames, processor.process, processor.batch, sink.write,
+                                   processor.prepare, processor.finish, on_frame)
+                if stats.interrupted:
+                    stats.kept = sink.keep_finished()
+        except KeyboardInterrupt:  # it came as the file was being finished: that file is whole
+            if not sink.published:
+                raise
+            stats.interrupted, stats.kept = True, sink.frames_written
     stats.lost_frames = source.lost_frames
     stats.summary = {"input": str(spec.input), "output": str(spec.output),
                      "width": info.width, "height": info.height, "batch": processor.batch,

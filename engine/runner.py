@@ -2,8 +2,9 @@
 
 Three threads meet at bounded queues (backpressure keeps memory flat however long the input),
 so throughput is set by the slowest stage rather than the sum of all. The graph runs on the
-calling thread; TensorFlow, PyAV and OpenCV release the GIL while they work. On Ctrl-C the
-reader stops, batches already computed are still written, and the sink is finalised.
+calling thread; TensorFlow, PyAV and OpenCV release the GIL while they work. On Ctrl-C (or
+SIGTERM, SIGHUP) the reader stops, batches already computed are still written, and the sink
+is finalised.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from dreamreel.engine import signals
 from dreamreel.engine.media import Frame
 
 END = object()  # end-of-stream marker on every queue
@@ -28,7 +30,7 @@ class RunStats:
 
     frames: int = 0
     seconds: float = 0.0
-    interrupted: bool = False  # Ctrl-C: the `kept` frames finished so far are the output
+    interrupted: bool = False  # a signal (Ctrl-C, TERM, HUP): the `kept` frames are the output
     kept: int = 0
     # Busy seconds of each stage (they overlap: decoding with shrinking, the graph, and
     # finishing (stabiliser, enlarging) with encoding run on threads of their own).
@@ -142,29 +144,37 @@ def run_stream(
     start = time.perf_counter()
     reader.start()
     writer.start()
-    try:
-        while True:
-            item = _get(inbox, reader)
-            if item is END:
-                break
-            stacked = np.stack([prepared for _, prepared in item])  # [n, h, w, 3] uint8
-            if len(item) < batch_size:
-                pad = np.repeat(stacked[-1:], batch_size - len(item), axis=0)
-                stacked = np.concatenate([stacked, pad])
-            t0 = time.perf_counter()
-            out = graph(stacked)
-            seconds["graph"] += time.perf_counter() - t0
-            if not _put(outbox, (item, out[: len(item)]), writer.is_alive):
-                break
-    except KeyboardInterrupt:
-        stats.interrupted = True
-    finally:
+
+    def drain() -> None:
+        """Let the writer finish what was computed, so an interrupted run keeps its frames."""
         stop.set()
-        # Let the writer finish what was computed, so an interrupted run keeps its frames.
         _put(outbox, END, writer.is_alive)
         _join_quietly(writer, stats)
         reader.join(timeout=5)
         stats.seconds = time.perf_counter() - start
+
+    try:
+        try:
+            while True:
+                item = _get(inbox, reader)
+                if item is END:
+                    break
+                stacked = np.stack([prepared for _, prepared in item])  # [n, h, w, 3] uint8
+                if len(item) < batch_size:
+                    pad = np.repeat(stacked[-1:], batch_size - len(item), axis=0)
+                    stacked = np.concatenate([stacked, pad])
+                t0 = time.perf_counter()
+                out = graph(stacked)
+                seconds["graph"] += time.perf_counter() - t0
+                if not _put(outbox, (item, out[: len(item)]), writer.is_alive):
+                    break
+        finally:
+            with signals.shielded():  # a signal meanwhile is raised once the writer is done
+                drain()
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP (engine.signals)
+        stats.interrupted = True
+        if writer.is_alive():  # it came just before the shield was up
+            drain()
     for stage in (reader, writer):
         if stage.error is not None:
             raise stage.error
@@ -184,7 +194,8 @@ def _get(q: queue.Queue, producer: _Stage) -> object:
 
 
 def _join_quietly(writer: _Stage, stats: RunStats) -> None:
-    """Join the writer; a second Ctrl-C while it drains is noted, not raised mid-write."""
+    """Join the writer; a second Ctrl-C while it drains is noted, not raised mid-write (this
+    matters where engine.signals' handlers are not installed: a library caller's Ctrl-C)."""
     while writer.is_alive():
         try:
             writer.join(timeout=0.2)

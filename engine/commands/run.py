@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from dreamreel.engine import signals
 from dreamreel.engine.commands.options import (
     add_compute_arguments,
     add_effect_arguments,
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def finish(stats: RunStats, input: str, output: Path, as_json: bool, quiet: bool) -> int:
-    """Say what was made (or kept, after Ctrl-C) and return the exit code."""
+    """Say what was made (or kept, after Ctrl-C, TERM or HUP) and return the exit code
+    (128 + the signal's number after one, as a shell reports a command it stopped)."""
     if stats.interrupted:
         if stats.kept:
             print(f"dreamreel: interrupted: kept the {stats.kept} finished frame(s) in {output}",
@@ -85,7 +87,7 @@ def finish(stats: RunStats, input: str, output: Path, as_json: bool, quiet: bool
         else:
             print("dreamreel: interrupted before the first frame was finished; no output was made",
                   file=sys.stderr)
-        return 130
+        return signals.exit_code()
     if stats.lost_frames:
         print(f"dreamreel: warning: {stats.lost_frames} frame(s) of {input} could not be decoded "
               "and were skipped", file=sys.stderr)

@@ -155,7 +155,8 @@ class Show:
         self._recent: list[float] = []  # output times of the last second, for the OSD fps
 
     def run(self) -> ShowStats:
-        """Until --duration, the end of a file, Esc/q, closing the window or Ctrl-C."""
+        """Until --duration, the end of a file, Esc/q, closing the window, or Ctrl-C, SIGTERM
+        or SIGHUP (engine.signals raises them all as KeyboardInterrupt)."""
         began = self.clock()
         last: Captured | None = None
         output: np.ndarray | None = None
@@ -187,7 +188,7 @@ class Show:
                     self.stats.latencies.append(done - captured.time)
                 if self.on_frame is not None:
                     self.on_frame(captured, output)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # later signals are ignored while the outputs are closed
             log.info("interrupted: ending the show")
         finally:
             self.stats.seconds = self.clock() - began
