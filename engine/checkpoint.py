@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dreamreel.errors import UsageError
+from dreamreel.errors import MediaError, UsageError
 
 STAMP = "settings.json"
 
@@ -39,8 +39,11 @@ class Checkpoint:
             return
         if self.folder.exists() and (not self.folder.is_dir() or any(self.folder.iterdir())):
             raise UsageError(f"checkpoint {folder} exists and is not a dreamreel checkpoint")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(json.dumps({"fingerprint": fingerprint}))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(json.dumps({"fingerprint": fingerprint}))
+        except OSError as err:
+            raise MediaError(f"checkpoint {folder}: cannot write it ({err.strerror or err})") from err
 
     def _path(self, index: int) -> Path:
         return self.folder / f"frame_{index:06d}.png"
@@ -58,8 +61,14 @@ class Checkpoint:
         """Atomic: a frame is either saved whole or not at all."""
         path = self._path(index)
         temp = path.with_name(f".{path.name}.tmp.png")
-        cv2.imwrite(str(temp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        temp.replace(path)
+        try:
+            if not cv2.imwrite(str(temp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+                raise OSError("the image could not be written")
+            temp.replace(path)
+        except OSError as err:
+            temp.unlink(missing_ok=True)
+            raise MediaError(f"checkpoint {self.folder}: cannot save frame {index} "
+                             f"({err.strerror or err}); the frames before it are kept") from err
 
 
 def fingerprint(input_path: str | Path, description: str) -> str:

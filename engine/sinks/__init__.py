@@ -1,8 +1,9 @@
 """Media sinks: write stylized frames as video, GIF, a PNG folder or one image.
 
 A render can take hours, so a sink must never leave a half-written file under the name the user
-asked for: it writes to a hidden temporary next to the target and renames it on close (Ctrl-C
-still closes properly, so the frames so far are kept; any other error removes the temporary).
+asked for: it writes to a hidden temporary next to the target and renames it on close (Ctrl-C,
+SIGTERM and SIGHUP still close properly, so the frames so far are kept; any other error removes
+the temporary; a name another run published meanwhile is not replaced without -y).
 Timing is written back from each frame's exact source timestamp, so variable frame rate, GIF
 delays, the frame count and audio sync survive; the input's audio is copied unchanged when the
 output container accepts the codec, and re-encoded otherwise.
@@ -58,27 +59,29 @@ def open_sink(
 
     .mp4/.mov/.mkv: H.264 (yuv420p; yuv444p when a side is odd, to keep the exact size);
     .webm: VP9 (crf on the x264 scale, mapped); .gif: per-frame palettes, source delays and loop
-    count; a path ending in '/', an existing folder or no extension: frame_000000.png ...;
-    .png/.jpg/...: one still image. `info` describes the source (timing, rotation, GIF loop);
+    count; a path ending in '/', without an extension or an existing folder not named like a
+    file (an existing `out.mp4/` is refused): frame_000000.png ...; .png/.jpg/...: one still
+    image. `info` describes the source (timing, rotation, GIF loop);
     `audio_from` (usually the same info) adds its audio trimmed to start/duration.
     """
     text = str(path)
     path = Path(path)
     suffix = path.suffix.lower()
     sources = [info] + ([audio_from] if audio_from is not None else [])
-    if text.endswith(("/", os.sep)) or path.is_dir() or not suffix:
+    files = {*VIDEO_FORMATS, ".gif", *IMAGE_EXTENSIONS}
+    if text.endswith(("/", os.sep)) or not suffix or (path.is_dir() and suffix not in files):
         check_target(path, sources, overwrite, folder=True)
-        return _FolderSink(path, info)
+        return _FolderSink(path, info, overwrite)
     check_target(path, sources, overwrite, folder=False)
     if suffix in VIDEO_FORMATS:
         audio = audio_from if audio_from is not None and audio_from.has_audio else None
         fmt = VIDEO_FORMATS[suffix]
-        return _VideoSink(path, fmt, info, crf, preset, audio, start, duration)
+        return _VideoSink(path, fmt, info, crf, preset, audio, start, duration, overwrite)
     if suffix == ".gif":
-        return _GifSink(path, info, gif_dither)
+        return _GifSink(path, info, gif_dither, overwrite)
     if suffix in IMAGE_EXTENSIONS:
-        return _ImageSink(path, info)
-    supported = sorted({*VIDEO_FORMATS, ".gif", *IMAGE_EXTENSIONS})
+        return _ImageSink(path, info, overwrite)
+    supported = sorted(files)
     raise MediaError(
         f"{path}: unsupported output type '{suffix}' (use one of {', '.join(supported)} or a folder)"
     )

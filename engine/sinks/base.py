@@ -4,7 +4,6 @@ that every file format shares, so each format only encodes."""
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -12,20 +11,26 @@ from pathlib import Path
 import av
 import numpy as np
 
+from dreamreel.engine import signals
 from dreamreel.engine.media import Frame
 from dreamreel.errors import MediaError
+
+from .safety import publish
 
 
 class Sink:
     """Write frames with `.write()`; `.close()` publishes the file, `.abort()` discards it.
 
-    A file sink is a `Writer` (engine.media), like the live outputs.
+    A file sink is a `Writer` (engine.media), like the live outputs. Without `overwrite` the
+    finished file never replaces one that another run published meanwhile.
     """
 
-    def __init__(self, path: Path, temp: Path) -> None:
+    def __init__(self, path: Path, temp: Path, overwrite: bool = False) -> None:
         self.path = path
         self.name = str(path)
+        self.overwrite = overwrite
         self.frames_written = 0
+        self.published = False
         self._temp = temp
         self._size: tuple[int, int] | None = None
         self._done = False
@@ -35,7 +40,11 @@ class Sink:
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         if exc_type is None:
-            self.close()
+            try:
+                self.close()
+            except KeyboardInterrupt:  # it came as close began: keep the frames all the same
+                self.keep_finished()
+                raise
         elif issubclass(exc_type, KeyboardInterrupt) and self.frames_written:
             self._close(interrupted=True)
         else:
@@ -43,6 +52,8 @@ class Sink:
 
     def write(self, frame: Frame) -> None:
         """Encode one frame; every frame must be the size of the first."""
+        if not self.path.parent.is_dir():  # an unlinked file takes writes: notice it now
+            raise self._removed()
         image = frame.image
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise MediaError(
@@ -60,7 +71,7 @@ class Sink:
         try:
             self._write(np.ascontiguousarray(image), frame)
         except (av.FFmpegError, OSError) as err:
-            raise MediaError(f"{self.path}: cannot write frame {frame.index} ({err})") from err
+            raise self._error(f"write frame {frame.index}", err) from err
         self.frames_written += 1
 
     def close(self, interrupted: bool = False) -> None:
@@ -96,19 +107,30 @@ class Sink:
         if not self.frames_written:
             self.abort()
             raise MediaError(f"{self.path}: no frames were written, so no output was made")
-        try:
-            self._finish(interrupted)
-            self._publish()
-        except (av.FFmpegError, OSError) as err:
-            self.abort()
-            raise MediaError(f"{self.path}: cannot finish the output ({err})") from err
-        except BaseException:
-            self.abort()
-            raise
-        self._done = True
+        with signals.shielded():  # a signal now would cut the file in half: it waits
+            try:
+                self._finish(interrupted)
+                self._publish()
+            except (av.FFmpegError, OSError) as err:
+                self.abort()
+                raise self._error("finish the output", err) from err
+            except BaseException:
+                self.abort()
+                raise
+            self._done = self.published = True
+
+    def _removed(self) -> MediaError:
+        return MediaError(f"{self.path}: folder {self.path.parent} was removed during the run")
+
+    def _error(self, what: str, err: BaseException) -> MediaError:
+        """One line: the folder that vanished mid-run, or the system's reason without the
+        hidden temporary's name (a name the user never gave)."""
+        if not self.path.parent.is_dir():
+            return self._removed()
+        return MediaError(f"{self.path}: cannot {what} ({getattr(err, 'strerror', None) or err})")
 
     def _publish(self) -> None:
-        os.replace(self._temp, self.path)
+        publish(self._temp, self.path, self.overwrite)
 
     def _write(self, image: np.ndarray, frame: Frame) -> None:
         raise NotImplementedError

@@ -19,8 +19,8 @@ from .safety import temp_name
 class _GifSink(Sink):
     """Animated GIF: per-frame 256-colour palettes, the source's delays and loop count."""
 
-    def __init__(self, path: Path, info: MediaInfo, dither: bool) -> None:
-        super().__init__(path, temp_name(path))
+    def __init__(self, path: Path, info: MediaInfo, dither: bool, overwrite: bool = False) -> None:
+        super().__init__(path, temp_name(path), overwrite)
         self._info = info
         self._dither = "sierra2_4a" if dither else "none"
         # GIF muxer: -1 plays once, 0 loops forever, N repeats N times (NETSCAPE2.0 value).

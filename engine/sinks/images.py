@@ -3,6 +3,7 @@ image files cannot carry rotation metadata."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -21,9 +22,9 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 class _FolderSink(Sink):
     """A folder of frame_000000.png ...; written to a hidden folder, moved in on close."""
 
-    def __init__(self, path: Path, info: MediaInfo) -> None:
+    def __init__(self, path: Path, info: MediaInfo, overwrite: bool = False) -> None:
         temp = temp_name(path)
-        super().__init__(path, temp)
+        super().__init__(path, temp, overwrite)
         self._rotation = info.rotation
         try:
             temp.mkdir()
@@ -34,9 +35,15 @@ class _FolderSink(Sink):
         _save_image(self._temp / f"frame_{self.frames_written:06d}.png", image, self._rotation)
 
     def _publish(self) -> None:
-        if not self.path.exists():
-            os.replace(self._temp, self.path)
+        try:
+            os.rename(self._temp, self.path)  # atomic where there is no folder or an empty one
             return
+        except OSError as err:
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        if not self.overwrite and any(self.path.glob("frame_*.png")):
+            raise MediaError(f"{self.path}: another run wrote frames there meanwhile; use -y "
+                             "(--overwrite) to replace them")
         for old in self.path.glob("frame_[0-9][0-9][0-9][0-9][0-9][0-9].png"):
             old.unlink()
         for new in sorted(self._temp.iterdir()):
@@ -47,8 +54,8 @@ class _FolderSink(Sink):
 class _ImageSink(Sink):
     """One still image (the single frame of an image input)."""
 
-    def __init__(self, path: Path, info: MediaInfo) -> None:
-        super().__init__(path, temp_name(path))
+    def __init__(self, path: Path, info: MediaInfo, overwrite: bool = False) -> None:
+        super().__init__(path, temp_name(path), overwrite)
         self._rotation = info.rotation
 
     def _write(self, image: np.ndarray, frame: Frame) -> None:

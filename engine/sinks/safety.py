@@ -1,11 +1,13 @@
 """The rules every output obeys: never overwrite an input, never leave a half-written file.
 
 Renders take hours and users re-run commands, so an output is checked before any work starts
-and written under a hidden temporary name that takes the real name only when it is whole.
+and written under a hidden temporary name that takes the real name only when it is whole (and,
+unless the user said -y, only if no other run has published that name meanwhile).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Callable
@@ -37,7 +39,8 @@ def check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder: 
         if target.is_dir() and not overwrite and any(target.glob("frame_*.png")):
             raise MediaError(f"{path}: already holds frames; use -y (--overwrite) to replace them")
     elif target.is_dir():
-        raise MediaError(f"{path}: is a folder; choose a file name")
+        raise MediaError(f"{path}: is a folder; choose a file name (or end it with / for a "
+                         "folder of frames)")
     elif target.exists() and not overwrite:
         raise MediaError(f"{path}: already exists; use -y (--overwrite) to replace it")
 
@@ -45,6 +48,30 @@ def check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder: 
 def temp_name(path: Path) -> Path:
     """A hidden sibling of `path`, keeping the extension so encoders pick the right format."""
     return path.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}"
+
+
+def publish(temp: Path, path: Path, overwrite: bool) -> None:
+    """Give the finished file `temp` its real name. Two runs may both pass `check_target`
+    for one name: without `overwrite` the later one fails here (a hard link never replaces a
+    file) instead of silently replacing the first one's output."""
+    if overwrite:
+        os.replace(temp, path)
+        return
+    try:
+        os.link(temp, path)
+    except OSError as err:
+        if err.errno in NO_HARD_LINKS and not os.path.lexists(path):
+            os.replace(temp, path)  # a filesystem without hard links (FAT, some shares)
+        elif err.errno in (errno.EEXIST, *NO_HARD_LINKS):
+            raise MediaError(f"{path}: another run made it meanwhile; use -y (--overwrite) to "
+                             "replace it") from None
+        else:
+            raise
+    else:
+        temp.unlink()
+
+
+NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK)
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

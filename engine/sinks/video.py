@@ -47,8 +47,9 @@ class _VideoSink(Sink):
         audio_from: MediaInfo | None,
         start: float | None,
         duration: float | None,
+        overwrite: bool = False,
     ) -> None:
-        super().__init__(path, temp_name(path))
+        super().__init__(path, temp_name(path), overwrite)
         if preset not in VP9_SPEED:
             raise MediaError(
                 f"{path}: unknown preset '{preset}' (use one of {', '.join(VP9_SPEED)})"
