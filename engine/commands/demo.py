@@ -52,13 +52,13 @@ def demo(args: argparse.Namespace) -> int:
     out = args.output_dir
     prepare_folder(out, args.overwrite)
     source, styled, picture = (out / name for name in DEMO_FILES)
-    write_atomically(source, write_demo_clip)
+    write_atomically(source, write_demo_clip, args.overwrite)
     stats = stylize(RunSpec.make(source, styled, "style", style=args.style, overwrite=True))
     code = finish(stats, str(source), styled, as_json=False, quiet=False)
     if code:
         return code
     pair = np.concatenate([middle_frame(source), middle_frame(styled)], axis=1)
     png = cv2.imencode(".png", cv2.cvtColor(pair, cv2.COLOR_RGB2BGR))[1].tobytes()
-    write_atomically(picture, lambda temp: temp.write_bytes(png))
+    write_atomically(picture, lambda temp: temp.write_bytes(png), args.overwrite)
     print(f"demo: {source} -> {styled}; before/after picture: {picture}", file=sys.stderr)
     return 0

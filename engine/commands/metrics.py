@@ -124,7 +124,7 @@ def metrics(args: argparse.Namespace) -> int:
             report[name]["style_distance"] = value
     if args.plot:
         _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=True)],
-              per_pair, brightness, drifts)
+              per_pair, brightness, drifts, args.overwrite)
     if args.json:
         print(json.dumps({"input": args.input, "frames": total, **report}))
     else:
@@ -153,7 +153,7 @@ def _table(report: dict[str, dict[str, float]], frames: int) -> None:
 
 
 def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness: list[list[float]],
-          drifts: dict[str, list[float]] | None) -> None:
+          drifts: dict[str, list[float]] | None, overwrite: bool) -> None:
     import matplotlib
 
     from dreamreel.engine.sinks import write_atomically
@@ -181,6 +181,7 @@ def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness:
     axes[-1].set_xlabel("frame")
     fig.tight_layout()
     try:
-        write_atomically(path, lambda temp: fig.savefig(temp, dpi=100, format=path.suffix[1:].lower()))
+        write_atomically(path, lambda temp: fig.savefig(temp, dpi=100, format=path.suffix[1:].lower()),
+                         overwrite)
     finally:
         plt.close(fig)

@@ -74,13 +74,13 @@ def publish(temp: Path, path: Path, overwrite: bool) -> None:
 NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK)
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """`write` fills a hidden temporary next to `path`, which then takes its name: a reader
-    never sees half a file, and a failure leaves nothing behind."""
+def write_atomically(path: Path, write: Callable[[Path], object], overwrite: bool) -> None:
+    """`write` fills a hidden temporary next to `path`, which then takes its name (`publish`):
+    a reader never sees half a file, and a failure leaves nothing behind."""
     temp = temp_name(path)
     try:
         write(temp)
-        os.replace(temp, path)
+        publish(temp, path, overwrite)
     except OSError as err:
         raise MediaError(f"{path}: cannot write it ({err.strerror or err})") from err
     finally:
