@@ -3,13 +3,18 @@
 Every parameter takes its value (`/dreamreel/strength 0.25`, `/dreamreel/style "3:0.5,12:0.5"`)
 or, at `/dreamreel/<parameter>/unit`, a float 0..1 spread over its range (Resolume's
 convention). A malformed or unknown message is logged once per address and ignored, so a
-flood cannot stop the show or fill the terminal.
+flood cannot stop the show or fill the terminal; past MAX_ADDRESSES distinct bad addresses (a
+sender spraying random ones) one more line says the rest are ignored, so a show of hours keeps
+neither a growing list of addresses nor a scrolling terminal.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from dreamreel.engine.live.params import BUTTONS, LiveState, OnceLog
@@ -17,6 +22,24 @@ from dreamreel.errors import SettingsError, UsageError
 
 OSC_PREFIX = "/dreamreel/"
 UNIT = "/unit"
+MAX_ADDRESSES = 32  # distinct bad addresses warned about, one line each, before going quiet
+
+
+class AddressLog:
+    """OnceLog for a sender's mistakes, remembering at most MAX_ADDRESSES of them."""
+
+    def __init__(self) -> None:
+        self._once = OnceLog()
+        self._keys: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, message: str) -> None:
+        with self._lock:
+            if key not in self._keys and len(self._keys) >= MAX_ADDRESSES:
+                key, message = "<more>", f"OSC: over {MAX_ADDRESSES} bad addresses"
+            else:
+                self._keys.add(key)
+        self._once(key, message)
 
 
 def osc_address(state: LiveState, address: str) -> tuple[str, bool] | None:
@@ -33,7 +56,8 @@ def osc_address(state: LiveState, address: str) -> tuple[str, bool] | None:
     return (key, unit) if key in state.names else None
 
 
-def osc_apply(state: LiveState, address: str, args: list[Any], warn: OnceLog) -> bool:
+def osc_apply(state: LiveState, address: str, args: list[Any],
+              warn: Callable[[str, str], None]) -> bool:
     """Apply one OSC message; a malformed or unknown one is warned about once and ignored."""
     target = osc_address(state, address)
     if target is None:
@@ -52,10 +76,28 @@ def osc_apply(state: LiveState, address: str, args: list[Any], warn: OnceLog) ->
             state.set_unit(key, float(args[0]))
         else:
             state.set(key, args[0])
-    except (SettingsError, ValueError, TypeError) as err:
+    except (SettingsError, ValueError, TypeError, ArithmeticError) as err:  # inf to a flag: Overflow
         warn(address, f"OSC {address} {args[0]!r}: {err}")
         return False
     return True
+
+
+class PythonOscWarnings(logging.Filter):
+    """python-osc reports a malformed bundle or type tag with `logging.warning` on the root
+    logger, one line per packet: a flood of them would scroll the terminal. While a server
+    listens, those records go to its warn-once log instead."""
+
+    def __init__(self, warn: Callable[[str, str], None]) -> None:
+        super().__init__()
+        import pythonosc
+
+        self.warn, self.home = warn, os.path.dirname(pythonosc.__file__)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.pathname.startswith(self.home):
+            return True
+        self.warn("<malformed OSC>", f"OSC: ignored part of a malformed packet ({record.getMessage()})")
+        return False
 
 
 class OscServer:
@@ -67,7 +109,7 @@ class OscServer:
 
     def __init__(self, state: LiveState, port: int, host: str = "127.0.0.1") -> None:
         self.state = state
-        self.warn = OnceLog()
+        self.warn = AddressLog()
         self.received = 0
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -79,8 +121,10 @@ class OscServer:
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="osc", daemon=True)
+        self._quiet = PythonOscWarnings(self.warn)
 
     def start(self) -> OscServer:
+        logging.getLogger().addFilter(self._quiet)
         self._thread.start()
         return self
 
@@ -88,6 +132,7 @@ class OscServer:
         self._stop.set()
         self._thread.join()
         self._sock.close()
+        logging.getLogger().removeFilter(self._quiet)
 
     def _run(self) -> None:
         from pythonosc.osc_packet import OscPacket, ParseError
@@ -102,8 +147,12 @@ class OscServer:
             self.received += 1
             try:
                 messages = OscPacket(data).messages
-            except (ParseError, ValueError, IndexError, UnicodeDecodeError) as err:
+            except (ParseError, Exception) as err:  # whatever the bytes, the thread listens on
                 self.warn("<not OSC>", f"OSC: ignored a packet that is not OSC ({err})")
                 continue
             for timed in messages:
-                osc_apply(self.state, timed.message.address, list(timed.message.params), self.warn)
+                address = timed.message.address
+                try:
+                    osc_apply(self.state, address, list(timed.message.params), self.warn)
+                except Exception as err:  # never let one message end OSC control for the show
+                    self.warn(address, f"OSC {address}: ignored ({type(err).__name__}: {err})")

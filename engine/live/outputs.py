@@ -10,6 +10,7 @@ the show started.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -164,6 +165,11 @@ class Recorder:
     Encoding runs on its own thread behind a bounded queue, so a slow encoder delays the file,
     not the show; if it falls RECORD_QUEUE frames behind, frames are dropped and counted.
     `close` finishes the file (also after Ctrl-C), so it is always playable.
+
+    A recording that fails mid-show (its folder removed, the disk full) must not end the
+    show: the failure is logged in one line, the frames recorded so far are kept when the file
+    can still be finished (else the partial file is removed, freeing the disk), and later
+    frames are ignored. `error` says what went wrong, for the summary.
     """
 
     name = "recording"
@@ -177,13 +183,16 @@ class Recorder:
         self._queue: queue.Queue[Frame | None] = queue.Queue(RECORD_QUEUE)
         self.dropped = 0
         self._index = 0
-        self._error: MediaError | None = None
+        self.error: MediaError | None = None
+        self.kept = True  # False once a failure left no playable file
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
     def write(self, frame: Frame) -> None:
         """Queue the frame re-timed in milliseconds and re-numbered (dropped frames leave no
         gap in the numbering)."""
+        if self.error is not None:
+            return
         ticks = round(frame.pts / RECORD_TIME_BASE)
         timed = Frame(frame.image, self._index, float(ticks * RECORD_TIME_BASE), None, ticks,
                       RECORD_TIME_BASE)
@@ -194,25 +203,41 @@ class Recorder:
             self.dropped += 1
 
     def close(self) -> None:
-        """Drain the queue and publish the file."""
+        """Drain the queue and publish the file (a failed recording was dealt with already)."""
         self._queue.put(None)
         self._thread.join()
-        if self._error is None:
+        if self.error is not None:
+            return
+        try:
             self._sink.close()
-        else:
-            self._sink.abort()
-            raise self._error
+        except MediaError as err:  # e.g. the disk filled while finishing: said in one line
+            self.error, self.kept = err, False
+            log.error("recording failed: %s", err)
+            return
         if self.dropped:
             log.warning("%s: the encoder could not keep up; %d frame(s) were dropped",
                         self.path, self.dropped)
 
     def _run(self) -> None:
         while (frame := self._queue.get()) is not None:
-            if self._error is None:
+            if self.error is None:
                 try:
                     self._sink.write(frame)
-                except MediaError as err:
-                    self._error = err
+                except Exception as err:  # any encoder or file error: stop recording, once
+                    self._fail(err)
+
+    def _fail(self, err: Exception) -> None:
+        """Stop recording after a failed write: keep the frames so far if the file can still
+        be finished and published, else remove it; say which in one line."""
+        self.error = err if isinstance(err, MediaError) else MediaError(f"{self.path}: {err}")
+        written = self._sink.frames_written
+        try:
+            self._sink.close(interrupted=True)  # aborts (removes the partial file) if it fails
+            kept = f"kept the first {written} frame(s)"
+        except Exception:
+            self.kept = False
+            kept = "nothing was kept"
+        log.error("recording stopped: %s; %s, the show goes on", self.error, kept)
 
 
 class Screenshots:
@@ -252,10 +277,52 @@ class Screenshots:
         self._worker.shutdown(wait=True)
 
 
-def start_output(factory, *args) -> Writer | None:
-    """Start one output, or log its one-line reason and return None."""
+class Guarded:
+    """An output that may fail mid-show: a virtual camera whose v4l2loopback device goes away,
+    an NDI sender whose network stack errors, a preview whose display is gone. The first
+    failure is logged in one line and the output is dropped; the show goes on with the others.
+    Everything else (name, poll, closed, ...) is the wrapped output's."""
+
+    def __init__(self, output: Writer) -> None:
+        self.output = output
+        self.failed: Exception | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self.output, name)
+
+    def write(self, frame: Frame) -> None:
+        if self.failed is None:
+            self._guard(self.output.write, frame)
+
+    def poll(self) -> list[str]:
+        """The preview's keys; none once it has failed."""
+        keys = self._guard(self.output.poll) if self.failed is None else None
+        return keys or []
+
+    def close(self) -> None:
+        if self.failed is None:
+            try:
+                self.output.close()
+            except Exception as err:  # the show is over: say so, and close the others
+                log.error("%s: could not close (%s)", self.output.name, err)
+
+    def _guard(self, call: Callable, *args: object):
+        try:
+            return call(*args)
+        except Exception as err:
+            self.failed = err
+            log.error("%s stopped (%s); the show goes on without it", self.output.name,
+                      str(err).strip() or type(err).__name__)
+            with contextlib.suppress(Exception):
+                self.output.close()
+            return None
+
+
+def start_output(factory: Callable[..., Writer], *args: object) -> Guarded | None:
+    """Start one output, guarded against failing later (`Guarded`), or log its one-line
+    reason and return None."""
     try:
-        return factory(*args)
+        return Guarded(factory(*args))
     except OutputUnavailable as err:
         log.error("%s", err)
         return None
