@@ -1,0 +1,108 @@
+"""A long show keeps its memory flat: the cheap version of benchmarks/memory_flat.py.
+
+`dreamreel live` plays the 720p cockatoo clip in a loop (the file is reopened every 14 s, as a
+long show does) at a tiny working size, records it and takes OSC changes over real UDP, while
+the test samples the process's resident set. After the warm-up the least-squares slope of its
+floor (the lowest RSS of each FLOOR_WINDOW seconds: decoder, encoder and frame buffers come and
+go, swinging RSS by ±30 MB within a second, while a leak raises the floor) must be about zero. The bound is far below what a real leak costs: keeping every 720p frame the show
+handles (2.7 MB each, over 10 a second even on a busy two-core machine) grows by well over
+1 GB a minute, keeping every frame the recorder encodes by as much, while a flat process moves
+a few MB either way as the allocator and the encoder settle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import media
+from test_live import CLI, free_port, osc
+
+SHOW_SECONDS = 45.0  # of show, after TensorFlow and the compile
+WARMUP = 10.0  # seconds of show left out of the slope
+FLOOR_WINDOW = 5.0  # seconds
+MAX_SLOPE_MB_PER_MIN = 60.0  # 1 MB/s; measured: a flat show ±10, one keeping its frames +1200
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, MB) samples, in MB per minute."""
+    n = len(samples)
+    mt, mr = sum(t for t, _ in samples) / n, sum(r for _, r in samples) / n
+    var = sum((t - mt) ** 2 for t, _ in samples)
+    return 60.0 * sum((t - mt) * (r - mr) for t, r in samples) / var
+
+
+def floor(samples: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(window centre, lowest RSS) for each FLOOR_WINDOW seconds of samples."""
+    windows: dict[int, list[float]] = {}
+    for t, rss in samples:
+        windows.setdefault(int(t // FLOOR_WINDOW), []).append(rss)
+    return [((w + 0.5) * FLOOR_WINDOW, min(r)) for w, r in sorted(windows.items())]
+
+
+def test_live_show_memory_is_flat(tmp_path: Path) -> None:
+    clip = media("color/cockatoo_yuv420.mp4")
+    port = free_port()
+    record = tmp_path / "show.mp4"
+    cmd = [sys.executable, "-c", CLI, "live", "--source", str(clip), "--loop", "--size", "32",
+           "--style", "19", "--crossfade", "0", "--no-preview", "--duration", str(SHOW_SECONDS),
+           "--record", str(record), "--record-preset", "ultrafast", "--osc", str(port), "--json"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = threading.Event()
+    lines: list[str] = []
+
+    def read_stderr() -> None:
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("dreamreel: live"):
+                started.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    samples: list[tuple[float, float]] = []
+    began = None
+    try:
+        assert started.wait(180), "".join(lines)
+        began = time.monotonic()
+        sent = 0
+        while proc.poll() is None:
+            if (rss := rss_mb(proc.pid)) is not None:
+                samples.append((time.monotonic() - began, rss))
+            osc(port, "/dreamreel/style", sent % 26)  # a performer turning a knob
+            osc(port, "/dreamreel/strength", 0.5 + 0.5 * (sent % 2))
+            sent += 1
+            time.sleep(0.25)
+        out = proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        reader.join(5)
+    assert proc.returncode == 0, "".join(lines)
+    summary = json.loads(out.strip().splitlines()[-1])
+    steady = [(t - WARMUP, r) for t, r in samples if WARMUP <= t < SHOW_SECONDS]
+    floors = floor(steady)
+    slope = slope_mb_per_min(floors)
+    print(f"\n{summary['frames']} frames at {summary['fps']} fps; RSS {samples[0][1]:.0f} MB at the "
+          f"start, {steady[0][1]:.0f} after warm-up, peak {max(r for _, r in samples):.0f}, end "
+          f"{steady[-1][1]:.0f}; floor {[round(r) for _, r in floors]}, slope {slope:+.1f} MB/min "
+          f"(all {len(steady)} samples: {slope_mb_per_min(steady):+.1f})")
+    assert len(floors) >= 6  # the show really ran that long while we watched
+    assert summary["frames"] >= 100
+    assert abs(slope) < MAX_SLOPE_MB_PER_MIN, [(round(t), round(r)) for t, r in samples]
