@@ -16,6 +16,7 @@ Camera lost and back, OSC floods and non-OSC datagrams are in test_live.py.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -278,8 +279,22 @@ def test_cli_show_survives_a_full_disk_and_malformed_osc(tmp_path: Path) -> None
     assert len(stopped) == 1 and "File too large" in stopped[0], text
     assert sum("malformed OSC" in line for line in lines) <= 1
     assert sum("/dreamreel/osd" in line for line in lines) == 1
-    assert '"frames"' in out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["frames"] > 0 and "File too large" in summary["record_error"]
+    assert lines[-1].rstrip().endswith("; no recording kept")  # the closing line says so
     assert not record.exists() and not list(tmp_path.glob(".set.*"))  # no half file left
     [shot] = list(shots.iterdir())
     picture = cv2.cvtColor(cv2.imread(str(shot)), cv2.COLOR_BGR2RGB)
     assert saturation([picture]) < 3  # the gray film: strength 0 arrived after the OSC junk
+
+
+def test_a_midi_map_binding_a_painting_without_naming_one_is_refused(tmp_path: Path) -> None:
+    """A pad on `style_image` with no picture would step a path like a number on every press:
+    refused when the map is read, in one line naming the entry."""
+    from dreamreel.errors import UsageError
+
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps({"map": [{"cc": 21, "param": "strength"},
+                                        {"note": 60, "param": "style_image"}]}))
+    with pytest.raises(UsageError, match="entry 2 is invalid .*style_image takes a picture"):
+        load_midi_map(path)

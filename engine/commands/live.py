@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dreamreel.engine import compute
 from dreamreel.engine.commands.options import (
@@ -28,6 +29,9 @@ from dreamreel.errors import MediaError, SettingsError, UsageError
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
 FIRST_FRAME_TIMEOUT = 10.0  # seconds to wait for the camera's first frame
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what no text line holds (tabs may)
+
+if TYPE_CHECKING:
+    from dreamreel.engine.live.outputs import Recorder
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -205,7 +209,7 @@ def live(args: argparse.Namespace) -> int:
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
     opener = reader_opener(args.camera, args.source, args.loop)
     capture = Capture(opener).start()
-    outputs, preview, osc, midi = [], None, None, None
+    outputs, preview, osc, midi, recorder = [], None, None, None, None
     try:
         first = capture.mailbox.wait_newer(0, FIRST_FRAME_TIMEOUT)
         if first is None:
@@ -214,8 +218,9 @@ def live(args: argparse.Namespace) -> int:
         height, width = first.image.shape[:2]
         rate = args.target_fps or capture.fps or 30.0
         if args.record:
-            outputs.append(Recorder(args.record, width, height, rate, args.overwrite,
-                                    args.record_crf, args.record_preset))
+            recorder = Recorder(args.record, width, height, rate, args.overwrite,
+                                args.record_crf, args.record_preset)
+            outputs.append(recorder)
         device = args.device or compute.default_device()
         sizes = ladder(args.size, args.target_fps)
         began = time.perf_counter()
@@ -263,10 +268,20 @@ def live(args: argparse.Namespace) -> int:
                "latency_median_ms": round(stats.latency_ms(0.5), 1),
                "latency_p95_ms": round(stats.latency_ms(0.95), 1),
                "compile_seconds": round(compile_seconds, 2), "working_sizes": sizes,
-               "camera_losses": capture.losses, "record": str(args.record or "")}
+               "camera_losses": capture.losses, "record": str(args.record or ""),
+               "record_error": str(recorder.error) if recorder and recorder.error else None}
     if args.json:
         print(json.dumps(summary))
     print(f"dreamreel: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps), latency "
           f"median {summary['latency_median_ms']} ms, p95 {summary['latency_p95_ms']} ms"
-          + (f"; recorded {args.record}" if args.record else ""), file=sys.stderr)
+          + _recording(args.record, recorder), file=sys.stderr)
     return 0
+
+
+def _recording(path: Path | None, recorder: Recorder | None) -> str:
+    """The closing line's word on the recording: made, kept up to a failure, or lost."""
+    if recorder is None:
+        return ""
+    if recorder.error is None:
+        return f"; recorded {path}"
+    return f"; recording stopped early, kept in {path}" if recorder.kept else "; no recording kept"

@@ -76,6 +76,8 @@ def load_midi_map(path: Path) -> list[MidiBinding]:
             if param not in known:
                 raise ValueError(f"param must be one of {', '.join(known)}")
             value = entry.get("value")
+            if param == "style_image" and value is None:
+                raise ValueError("style_image takes a picture: give its path as value")
             low, high = (None if entry.get(k) is None else float(entry[k]) for k in ("min", "max"))
             channel = None if entry.get("channel") is None else _number(entry, "channel", 15)
             bindings.append(MidiBinding(kind, _number(entry, kind, 127), param, channel,
@@ -118,7 +120,7 @@ class MidiHandler:
             if b.matches(message):
                 try:
                     self._apply(b, message)
-                except (SettingsError, ValueError, KeyError) as err:
+                except (SettingsError, ValueError, KeyError, TypeError, ArithmeticError) as err:
                     self.warn(f"{b.kind}{b.number}", f"MIDI {b.kind} {b.number} -> {b.param}: {err}")
 
     def _apply(self, b: MidiBinding, message: Any) -> None:

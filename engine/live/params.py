@@ -14,6 +14,7 @@ dream layer, a tempo), each with its type, range, keys and OSC address from its 
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import threading
 import time
@@ -87,6 +88,8 @@ def _seconds(value: Any) -> float:
 def _flag(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "on", "yes")
+    if not math.isfinite(value):
+        raise SettingsError(f"a switch takes 0 or 1, not {value}")
     return bool(int(value))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -105,11 +106,16 @@ class Fade:
         self.start, self.end, self.began, self.seconds = self.at(now), end, now, seconds
 
 
+LATENCY_FRAMES = 100_000  # about an hour at 30 fps
+
+
 @dataclass
 class ShowStats:
     frames: int = 0
     seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)  # capture -> outputs, seconds
+    # capture -> outputs, seconds; the last LATENCY_FRAMES only, so a show of any length
+    # keeps its memory flat
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_FRAMES))
     compile_seconds: float = 0.0
 
     @property
@@ -258,7 +264,7 @@ class Show:
                 self._aim(name, job[1].result(), now, params.crossfade)
                 self._applied[name] = job[0]
             except Exception as err:  # an unreadable picture: keep the current controls
-                self.warn(f"controls:{err}", f"{name}: {err}")
+                self.warn(f"controls:{name}", f"{name}: {err}")
                 self._applied[name] = job[0]
         applied = self._applied[name]
         if values == applied or (job is not None and job[0] == values):
