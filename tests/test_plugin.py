@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -42,12 +43,17 @@ def dreamreel(env: dict[str, str], *args: object):
 
 def test_the_plugin_is_listed_and_runs_on_a_clip(plugin_env: dict[str, str], tmp_path: Path) -> None:
     gif = media("film/chaplin_3s.gif")
-    listed = subprocess.run([sys.executable, "-c", "import dreamreel; print(list(dreamreel.pipelines()))"],
-                            env=plugin_env, capture_output=True, text=True, check=True)
-    assert "'invert'" in listed.stdout
     out = tmp_path / "frames/"
-    result = dreamreel(plugin_env, "run", gif, "-o", out, "--pipeline", "invert", "--amount", 1,
-                       "--duration", 0.5, "--temporal", 0, "--offline")
+    with ThreadPoolExecutor(4) as pool:  # four processes, each seconds of start-up
+        listed = pool.submit(subprocess.run, [sys.executable, "-c", "import dreamreel; print(list(dreamreel.pipelines()))"],
+                             env=plugin_env, capture_output=True, text=True, check=True)
+        ran = pool.submit(dreamreel, plugin_env, "run", gif, "-o", out, "--pipeline", "invert",
+                          "--amount", 1, "--duration", 0.5, "--temporal", 0, "--offline")
+        helped = pool.submit(dreamreel, plugin_env, "run", "--help")
+        refused = pool.submit(dreamreel, plugin_env, "run", gif, "-o", tmp_path / "x.gif",
+                              "--pipeline", "invert", "--amount", 3, "--offline")
+    assert "'invert'" in listed.result().stdout
+    result = ran.result()
     assert result.returncode == 0, result.stderr
     with av.open(str(gif)) as container:
         source = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)][:6]
@@ -56,10 +62,9 @@ def test_the_plugin_is_listed_and_runs_on_a_clip(plugin_env: dict[str, str], tmp
     for path, frame in zip(frames, source, strict=True):
         picture = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB).astype(int)
         assert np.abs(picture - (255 - frame.astype(int))).max() <= 1  # the negative, exactly
-    help_text = dreamreel(plugin_env, "run", "--help").stdout
+    help_text = helped.result().stdout
     assert "--amount" in help_text and "invert (--pipeline invert)" in help_text
-    bad = dreamreel(plugin_env, "run", gif, "-o", tmp_path / "x.gif", "--pipeline", "invert",
-                    "--amount", 3, "--offline")
+    bad = refused.result()
     assert bad.returncode == 2 and bad.stderr.splitlines() == [
         "dreamreel: error: amount 3 is not within 0..1"]
 
