@@ -54,6 +54,16 @@ def film() -> Path:
     return media("film/chaplin_silent.mp4")
 
 
+def perform(show: Show, performer: Callable[[], None]) -> None:
+    """Run the show while `performer` plays it from a thread of its own (as a VJ would)."""
+    driver = threading.Thread(target=performer)
+    driver.start()
+    try:
+        show.run()
+    finally:
+        driver.join()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -357,12 +367,9 @@ def test_show_recovers_a_lost_camera_and_keeps_going_under_an_osc_flood(
         finally:
             state.quit.set()
 
-    driver = threading.Thread(target=performer)
-    driver.start()
     try:
-        show.run()
+        perform(show, performer)
     finally:
-        driver.join()
         server.stop()
         capture.stop()
 

@@ -38,6 +38,7 @@ from test_live import (
     free_port,
     open_film,
     osc,
+    perform,
     program_state,
     saturation,
     scripted_show,
@@ -139,12 +140,9 @@ def test_show_goes_on_through_midi_garbage_and_a_vanishing_camera(
             garbage_done.set()
             state.quit.set()
 
-    driver = threading.Thread(target=performer)
-    driver.start()
     try:
-        show.run()
+        perform(show, performer)
     finally:
-        driver.join()
         for output in outputs:
             output.close()
 

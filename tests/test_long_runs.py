@@ -25,36 +25,13 @@ import av
 from conftest import media
 from test_live import free_port, osc
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from memory_flat import floor, rss_mb, slope_mb_per_min  # noqa: E402  (the benchmark's own)
+
 SHOW_SECONDS = 36.0  # of show, after TensorFlow and the compile
 WARMUP = 12.0  # seconds of show left out of the slope
 FLOOR_WINDOW = 4.0  # seconds
 MAX_SLOPE_MB_PER_MIN = 120.0  # 2 MB/s; measured: a steady show -18..+62, one keeping its frames +1640
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
-    """Least-squares slope of (seconds, MB) samples, in MB per minute."""
-    n = len(samples)
-    mt, mr = sum(t for t, _ in samples) / n, sum(r for _, r in samples) / n
-    var = sum((t - mt) ** 2 for t, _ in samples)
-    return 60.0 * sum((t - mt) * (r - mr) for t, r in samples) / var
-
-
-def floor(samples: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """(window centre, lowest RSS) for each FLOOR_WINDOW seconds of samples."""
-    windows: dict[int, list[float]] = {}
-    for t, rss in samples:
-        windows.setdefault(int(t // FLOOR_WINDOW), []).append(rss)
-    return [((w + 0.5) * FLOOR_WINDOW, min(r)) for w, r in sorted(windows.items())]
 
 
 def test_live_show_memory_is_flat_and_a_hangup_ends_it_whole(tmp_path: Path) -> None:
@@ -110,7 +87,7 @@ def test_live_show_memory_is_flat_and_a_hangup_ends_it_whole(tmp_path: Path) -> 
     assert recorded == summary["frames"]  # every frame shown, in a file that plays
     assert sorted(p.name for p in tmp_path.iterdir()) == ["show.mp4"]  # no partial left
     steady = [(t - WARMUP, r) for t, r in samples if WARMUP <= t < SHOW_SECONDS]
-    floors = floor(steady)
+    floors = floor(steady, FLOOR_WINDOW)
     slope = slope_mb_per_min(floors)
     print(f"\n{summary['frames']} frames at {summary['fps']} fps; RSS {samples[0][1]:.0f} MB at the "
           f"start, {steady[0][1]:.0f} after warm-up, peak {max(r for _, r in samples):.0f}, end "
