@@ -75,7 +75,7 @@ def open_source(
 
 
 def warn(message: str) -> None:
-    """Say, once per run, that a damaged input still renders and what of it was lost (a
+    """Say, once per process, that a damaged input still renders and what of it was lost (a
     looped live source or a painting read twice must not repeat it)."""
     if message not in _warned:
         _warned.add(message)

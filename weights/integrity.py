@@ -51,8 +51,14 @@ def record(path: Path, name: Path | None = None) -> None:
     may be a temporary that takes `name` afterwards."""
     side = checksum_path(name or path)
     temp = side.with_name(f".{side.name}.{os.getpid()}.tmp")
-    temp.write_text(f"{sha256_of(path)} {path.stat().st_size}\n")
-    os.replace(temp, side)
+    try:
+        with open(temp, "w") as f:  # opened first: a read-only cache fails before the hashing
+            f.write(f"{sha256_of(path)} {path.stat().st_size}\n")
+        os.replace(temp, side)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink(missing_ok=True)
+        raise
 
 
 def recorded(path: Path) -> tuple[str, int] | None:
