@@ -115,11 +115,14 @@ class Stabiliser:
         self.hist_threshold = hist_threshold
         self.flow_scale = flow_scale
         self.texture = texture
-        self._dis = create_dis(preset)
+        self.preset = preset
         self.reset()
 
     def reset(self) -> None:
-        """Forget the past: the next frame is treated as the first."""
+        """Forget the past: the next frame is treated as the first. The flow solver too is
+        made anew: OpenCV's DIS keeps a warm-started flow between calls, so after a cut a
+        reused one would not match a run that begins there."""
+        self._dis = create_dis(self.preset)
         self._prev_gray: np.ndarray | None = None  # h x w uint8, at flow resolution
         self._prev_source: np.ndarray | None = None  # H x W x 3 uint8
         self._prev_output: np.ndarray | None = None  # H x W x 3 float32, 0..255
@@ -188,7 +191,7 @@ class Stabiliser:
     ) -> tuple[Guide, tuple[np.ndarray, np.ndarray] | None]:
         """Flow, cut test, mask and warp for the current frame against the committed one."""
         size = source.shape[:2]
-        if _hist_distance(self._prev_gray, gray) > self.hist_threshold:
+        if hard_cut(self._prev_gray, gray, self.hist_threshold):
             return _cut_guide(size), None
         init_fw, init_bw = self._prev_flows or (None, None)
         flow_fw = compute_flow(self._dis, gray, self._prev_gray, init_fw)  # h x w x 2, cur->prev
@@ -206,13 +209,7 @@ class Stabiliser:
             flow_fw, flow_bw)
 
     def _small_gray(self, source: np.ndarray) -> np.ndarray:
-        """uint8 HxWx3 -> uint8 h x w gray at flow resolution."""
-        gray = to_gray(source)
-        if self.flow_scale == 1.0:
-            return gray
-        h, w = gray.shape
-        size = (max(round(w * self.flow_scale), 16), max(round(h * self.flow_scale), 16))
-        return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        return flow_gray(source, self.flow_scale)
 
 
 def stabilise_at_size(stabiliser: Stabiliser, source: np.ndarray, stylized: np.ndarray,
@@ -274,6 +271,24 @@ def _cut_guide(size: tuple[int, int]) -> Guide:
         flow=np.zeros((*size, 2), np.float32),
         is_cut=True,
     )
+
+
+def flow_gray(source: np.ndarray, flow_scale: float) -> np.ndarray:
+    """uint8 HxWx3 -> uint8 h x w gray at flow resolution: what the stabiliser compares."""
+    gray = to_gray(source)
+    if flow_scale == 1.0:
+        return gray
+    h, w = gray.shape
+    size = (max(round(w * flow_scale), 16), max(round(h * flow_scale), 16))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def hard_cut(prev_gray: np.ndarray, gray: np.ndarray,
+             threshold: float = DEFAULT_HIST_THRESHOLD) -> bool:
+    """The stabiliser's first cut test (see `flow_gray`): it needs no past beyond the previous
+    frame, so a film's cuts can be found in parallel and a chunk begun at one matches a
+    single run exactly."""
+    return _hist_distance(prev_gray, gray) > threshold
 
 
 def _hist_distance(gray_a: np.ndarray, gray_b: np.ndarray) -> float:
