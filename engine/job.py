@@ -23,6 +23,8 @@ from typing import Any
 
 from dreamreel.engine import compute, processing, stages, tuning
 from dreamreel.engine.checkpoint import Checkpoint, fingerprint
+from dreamreel.engine.cluster import ClusterOptions
+from dreamreel.engine.media import MediaInfo
 from dreamreel.engine.runner import RunStats, run_stream
 from dreamreel.engine.sinks import open_sink
 from dreamreel.engine.sources import open_source
@@ -42,8 +44,9 @@ class RunSpec:
     strength: 0..1, how much of each stage's effect (a stage's own `@S` wins).
     size: the short side the networks see (None: the input's); the output keeps the input's.
     temporal: the stabiliser's weight (None: on for video at the pipeline's default; 0: off).
-    checkpoint: a folder where a sequential stage saves finished frames, so the same job
-      resumes after an interruption.
+    checkpoint: a folder where a sequential stage saves finished frames (under `ray`: where
+      finished chunks are kept), so the same job resumes after an interruption.
+    ray: render on a Ray cluster, in chunks (engine.cluster); None: in this process.
     """
 
     input: str | Path
@@ -69,6 +72,7 @@ class RunSpec:
     dither: bool = True
     overwrite: bool = False
     checkpoint: Path | None = None
+    ray: ClusterOptions | None = None
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
@@ -98,6 +102,13 @@ class RunSpec:
             (self.precision in compute.PRECISION_CHOICES,
              f"precision must be one of {compute.PRECISION_CHOICES}"),
         ]
+        if self.ray is not None:
+            checks += [
+                (self.ray.workers is None or self.ray.workers >= 1, "--workers must be at least 1"),
+                (self.ray.worker_cpus >= 1, "--worker-cpus must be at least 1"),
+                (self.ray.warmup is None or self.ray.warmup >= 0, "--warmup must be 0 or more"),
+                (self.ray.chunk is None or self.ray.chunk > 0, "--chunk must be positive"),
+            ]
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
@@ -126,34 +137,19 @@ def stylize(spec: RunSpec | None = None, /, *,
     elif values:
         raise UsageError("give a RunSpec or keywords, not both")
     spec.check()
+    if spec.ray is not None:
+        from dreamreel.engine.cluster.driver import run_on_ray  # Ray is an optional extra
+        return run_on_ray(spec, progress=progress, say=say)
     with open_source(spec.input, start=spec.start, duration=spec.duration) as source:
         info = source.info
-        still = info.kind == "image"
         sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
                          audio_from=info if spec.audio and info.has_audio else None,
                          start=spec.start, duration=spec.duration, gif_dither=spec.dither,
                          overwrite=spec.overwrite)
         try:
             with sink:
-                frame = (info.height, info.width)
-                work = compute.working_size(*frame, spec.size)
-                device = spec.device or compute.default_device()
-                choice = decide(spec, work, device, 1 if still else info.frame_count, say)
-                ctx = stages.context(choice.precision, choice.jit, video=not still,
-                                     offline=spec.offline)
-                built = stages.build(spec.stages, ctx)
-                common = dict(built=built, frame=frame, work=work, strength=spec.strength,
-                              temporal=0.0 if still else spec.temporal,
-                              flow_preset=spec.flow_preset, jit=choice.jit, device=device,
-                              preserve_color=spec.preserve_color)
-                if built.sequential is not None:
-                    checkpoint = None if spec.checkpoint is None else Checkpoint(
-                        spec.checkpoint, fingerprint(spec.input, describe(spec)))
-                    processor = processing.sequential(**common, checkpoint=checkpoint,
-                                                      report=report)
-                else:
-                    processor = processing.batched(**common, batch=choice.batch,
-                                                   backend=choice.backend)
+                job = prepare(spec, info, say=say)
+                processor = job.processor(report=report)
                 frames = resample(source, spec.fps) if spec.fps else source
                 on_frame = None if progress is None else (
                     lambda done: progress(done, info.frame_count))
@@ -165,6 +161,7 @@ def stylize(spec: RunSpec | None = None, /, *,
             if not sink.published:
                 raise
             stats.interrupted, stats.kept = True, sink.frames_written
+    choice, device = job.choice, job.device
     stats.lost_frames = source.lost_frames
     stats.summary = {"input": str(spec.input), "output": str(spec.output),
                      "width": info.width, "height": info.height, "batch": processor.batch,
@@ -174,6 +171,47 @@ def stylize(spec: RunSpec | None = None, /, *,
                      "stages": [{"name": s.name, "strength": s.strength, **_plain(s.options)}
                                 for s in spec.stages]}
     return stats
+
+
+@dataclass
+class Prepared:
+    """A job's chain built for one source: what `processor` needs to make a fresh pipeline
+    (one per run, or one per chunk of a film on a cluster worker, sharing compiled graphs)."""
+
+    spec: RunSpec
+    info: MediaInfo
+    choice: tuning.Choice
+    device: str
+    built: stages.Built
+    work: tuple[int, int]
+
+    def processor(self, report: Callable[[str], None] | None = None,
+                  first: int = 0) -> processing.Processor:
+        """A pipeline with no past (`first`: the index of the first frame it will see)."""
+        spec, still = self.spec, self.info.kind == "image"
+        common = dict(built=self.built, frame=(self.info.height, self.info.width),
+                      work=self.work, strength=spec.strength,
+                      temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
+                      jit=self.choice.jit, device=self.device,
+                      preserve_color=spec.preserve_color)
+        if self.built.sequential is not None:
+            checkpoint = None if spec.checkpoint is None or spec.ray is not None else Checkpoint(
+                spec.checkpoint, fingerprint(spec.input, describe(spec)))
+            return processing.sequential(**common, checkpoint=checkpoint, report=report,
+                                         first=first)
+        return processing.batched(**common, batch=self.choice.batch, backend=self.choice.backend)
+
+
+def prepare(spec: RunSpec, info: MediaInfo, choice: tuning.Choice | None = None,
+            say: Callable[[str], None] | None = None) -> Prepared:
+    """Decide how the job runs (unless `choice` says) and build its chain."""
+    still = info.kind == "image"
+    work = compute.working_size(info.height, info.width, spec.size)
+    device = spec.device or compute.default_device()
+    if choice is None:
+        choice = decide(spec, work, device, 1 if still else info.frame_count, say)
+    ctx = stages.context(choice.precision, choice.jit, video=not still, offline=spec.offline)
+    return Prepared(spec, info, choice, device, stages.build(spec.stages, ctx), work)
 
 
 # Tuning takes seconds (a trace and a few timed calls per candidate), so it runs when a job

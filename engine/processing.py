@@ -85,9 +85,13 @@ def flow_scale(work: tuple[int, int]) -> float:
 
 def compile_graph(built: Built, batch: int, work: tuple[int, int], jit: bool, device: str,
                   backend: str = "tf") -> FrameGraph | LiteGraph:
-    """The frame stages at the working size, run by TensorFlow or converted to TF Lite."""
-    graph = FrameGraph(built.graph, batch, *work, jit=jit, device=device)
-    return LiteGraph(graph) if backend == "lite" else graph
+    """The frame stages at the working size, run by TensorFlow or converted to TF Lite;
+    compiled once per chain and shape (a cluster worker makes a pipeline per chunk)."""
+    key = (batch, work, jit, device, backend)
+    if key not in built.compiled:
+        graph = FrameGraph(built.graph, batch, *work, jit=jit, device=device)
+        built.compiled[key] = LiteGraph(graph) if backend == "lite" else graph
+    return built.compiled[key]
 
 
 def share(built: Built, strength: float) -> float:
@@ -125,11 +129,12 @@ class Sequential:
     def __init__(self, effect: SequentialEffect, graph: FrameGraph | None,
                  controls: dict[str, np.ndarray], stabiliser: Stabiliser,
                  checkpoint: Checkpoint | None = None,
-                 report: Callable[[str], None] | None = None, strength: float = 1.0) -> None:
+                 report: Callable[[str], None] | None = None, strength: float = 1.0,
+                 first: int = 0) -> None:
         self.effect, self.graph, self.controls = effect, graph, controls
         self.stabiliser, self.checkpoint, self.report = stabiliser, checkpoint, report
         self.strength = strength  # of the sequential stage: its output blended with its input
-        self.index = 0
+        self.index = first  # the frame's place in the clip: its randomness is keyed by it
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """[1, h, w, 3] uint8 -> [1, h, w, 3] uint8, frames in order."""
@@ -154,18 +159,17 @@ class Sequential:
 def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], strength: float,
                temporal: float | None, flow_preset: str, jit: bool, device: str,
                preserve_color: bool, checkpoint: Checkpoint | None,
-               report: Callable[[str], None] | None) -> Processor:
+               report: Callable[[str], None] | None, first: int = 0) -> Processor:
     """The sequential branch, one frame a call (`temporal`: the blend weight, None for the
-    effect's own)."""
+    effect's own; `first`: the index of the first frame it sees)."""
     effect = built.sequential
-    graph = None if built.graph is None else FrameGraph(built.graph, 1, *work, jit=jit,
-                                                        device=device)
+    graph = None if built.graph is None else compile_graph(built, 1, work, jit, device)
     weight = effect.temporal if temporal is None else temporal
     weight = DEFAULT_WEIGHT if weight is None else weight
     stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work))
     last = built.stages[-1]
     run = Sequential(effect, graph, built.graph_controls(strength), stabiliser, checkpoint,
-                     report, strength if last.strength is None else last.strength)
+                     report, strength if last.strength is None else last.strength, first)
     resize = Resize(frame, work, share(built, strength), preserve_color)
     return Processor(run, 1, resize.shrink, lambda image, small, out: resize.enlarge(
         image, small, out), weight if weight > 0 else None)

@@ -10,7 +10,7 @@ sequential stage at the end.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,7 @@ class Built:
     source: Any | None  # a source stage's object (faces)
     graph: Effect | None  # the frame stages, one graph (a Chain when several)
     sequential: SequentialEffect | None  # the last stage when it carries state
+    compiled: dict[tuple, Any] = field(default_factory=dict)  # graphs by shape (processing)
 
     @property
     def frame_stages(self) -> tuple[StageSpec, ...]:
