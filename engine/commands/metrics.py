@@ -109,6 +109,7 @@ def metrics(args: argparse.Namespace) -> int:
     report: dict[str, dict[str, float]] = {
         name: {"warping_error": float(np.mean(e)) if e else 0.0} for name, e in zip(names, per_pair, strict=True)
     }
+    pairs = {name: [round(x, 6) for x in e] for name, e in zip(names, per_pair, strict=True)}
     drifts = None
     if args.reference:
         drifts = drift(_frames(args.output, limit=limit), _frames(args.reference, limit=limit))
@@ -126,7 +127,8 @@ def metrics(args: argparse.Namespace) -> int:
         _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=True)],
               per_pair, brightness, drifts, args.overwrite)
     if args.json:
-        print(json.dumps({"input": args.input, "frames": total, **report}))
+        print(json.dumps({"input": args.input, "frames": total, **report,
+                          "per_pair": pairs}))
     else:
         _table(report, total)
     return 0
