@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -33,6 +34,18 @@ class _FolderSink(Sink):
 
     def _write(self, image: np.ndarray, frame: Frame) -> None:
         _save_image(self._temp / f"frame_{self.frames_written:06d}.png", image, self._rotation)
+
+    def adopt(self, part: Path, first_ticks: int | None = None) -> None:
+        """Append the frames of `part`, a folder of this output's frames made elsewhere (a
+        cluster worker), in name order, linked (or copied) in without decoding (the file
+        names carry no time: `first_ticks` is not needed)."""
+        for frame in sorted(part.glob("frame_*.png")):
+            target = self._temp / f"frame_{self.frames_written:06d}.png"
+            try:
+                os.link(frame, target)
+            except OSError:  # another filesystem, or one without hard links
+                shutil.copyfile(frame, target)
+            self.frames_written += 1
 
     def _publish(self) -> None:
         try:

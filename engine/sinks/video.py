@@ -67,6 +67,7 @@ class _VideoSink(Sink):
                 self._audio.close()
             raise MediaError(f"{path}: cannot create the output file ({err})") from err
         self._stream: av.VideoStream | None = None
+        self._copied = False  # the stream takes encoded segments (`adopt`), not frames
 
     def _add_streams(self, width: int, height: int) -> av.VideoStream:
         if self._fmt == "webm":
@@ -118,8 +119,46 @@ class _VideoSink(Sink):
         if self._audio:
             self._audio.feed(self._container, self._last_pts)
 
+    def adopt(self, part: Path, first_ticks: int) -> None:
+        """Append `part`, a segment of this output encoded elsewhere (a cluster worker, with
+        the same settings), by copying its packets: no second encode. Its first frame is
+        shown at `first_ticks` (the output's time base) exactly: a segment's container may
+        round its start (an MP4 edit list counts in milliseconds)."""
+        with av.open(str(part)) as segment:
+            video = segment.streams.video[0]
+            if self._stream is None:
+                self._copied, self._extradata = True, video.codec_context.extradata
+                self._stream = self._container.add_stream_from_template(video)
+                self._stream.time_base = self._tb
+                if self._info.rotation:
+                    self._stream.set_display_rotation(self._info.rotation)
+                if self._audio:
+                    self._audio.add_stream(self._container)
+            elif not self._copied or video.codec_context.extradata != self._extradata:
+                raise MediaError(f"{self.path}: {part.name} was encoded with other settings "
+                                 "than the parts before it")
+            if video.time_base != self._tb:
+                raise MediaError(f"{self.path}: {part.name} counts time in {video.time_base}, "
+                                 f"not {self._tb}")
+            shift = first_ticks - min(p.pts for p in segment.demux(video) if p.size)
+            segment.seek(0, stream=video)
+            for packet in segment.demux(video):
+                if packet.size == 0:
+                    continue
+                packet.pts += shift
+                packet.dts += shift
+                self._last_pts = max(self._last_pts, float(packet.pts * self._tb))
+                self._last_end = max(self._last_end,
+                                     float((packet.pts + (packet.duration or 0)) * self._tb))
+                packet.stream = self._stream
+                self._container.mux(packet)
+                self.frames_written += 1
+        if self._audio:
+            self._audio.feed(self._container, self._last_pts)
+
     def _finish(self, interrupted: bool) -> None:
-        self._container.mux(self._stream.encode(None))
+        if not self._copied:
+            self._container.mux(self._stream.encode(None))
         if self._audio:
             self._audio.feed(self._container, self._last_end if interrupted else math.inf)
             self._audio.flush(self._container)
