@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from dreamreel.engine import signals
+from dreamreel.engine.cluster import ClusterOptions
+from dreamreel.engine.cluster.plan import DEFAULT_WARMUP
 from dreamreel.engine.commands.options import (
     add_compute_arguments,
     add_effect_arguments,
@@ -18,6 +20,7 @@ from dreamreel.engine.commands.options import (
 from dreamreel.engine.job import RunSpec, stylize
 from dreamreel.engine.progress import Progress
 from dreamreel.engine.runner import RunStats
+from dreamreel.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +39,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "every frame and timestamp)")
     add_temporal_arguments(parser)
     parser.add_argument("--checkpoint", type=Path, metavar="DIR",
-                        help="a sequential pipeline (gatys, dream) saves finished frames here; "
-                        "the same command resumes where it stopped")
+                        help="a sequential pipeline (gatys, dream) saves finished frames here, "
+                        "a --ray run its finished chunks; the same command resumes where it "
+                        "stopped")
+    cluster = parser.add_argument_group("cluster (pip install 'dreamreel[cluster]')")
+    cluster.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                         help="render in chunks on Ray: alone, a Ray started on this machine; "
+                         "with ADDRESS (host:6379, auto), a cluster started with `ray start "
+                         "--head`. Finished chunks are kept in OUTPUT.parts (or --checkpoint "
+                         "DIR), so the same command resumes")
+    cluster.add_argument("--workers", type=int, metavar="N",
+                         help="renderers (default: one per --worker-cpus cores, or per GPU)")
+    cluster.add_argument("--worker-cpus", type=int, default=1, metavar="C",
+                         help="cores each renderer holds (default 1)")
+    cluster.add_argument("--warmup", type=int, metavar="K",
+                         help="frames rendered and dropped before a chunk that does not begin "
+                         f"at a scene cut (default {DEFAULT_WARMUP})")
+    cluster.add_argument("--chunk", type=float, metavar="SEC",
+                         help="seconds of film a chunk (default: about four chunks a worker)")
     encode = parser.add_argument_group("encoding")
     encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better "
                         "(default 18)")
@@ -52,6 +71,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def spec_from_args(args: argparse.Namespace) -> RunSpec:
     """The job the command line describes."""
+    cluster = None
+    if args.ray is not None:
+        cluster = ClusterOptions(None if args.ray == "local" else args.ray, args.workers,
+                                 args.worker_cpus, args.warmup, args.chunk)
+    elif args.workers is not None or args.warmup is not None or args.chunk is not None:
+        raise UsageError("--workers, --warmup and --chunk are for --ray")
     return RunSpec.make(
         args.input, args.output, args.pipeline, **setting_values(args),
         strength=args.strength, preserve_color=args.preserve_color, size=args.size,
@@ -60,7 +85,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         precision=args.precision, device=args.device, offline=args.offline, start=args.start,
         duration=args.duration, fps=args.fps, crf=args.crf, preset=args.preset,
         audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
-        checkpoint=args.checkpoint)
+        checkpoint=args.checkpoint, ray=cluster)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,6 +108,10 @@ def finish(stats: RunStats, input: str, output: Path, as_json: bool, quiet: bool
     if stats.interrupted:
         if stats.kept:
             print(f"dreamreel: interrupted: kept the {stats.kept} finished frame(s) in {output}",
+                  file=sys.stderr)
+        elif "parts" in stats.summary:  # a cluster run keeps whole chunks to resume from
+            print(f"dreamreel: interrupted: {stats.summary['chunks_done']} finished chunk(s) "
+                  f"are kept in {stats.summary['parts']}; the same command renders the rest",
                   file=sys.stderr)
         else:
             print("dreamreel: interrupted before the first frame was finished; no output was made",
