@@ -113,12 +113,15 @@ def test_warmup_carries_the_stabiliser_across_an_edge_away_from_a_cut(local_ray,
 
 
 def test_ctrl_c_keeps_finished_chunks_and_the_same_command_renders_only_the_rest(film,
+                                                                                 local_ray,
                                                                                  tmp_path):
-    """A process of its own, its own local Ray: interrupted after its first chunk."""
+    """The command in a process of its own, joining the running Ray by its address (as a
+    user joins a cluster), interrupted after its first chunk."""
     out, parts = tmp_path / "out.mp4", tmp_path / "parts"
+    address = ray.get_runtime_context().gcs_address
     command = [str(Path(sys.executable).with_name("dreamreel")), "run", str(film), "-o",
-               str(out), "--ray", "--workers", "1", "--chunk", "1", "--checkpoint", str(parts),
-               "--json"]
+               str(out), "--ray", address, "--workers", "1", "--chunk", "1", "--checkpoint",
+               str(parts), "--json"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not list(parts.glob("chunk_*.mp4")) and time.monotonic() < deadline:
