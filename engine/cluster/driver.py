@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import ray
 
+from dreamreel.engine import signals
 from dreamreel.engine.checkpoint import fingerprint
 from dreamreel.engine.cluster import ClusterOptions, packets, plan
-from dreamreel.engine.cluster.parts import Parts
+from dreamreel.engine.cluster.parts import Parts, part_suffix
 from dreamreel.engine.cluster.worker import Renderer
 from dreamreel.engine.media import MediaInfo
 from dreamreel.engine.runner import RunStats
@@ -34,6 +36,7 @@ from dreamreel.pipelines import registry
 TRIES = 3  # renders of one chunk before the run gives up on it
 POLL = 0.5  # seconds between progress reports from the workers
 START_WAIT = 300.0  # seconds without a live worker before the run gives up
+FOLDER_BYTES = 512 * 2**20  # a chunk's frames as raw RGB, for a folder output
 LOST = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
         ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError)
 
@@ -56,18 +59,25 @@ def run_on_ray(spec, progress: Callable[[int, int | None], None] | None = None,
                      audio_from=info if spec.audio and info.has_audio else None,
                      start=spec.start, duration=spec.duration, overwrite=spec.overwrite)
     folder = not isinstance(sink, _VideoSink)
-    job = describe(spec) + repr((spec.crf, spec.preset, folder, Path(spec.output).suffix,
-                                 options.warmup, options.chunk))
-    parts = Parts(spec.checkpoint or Path(f"{spec.output}".rstrip("/") + ".parts"),
-                  fingerprint(spec.input, job), "" if folder else Path(spec.output).suffix)
+    shaping = (spec.temporal, spec.flow_preset, spec.backend, spec.jit, spec.precision,
+               spec.device, spec.batch, spec.crf, spec.preset, folder, Path(spec.output).suffix,
+               options.warmup, options.chunk)  # besides what `describe` says
+    try:
+        parts = Parts(spec.checkpoint or Path(f"{spec.output}".rstrip("/") + ".parts"),
+                      fingerprint(spec.input, describe(spec) + repr(shaping)),
+                      part_suffix(spec.output, folder))
+    except BaseException:
+        sink.abort()
+        raise
     with sink, _Cluster(options) as cluster:
         run = _Run(spec, info, index, parts, cluster, folder, progress, say)
         stats = run.render()
         if stats.interrupted:
             sink.abort()
             return stats
-        for chunk in parts.plan:
-            sink.adopt(parts.path(chunk), index.frame_pts[chunk.lo] - index.origin)
+        with signals.shielded():  # a signal now waits: the parts are joined whole or not
+            for chunk in parts.plan:
+                sink.adopt(parts.path(chunk), index.frame_pts[chunk.lo] - index.origin)
     if spec.checkpoint is None:
         parts.remove()
     return stats
@@ -96,14 +106,19 @@ class _Cluster:
         local = address in (None, "local")
         if ray.is_initialized():  # a caller's own Ray (a test's cluster, a notebook's)
             return self
+        handlers = {s: signal.getsignal(s) for s in signals.HANDLED}
         try:
-            ray.init(address=None if local else address, include_dashboard=False,
+            ray.init(address="local" if local else address, include_dashboard=False,
                      num_cpus=_local_cpus(self.options) if local else None,
                      logging_level=logging.WARNING, log_to_driver=False,
-                     configure_logging=True, ignore_reinit_error=True)
+                     configure_logging=True)
         except (ConnectionError, RuntimeError, ValueError) as err:
             raise UsageError(f"--ray {address}: cannot join the cluster ({err})") from None
-        self.started = local
+        finally:  # Ray sets its own SIGTERM handler: TERM and HUP stay like Ctrl-C
+            for signum, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(signum, handler)
+        self.started = True
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -112,11 +127,11 @@ class _Cluster:
 
     def workers(self) -> tuple[int, dict[str, float]]:
         """How many renderers, and what each holds."""
-        resources = ray.cluster_resources()
+        nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
         cpus = self.options.worker_cpus
-        gpus = int(resources.get("GPU", 0))
-        slots = gpus or max(1, int(resources.get("CPU", 1)) // cpus)
-        count = self.options.workers or slots
+        gpus = sum(int(n.get("GPU", 0)) for n in nodes)
+        slots = gpus or sum(int(n.get("CPU", 0)) // cpus for n in nodes)  # whole slots a node
+        count = self.options.workers or max(1, slots)
         return count, {"num_cpus": cpus, "num_gpus": 1 if gpus else 0}
 
 
@@ -133,14 +148,18 @@ class _Run:
         self.spec, self.info, self.index, self.parts = spec, info, index, parts
         self.folder, self.progress, self.say = folder, progress, say or (lambda line: None)
         count, self.resources = cluster.workers()
-        self.renderers = [self._renderer() for _ in range(count)]
         self.records: dict[int, dict[str, object]] = {}
-        self.tries: dict[int, int] = {}
-        self.starting: dict[ray.ObjectRef, object] = {}  # renderers started, not yet answering
+        self.tries: dict[object, int] = {}
+        # Renderers take work once they answer: one the cluster has no room for never does.
+        self.renderers: list = []
+        self.starting: dict[ray.ObjectRef, object] = {}
+        for _ in range(count):
+            self._start()
 
-    def _renderer(self):
-        return Renderer.options(**self.resources).remote(self.spec, self.info,
-                                                         self.resources["num_cpus"])
+    def _start(self) -> None:
+        renderer = Renderer.options(**self.resources).remote(self.spec, self.info,
+                                                             self.resources["num_cpus"])
+        self.starting[renderer.progress.remote()] = renderer
 
     def render(self) -> RunStats:
         began = time.perf_counter()
@@ -163,21 +182,8 @@ class _Run:
         return stats
 
     def _call(self, submit, what: str):
-        """One answer from any live renderer (replacing those that died)."""
-        for _ in range(TRIES):
-            if not self.renderers:
-                ray.wait(list(self.starting), num_returns=1, timeout=START_WAIT)
-                self._welcome()
-                if not self.renderers:
-                    break
-            renderer = self.renderers[0]
-            try:
-                return ray.get(submit(renderer))
-            except LOST:
-                self._replace(renderer)
-            except ray.exceptions.RayTaskError as err:
-                raise _cause(err) from None
-        raise MediaError(f"--ray: the workers kept dying during {what}")
+        """One answer from the first renderer free (another, if that one dies)."""
+        return next(self._spread([what], lambda renderer, _: submit(renderer), what))
 
     def _plan(self) -> None:
         """Find the cuts (when the stabiliser would see them), cut the film into chunks and
@@ -196,7 +202,10 @@ class _Run:
         options = self.spec.ray
         warmup = plan.DEFAULT_WARMUP if options.warmup is None else options.warmup
         fps = float(self.info.fps or 25)
-        length = plan.chunk_length(index.frames, fps, len(self.renderers), warmup, options.chunk)
+        workers = len(self.renderers) + len(self.starting)
+        length = plan.chunk_length(index.frames, fps, workers, warmup, options.chunk)
+        if self.folder:  # its PNGs come back whole: a chunk's raw size at most FOLDER_BYTES
+            length = min(length, max(1, FOLDER_BYTES // (self.info.width * self.info.height * 3)))
         frame_of = {packet: frame for frame, packet in enumerate(index.frame_packet)}
         keyframes = sorted(frame_of[p] for p in index.access if p in frame_of)
         chunks = plan.chunks(index.frames, length, cuts, keyframes, warmup, exact)
@@ -319,8 +328,7 @@ class _Run:
         if dead in self.renderers:
             self.renderers.remove(dead)
         ray.kill(dead, no_restart=True)
-        renderer = self._renderer()  # it waits for room on the cluster: no work until then
-        self.starting[renderer.progress.remote()] = renderer
+        self._start()  # it waits for room on the cluster: no work until then
 
     def _summary(self, stats: RunStats) -> dict[str, object]:
         frames = sum(r["hi"] - r["lo"] for r in self.records.values())
@@ -335,14 +343,17 @@ class _Run:
                            for c in self.parts.plan or []]}
 
 
-def _name(job) -> int:
-    return job.number if isinstance(job, plan.Chunk) else -1 - job[0]
+def _name(job) -> object:
+    """What a job's tries are counted under (a chunk: its number, as the summary says)."""
+    return job.number if isinstance(job, plan.Chunk) else repr(job)
 
 
 def _describe(job) -> str:
     if isinstance(job, plan.Chunk):
         return f"chunk {job.number} (frames {job.lo}..{job.hi - 1})"
-    return f"frames {job[0]}..{job[1] - 1}"
+    if isinstance(job, tuple):
+        return f"frames {job[0]}..{job[1] - 1}"
+    return str(job)
 
 
 def _cause(err: ray.exceptions.RayTaskError) -> BaseException:

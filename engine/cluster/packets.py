@@ -8,6 +8,7 @@ its frames need, with the stream's codec parameters.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -82,7 +83,7 @@ def scan(info: MediaInfo, start: float | None = None, duration: float | None = N
         context = stream.codec_context
         codec = Codec(context.name, context.extradata, tb)
         position = 0
-        for packet in container.demux(stream):
+        for packet in _demuxed(container, stream):
             if packet.size == 0:
                 continue
             if packet.pts is None:
@@ -130,10 +131,20 @@ def read(path: Path, index: Index, first: int, last: int) -> list[Packet]:
     if packets:
         return packets
     with av.open(str(path), metadata_errors="ignore") as container:  # not seekable: walk
-        demuxed = (p for p in container.demux(container.streams.video[0]) if p.size)
-        for _ in range(first):
-            next(demuxed)
-        return [_shipped(p) for _, p in zip(range(last - first + 1), demuxed, strict=False)]
+        demuxed = (p for p in _demuxed(container, container.streams.video[0]) if p.size)
+        return [_shipped(p) for p in itertools.islice(demuxed, first, last + 1)]
+
+
+def _demuxed(container: av.container.InputContainer, stream: av.VideoStream
+             ) -> Iterator[av.Packet]:
+    """The stream's packets up to the end or to where the file is unreadable (a cut-short
+    tail: what a single run decodes too)."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            yield next(packets)
+        except (StopIteration, av.FFmpegError):
+            return
 
 
 def _from_stamp(demuxed: Iterator[av.Packet], stamp: tuple[int, int | None],

@@ -20,6 +20,15 @@ from dreamreel.errors import MediaError, UsageError
 PLAN = "plan.json"
 
 
+def part_suffix(output: Path | str, folder: bool) -> str:
+    """A part's file type: "" (a folder of frames) for a folder output, WebM (VP9) for a
+    WebM, else MP4, whose packets carry decode timestamps (Matroska's do not, and H.264's
+    B-frames need them to be joined by packet copy)."""
+    if folder:
+        return ""
+    return ".webm" if Path(output).suffix.lower() == ".webm" else ".mp4"
+
+
 class Parts:
     def __init__(self, folder: Path, fingerprint: str, suffix: str) -> None:
         """suffix: a part's file extension (".mp4"), or "" for folders of frames."""

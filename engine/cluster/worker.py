@@ -18,6 +18,7 @@ from pathlib import Path
 import ray
 
 from dreamreel.engine.cluster.packets import Codec, Packet, PacketSource
+from dreamreel.engine.cluster.parts import part_suffix
 from dreamreel.engine.cluster.plan import Chunk
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.errors import MediaError
@@ -98,7 +99,7 @@ class Renderer:
         source = PacketSource(self.info, codec, packets, frame_pts, chunk.warm, origin)
         self.done = 0
         with tempfile.TemporaryDirectory(prefix="dreamreel-part-") as tmp:
-            out = Path(tmp) / ("part/" if folder else f"part{Path(self.spec.output).suffix}")
+            out = Path(tmp) / f"part{part_suffix(self.spec.output, folder)}"  # "part": a folder
             sink = open_sink(out, self.info, crf=self.spec.crf, preset=self.spec.preset)
 
             def write(frame: Frame) -> None:
@@ -112,7 +113,6 @@ class Renderer:
             if sink.frames_written != chunk.frames:
                 raise MediaError(f"chunk {chunk.number} (frames {chunk.lo}..{chunk.hi - 1}): "
                                  f"decoded {sink.frames_written} of its {chunk.frames} frames")
-            out = Path(str(out).rstrip("/"))
             data = ([f.read_bytes() for f in sorted(out.iterdir())] if folder
                     else out.read_bytes())
         return Part(chunk.number, data, sink.frames_written, time.perf_counter() - began,

@@ -44,7 +44,10 @@ class _FolderSink(Sink):
             try:
                 os.link(frame, target)
             except OSError:  # another filesystem, or one without hard links
-                shutil.copyfile(frame, target)
+                try:
+                    shutil.copyfile(frame, target)
+                except OSError as err:
+                    raise self._error(f"join {part.name}", err) from err
             self.frames_written += 1
 
     def _publish(self) -> None:

@@ -122,8 +122,14 @@ class _VideoSink(Sink):
     def adopt(self, part: Path, first_ticks: int) -> None:
         """Append `part`, a segment of this output encoded elsewhere (a cluster worker, with
         the same settings), by copying its packets: no second encode. Its first frame is
-        shown at `first_ticks` (the output's time base) exactly: a segment's container may
+        shown at `first_ticks` (in the source's time base) exactly: a segment's container may
         round its start (an MP4 edit list counts in milliseconds)."""
+        try:
+            self._adopt(part, first_ticks)
+        except (av.FFmpegError, OSError) as err:
+            raise self._error(f"join {part.name}", err) from err
+
+    def _adopt(self, part: Path, first_ticks: int) -> None:
         with av.open(str(part)) as segment:
             video = segment.streams.video[0]
             if self._stream is None:
@@ -137,24 +143,24 @@ class _VideoSink(Sink):
             elif not self._copied or video.codec_context.extradata != self._extradata:
                 raise MediaError(f"{self.path}: {part.name} was encoded with other settings "
                                  "than the parts before it")
-            if video.time_base != self._tb:
-                raise MediaError(f"{self.path}: {part.name} counts time in {video.time_base}, "
-                                 f"not {self._tb}")
-            shift = first_ticks - min(p.pts for p in segment.demux(video) if p.size)
+            tb = video.time_base  # the segment's container may count in its own
+            first = round(first_ticks * self._tb / tb)
+            shift = first - min(p.pts for p in segment.demux(video) if p.size)
             segment.seek(0, stream=video)
             for packet in segment.demux(video):
                 if packet.size == 0:
                     continue
                 packet.pts += shift
-                packet.dts += shift
-                self._last_pts = max(self._last_pts, float(packet.pts * self._tb))
-                self._last_end = max(self._last_end,
-                                     float((packet.pts + (packet.duration or 0)) * self._tb))
+                if packet.dts is not None:  # Matroska gives none: the muxer derives it
+                    packet.dts += shift
+                shown = float(packet.pts * tb)
+                self._last_pts = max(self._last_pts, shown)
+                self._last_end = max(self._last_end, shown + float((packet.duration or 0) * tb))
                 packet.stream = self._stream
                 self._container.mux(packet)
                 self.frames_written += 1
-        if self._audio:
-            self._audio.feed(self._container, self._last_pts)
+                if self._audio:  # the sound in step, as a single run muxes it
+                    self._audio.feed(self._container, float((packet.dts or packet.pts) * tb))
 
     def _finish(self, interrupted: bool) -> None:
         if not self._copied:
