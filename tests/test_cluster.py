@@ -62,10 +62,12 @@ def timeline(path: Path) -> tuple[list[tuple[int, int]], list[tuple[int, bytes]]
 
 def test_chunks_that_begin_at_cuts_match_the_single_run_pixel_for_pixel(film, local_ray,
                                                                          tmp_path):
+    """A worker of two cores, as the single run here has: TensorFlow's sums follow the
+    thread count (two one-core workers are tested against each other in the fault test)."""
     single, spread = tmp_path / "single", tmp_path / "spread"
     stylize(RunSpec.make(film, single, "style", style="7"))
     stats = stylize(RunSpec.make(film, spread, "style", style="7",
-                                 ray=ClusterOptions(chunk=1.0)))
+                                 ray=ClusterOptions(workers=1, worker_cpus=2, chunk=1.0)))
     chunks = stats.summary["chunks"]
     assert [(c["lo"], c["hi"], c["edge"], c["warm"]) for c in chunks] == [
         (0, 24, "start", 0), (24, 48, "cut", 24), (48, 72, "cut", 48)]
@@ -102,8 +104,8 @@ def test_warmup_carries_the_stabiliser_across_an_edge_away_from_a_cut(local_ray,
     at_edge = {}
     for warmup in (0, DEFAULT_WARMUP):
         out = tmp_path / f"k{warmup}"
-        stats = stylize(RunSpec.make(steady, out, "style", style="7",
-                                     ray=ClusterOptions(chunk=1.0, warmup=warmup)))
+        stats = stylize(RunSpec.make(steady, out, "style", style="7", ray=ClusterOptions(
+            workers=1, worker_cpus=2, chunk=1.0, warmup=warmup)))
         edge = stats.summary["chunks"][1]
         assert (edge["lo"], edge["edge"], edge["warm"]) == (24, "keyframe", 24 - warmup)
         ours = frames(out)
@@ -112,11 +114,12 @@ def test_warmup_carries_the_stabiliser_across_an_edge_away_from_a_cut(local_ray,
     assert at_edge[DEFAULT_WARMUP] < at_edge[0] / 2, at_edge
 
 
-def test_ctrl_c_keeps_finished_chunks_and_the_same_command_renders_only_the_rest(film,
+def test_a_stop_keeps_finished_chunks_and_the_same_command_renders_only_the_rest(film,
                                                                                  local_ray,
                                                                                  tmp_path):
     """The command in a process of its own, joining the running Ray by its address (as a
-    user joins a cluster), interrupted after its first chunk."""
+    user joins a cluster), stopped by SIGTERM after its first chunk (Ray sets a handler of its
+    own for it: TERM must still behave as Ctrl-C)."""
     out, parts = tmp_path / "out.mp4", tmp_path / "parts"
     address = ray.get_runtime_context().gcs_address
     command = [str(Path(sys.executable).with_name("dreamreel")), "run", str(film), "-o",
@@ -126,9 +129,9 @@ def test_ctrl_c_keeps_finished_chunks_and_the_same_command_renders_only_the_rest
     deadline = time.monotonic() + 240
     while not list(parts.glob("chunk_*.mp4")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    first.send_signal(signal.SIGINT)
+    first.send_signal(signal.SIGTERM)
     _, err = first.communicate(timeout=120)
-    assert first.returncode == 130, err
+    assert first.returncode == 143, err
     kept = sorted(p.name for p in parts.glob("chunk_*.mp4"))
     assert 1 <= len(kept) < 3 and not out.exists()
     assert "finished chunk(s) are kept" in err
@@ -138,6 +141,20 @@ def test_ctrl_c_keeps_finished_chunks_and_the_same_command_renders_only_the_rest
     chunks = json.loads(again.stdout)["chunks"]
     assert sum("worker" in c for c in chunks) == 3 - len(kept)  # only the missing rendered
     assert len(timeline(out)[0]) == 72
+
+
+def test_mkv_of_a_trimmed_range_keeps_its_timestamps_and_sound(film, local_ray, tmp_path):
+    """Matroska counts time in milliseconds, not in the source's ticks."""
+    single, spread = tmp_path / "single.mkv", tmp_path / "spread.mkv"
+    trim = ("--start", "0.5", "--duration", "2")
+    assert cli("run", film, "-o", single, *trim, "--quiet").returncode == 0
+    ran = cli("run", film, "-o", spread, *trim, "--ray", "--chunk", "0.6", "--quiet")
+    assert ran.returncode == 0, ran.stderr
+    (video, audio), (their_video, their_audio) = timeline(spread), timeline(single)
+    assert len(video) == 48 and video[0][0] == 0
+    assert [pts for pts, _ in video] == [pts for pts, _ in their_video] and audio == their_audio
+    # a frame's shown time rounds to 41 or 42 ms (1/24 s) by the way it reached the muxer
+    assert all(abs(a - b) <= 1 for (_, a), (_, b) in zip(video, their_video, strict=True))
 
 
 @pytest.mark.parametrize("args, says", [
@@ -188,8 +205,8 @@ def test_keyframes_a_fresh_decoder_cannot_start_from_are_not_chunk_starts():
 def test_a_feedback_dream_in_chunks_is_the_single_run_pixel_for_pixel(local_ray, tmp_path):
     """The dream carries its past from frame to frame and draws its jitter per frame: keyed
     by the frame's index, each chunk dreams what the single run dreams there. One worker of
-    two cores: TensorFlow's sums follow its thread count, and a feedback dream grows that
-    rounding (the single run here has two threads too)."""
+    two cores, as the single run here has: TensorFlow's sums follow the thread count, and a
+    feedback dream grows that rounding."""
     short = make_film(tmp_path / "short.mp4", (12, 12))
     values = {"layer": "block3_conv3", "steps": 2, "octaves": 2}
     stylize(RunSpec.make(short, tmp_path / "single", "dream", **values))

@@ -1,4 +1,4 @@
-"""A node lost mid-run: a real Ray cluster of two one-core nodes (ray.cluster_utils.Cluster),
+"""A node lost mid-run: a real Ray cluster of two nodes (ray.cluster_utils.Cluster),
 one of them removed while its worker renders a chunk. The chunk is rendered again on the
 other node and the output is the one a run without the fault makes."""
 
@@ -46,7 +46,8 @@ def test_a_node_removed_mid_chunk_leaves_the_output_unchanged(tmp_path):
 
     cluster = Cluster(initialize_head=True, connect=True, head_node_args={
         "num_cpus": 0, "object_store_memory": STORE, "include_dashboard": False})
-    nodes = [cluster.add_node(num_cpus=1, object_store_memory=STORE) for _ in range(2)]
+    # two-core nodes: a worker sums with the single run's thread count, so pixels can agree
+    nodes = [cluster.add_node(num_cpus=2, object_store_memory=STORE) for _ in range(2)]
     cluster.wait_for_nodes()
     lines, removed = [], []
 
@@ -60,8 +61,8 @@ def test_a_node_removed_mid_chunk_leaves_the_output_unchanged(tmp_path):
             removed.append(busy)
 
     try:
-        stats = stylize(RunSpec.make(film, tmp_path / "spread", "style", style="7",
-                                     ray=ClusterOptions(workers=2, chunk=1.0)), say=say)
+        stats = stylize(RunSpec.make(film, tmp_path / "spread", "style", style="7", ray=(
+            ClusterOptions(workers=2, worker_cpus=2, chunk=1.0))), say=say)
     finally:
         ray.shutdown()
         cluster.shutdown()
