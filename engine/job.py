@@ -138,7 +138,11 @@ def stylize(spec: RunSpec | None = None, /, *,
         raise UsageError("give a RunSpec or keywords, not both")
     spec.check()
     if spec.ray is not None:
-        from dreamreel.engine.cluster.driver import run_on_ray  # Ray is an optional extra
+        try:
+            from dreamreel.engine.cluster.driver import run_on_ray
+        except ImportError as err:  # Ray is an optional extra
+            raise UsageError(f"--ray needs Ray ({err}): pip install 'dreamreel[cluster]'"
+                             ) from None
         return run_on_ray(spec, progress=progress, say=say)
     with open_source(spec.input, start=spec.start, duration=spec.duration) as source:
         info = source.info

@@ -157,6 +157,16 @@ def test_mkv_of_a_trimmed_range_keeps_its_timestamps_and_sound(film, local_ray, 
     assert all(abs(a - b) <= 1 for (_, a), (_, b) in zip(video, their_video, strict=True))
 
 
+def test_without_ray_installed_the_run_says_how_to_get_it(film, tmp_path, monkeypatch):
+    """Ray cannot be uninstalled under the suite: a None in sys.modules makes its import
+    fail as a missing package's does (a stand-in, for that fault only)."""
+    monkeypatch.setitem(sys.modules, "ray", None)
+    monkeypatch.delitem(sys.modules, "dreamreel.engine.cluster.driver", raising=False)
+    ran = cli("run", film, "-o", tmp_path / "out.mp4", "--ray")
+    assert ran.returncode == 2 and "pip install 'dreamreel[cluster]'" in ran.stderr
+    assert ran.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args, says", [
     (["-o", "{tmp}/out.gif", "--ray"], "--ray cannot make a GIF"),
     (["-o", "{tmp}/out.mp4", "--ray", "--fps", "12"], "--fps is for a run without it"),
