@@ -30,7 +30,7 @@ from dreamreel.engine.sinks import open_sink
 from dreamreel.engine.sinks.images import IMAGE_EXTENSIONS
 from dreamreel.engine.sinks.video import _VideoSink
 from dreamreel.engine.sources import open_source
-from dreamreel.errors import DreamreelError, MediaError, UsageError
+from dreamreel.errors import MediaError, UsageError
 from dreamreel.pipelines import registry
 
 TRIES = 3  # renders of one chunk before the run gives up on it
@@ -147,13 +147,14 @@ class _Run:
                  cluster: _Cluster, folder: bool, progress, say) -> None:
         self.spec, self.info, self.index, self.parts = spec, info, index, parts
         self.folder, self.progress, self.say = folder, progress, say or (lambda line: None)
-        count, self.resources = cluster.workers()
+        self.count, self.resources = cluster.workers()
+        self.choice = None  # how every renderer runs the chain: the first one's tuning
         self.records: dict[int, dict[str, object]] = {}
         self.tries: dict[object, int] = {}
         # Renderers take work once they answer: one the cluster has no room for never does.
         self.renderers: list = []
         self.starting: dict[ray.ObjectRef, object] = {}
-        for _ in range(count):
+        for _ in range(self.count):
             self._start()
 
     def _start(self) -> None:
@@ -202,8 +203,7 @@ class _Run:
         options = self.spec.ray
         warmup = plan.DEFAULT_WARMUP if options.warmup is None else options.warmup
         fps = float(self.info.fps or 25)
-        workers = len(self.renderers) + len(self.starting)
-        length = plan.chunk_length(index.frames, fps, workers, warmup, options.chunk)
+        length = plan.chunk_length(index.frames, fps, self.count, warmup, options.chunk)
         if self.folder:  # its PNGs come back whole: a chunk's raw size at most FOLDER_BYTES
             length = min(length, max(1, FOLDER_BYTES // (self.info.width * self.info.height * 3)))
         frame_of = {packet: frame for frame, packet in enumerate(index.frame_packet)}
@@ -212,13 +212,10 @@ class _Run:
         self.parts.keep_plan(chunks, {"frames": index.frames, "cuts": cuts, "warmup": warmup})
 
     def _find_cuts(self, work: tuple[int, int], scale: float) -> list[int]:
-        spans = max(1, min(len(self.renderers) * plan.CHUNKS_PER_WORKER,
-                           self.index.frames // 50))
+        spans = max(1, min(self.count * plan.CHUNKS_PER_WORKER, self.index.frames // 50))
         bounds = [round(i * self.index.frames / spans) for i in range(spans + 1)]
-        jobs = []
-        for lo, hi in zip(bounds, bounds[1:], strict=False):
-            first = max(lo - 1, 0)  # the frame before, to compare the span's first with
-            jobs.append((first, hi))
+        # each span from the frame before it, to compare its first frame with
+        jobs = [(max(lo - 1, 0), hi) for lo, hi in zip(bounds, bounds[1:], strict=False)]
         found: list[int] = []
         for result in self._spread(jobs, lambda r, job: r.cuts.remote(
                 self.index.codec, *self._piece(*job), job[0], self.index.origin,
@@ -336,7 +333,7 @@ class _Run:
                 "width": self.info.width, "height": self.info.height,
                 "workers": len(self.renderers), "parts": str(self.parts.folder),
                 "chunks_done": sum(self.parts.done(c) for c in self.parts.plan or []),
-                "backend": getattr(getattr(self, "choice", None), "backend", None),
+                "backend": self.choice and self.choice.backend,
                 "frames_rendered_now": frames,
                 "cluster_fps": round(frames / stats.seconds, 2) if stats.seconds else 0.0,
                 "chunks": [self.records.get(c.number, {**c.as_dict(), "kept": True})
@@ -359,8 +356,6 @@ def _describe(job) -> str:
 def _cause(err: ray.exceptions.RayTaskError) -> BaseException:
     """The worker's own error: a DreamreelError keeps its one line."""
     cause = getattr(err, "cause", None)
-    if isinstance(cause, DreamreelError):
-        return cause
     return cause if isinstance(cause, BaseException) else err
 
 

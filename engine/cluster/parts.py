@@ -81,8 +81,10 @@ class Parts:
             write(temp)
             os.replace(temp, self.folder / name)
         except OSError as err:
-            shutil.rmtree(temp, ignore_errors=True) if temp.is_dir() else temp.unlink(
-                missing_ok=True)
+            if temp.is_dir():
+                shutil.rmtree(temp, ignore_errors=True)
+            else:
+                temp.unlink(missing_ok=True)
             raise MediaError(f"{self.folder}: cannot keep {name} ({err.strerror or err})") from err
 
     def remove(self) -> None:
