@@ -172,6 +172,7 @@ def test_without_ray_installed_the_run_says_how_to_get_it(film, tmp_path, monkey
     (["-o", "{tmp}/out.mp4", "--ray", "--fps", "12"], "--fps is for a run without it"),
     (["-o", "{tmp}/out.mp4", "--workers", "2"], "--workers, --warmup and --chunk are for --ray"),
     (["-o", "{tmp}/out.mp4", "--ray", "--workers", "0"], "--workers must be at least 1"),
+    (["-o", "{tmp}/out.mp4", "--ray", "127.0.0.1:1"], "nothing answers there"),
 ])
 def test_what_ray_cannot_do_is_refused_in_one_line(film, tmp_path, args, says):
     ran = cli("run", film, *[a.format(tmp=tmp_path) for a in args])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -106,6 +107,8 @@ class _Cluster:
         local = address in (None, "local")
         if ray.is_initialized():  # a caller's own Ray (a test's cluster, a notebook's)
             return self
+        if not local:
+            _check_reachable(address)
         handlers = {s: signal.getsignal(s) for s in signals.HANDLED}
         try:
             ray.init(address="local" if local else address, include_dashboard=False,
@@ -133,6 +136,18 @@ class _Cluster:
         slots = gpus or sum(int(n.get("CPU", 0)) // cpus for n in nodes)  # whole slots a node
         count = self.options.workers or max(1, slots)
         return count, {"num_cpus": cpus, "num_gpus": 1 if gpus else 0}
+
+
+def _check_reachable(address: str) -> None:
+    """A head that does not answer is one line now, not minutes of Ray's retries."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not port.isdigit():  # "auto" and the like: Ray finds it
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except OSError as err:
+        raise UsageError(f"--ray {address}: nothing answers there ({err.strerror or err}); "
+                         "start the head with `ray start --head`") from None
 
 
 def _local_cpus(options: ClusterOptions) -> int:
