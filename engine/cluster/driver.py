@@ -105,10 +105,10 @@ class _Cluster:
     def __enter__(self) -> _Cluster:
         address = self.options.address
         local = address in (None, "local")
-        if ray.is_initialized():  # a caller's own Ray (a test's cluster, a notebook's)
-            return self
         if not local:
             _check_reachable(address)
+        if ray.is_initialized():  # a caller's own Ray (a test's cluster, a notebook's)
+            return self
         handlers = {s: signal.getsignal(s) for s in signals.HANDLED}
         try:
             ray.init(address="local" if local else address, include_dashboard=False,
