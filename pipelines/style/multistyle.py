@@ -30,20 +30,22 @@ it pays off): 1.7-2x faster in bfloat16, 1.2-1.3x in float32 than a cast, pad an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 __all__ = [
+    "NORM_SHAPES",
     "NUM_STYLES",
     "STRIDE",
     "MultiStyleNet",
     "conditional_instance_norm",
     "conv2d",
+    "check_norm_params",
     "one_at_a_time",
-        "reflect_pad",
+    "reflect_pad",
     "upsample_nearest_2x",
 ]
 
@@ -84,6 +86,10 @@ _EXPAND = (
     _Layer("expand.2", 9, 1, 4, 3),
 )
 _ALL_LAYERS = _CONTRACT + tuple(layer for block in _RESIDUAL for layer in block) + _EXPAND
+
+NORM_SHAPES = {f"{layer.name}.{kind}": (layer.cout,) for layer in _ALL_LAYERS
+               for kind in ("gamma", "beta")}
+"""One style's parameters: a scale and a shift per channel of every layer (990 numbers)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,8 +227,10 @@ class MultiStyleNet(tf.Module):
     ``net(images, style_weights)``:
 
     * images: float32 [N, H, W, 3], RGB in 0..1, H and W multiples of :data:`STRIDE`;
-    * style_weights: float32 [26] (one mixture for the whole batch) or [N, 26] (one per image);
-      a one-hot vector selects a style, a convex combination blends styles;
+    * style_weights: float32 [S] (one mixture for the whole batch) or [N, S] (one per image),
+      S = ``num_styles``: the 26 built-in styles, then the learned ones given as ``extra``
+      (each a :data:`NORM_SHAPES` dict); a one-hot vector selects a style, a convex
+      combination blends styles;
     * returns float32 [N, H, W, 3] in 0..1.
 
     ``dtype=tf.bfloat16`` runs the convolutions in bfloat16 (kernels stored in bfloat16) and
@@ -236,15 +244,19 @@ class MultiStyleNet(tf.Module):
         self,
         arrays: Mapping[str, np.ndarray],
         *,
+        extra: Sequence[Mapping[str, np.ndarray]] = (),
         dtype: tf.DType = tf.float32,
         name: str = "multistyle26",
     ) -> None:
         super().__init__(name=name)
         check_dtype(dtype)
         self.dtype = dtype
+        self.num_styles = NUM_STYLES + len(extra)
         self._kernels: dict[str, tf.Tensor] = {}  # name -> [k, k, Cin, Cout] in `dtype`
-        self._gamma: dict[str, tf.Tensor] = {}  # name -> [26, Cout] float32
-        self._beta: dict[str, tf.Tensor] = {}  # name -> [26, Cout] float32
+        self._gamma: dict[str, tf.Tensor] = {}  # name -> [num_styles, Cout] float32
+        self._beta: dict[str, tf.Tensor] = {}  # name -> [num_styles, Cout] float32
+        for style in extra:
+            check_norm_params(style)
         with self.name_scope:
             for layer in _ALL_LAYERS:
                 w = np.asarray(arrays[f"{layer.name}.w"], dtype=np.float32)
@@ -254,11 +266,27 @@ class MultiStyleNet(tf.Module):
                 assert w.shape == want, f"{layer.name}.w: {w.shape} != {want}"
                 assert gamma.shape == (NUM_STYLES, layer.cout), f"{layer.name}.gamma {gamma.shape}"
                 assert beta.shape == (NUM_STYLES, layer.cout), f"{layer.name}.beta {beta.shape}"
+                gamma = np.concatenate([gamma, *(s[f"{layer.name}.gamma"][None] for s in extra)])
+                beta = np.concatenate([beta, *(s[f"{layer.name}.beta"][None] for s in extra)])
                 self._kernels[layer.name] = tf.constant(oihw_to_hwio(w), dtype=dtype)
-                self._gamma[layer.name] = tf.constant(gamma)
-                self._beta[layer.name] = tf.constant(beta)
+                self._gamma[layer.name] = tf.constant(gamma, tf.float32)
+                self._beta[layer.name] = tf.constant(beta, tf.float32)
 
-    def _layer(self, x: tf.Tensor, layer: _Layer, mix: tf.Tensor, relu: bool) -> tf.Tensor:
+    def norm_params(self, style: int) -> dict[str, np.ndarray]:
+        """Style `style`'s scales and shifts, {layer.gamma / layer.beta: [C]}: a learned
+        style's starting point and storage format (:data:`NORM_SHAPES`)."""
+        return {f"{layer.name}.{kind}": table[layer.name][style].numpy()
+                for layer in _ALL_LAYERS for kind, table in (("gamma", self._gamma),
+                                                             ("beta", self._beta))}
+
+    def mixed(self, mix: tf.Tensor) -> dict[str, tf.Tensor]:
+        """A mixture [N or 1, num_styles] -> its scales and shifts {name: [N or 1, C]}."""
+        return {f"{layer.name}.{kind}": tf.matmul(mix, table[layer.name])
+                for layer in _ALL_LAYERS for kind, table in (("gamma", self._gamma),
+                                                             ("beta", self._beta))}
+
+    def _layer(self, x: tf.Tensor, layer: _Layer, norm: Mapping[str, tf.Tensor],
+               relu: bool) -> tf.Tensor:
         """[optional 2x upsample] -> reflect pad -> conv -> conditional IN -> [ReLU].
 
         x: [N, H, W, Cin] in any float dtype; returns [N, H', W', Cout] in ``self.dtype``.
@@ -268,30 +296,45 @@ class MultiStyleNet(tf.Module):
             x = upsample_nearest_2x(x)  # [N, 2H, 2W, Cin]
         x = reflect_pad(x, layer.kernel // 2)
         x = tf.nn.conv2d(x, self._kernels[layer.name], strides=layer.stride, padding="VALID")
-        gamma = tf.matmul(mix, self._gamma[layer.name])  # [N or 1, 26] @ [26, C] -> [N or 1, C]
-        beta = tf.matmul(mix, self._beta[layer.name])  # [N or 1, C]
-        return conditional_instance_norm(x, gamma, beta, relu=relu)
+        return conditional_instance_norm(x, norm[f"{layer.name}.gamma"],
+                                         norm[f"{layer.name}.beta"], relu=relu)
 
     def __call__(self, images: tf.Tensor, style_weights: tf.Tensor) -> tf.Tensor:
         images = tf.convert_to_tensor(images, dtype=tf.float32)  # [N, H, W, 3]
         check_spatial(images, STRIDE, "MultiStyleNet")
         mix = tf.convert_to_tensor(style_weights, dtype=tf.float32)
         if mix.shape.rank == 1:
-            mix = mix[tf.newaxis, :]  # [1, 26]: the same mixture for every image
-        if mix.shape.rank != 2 or mix.shape[-1] != NUM_STYLES:
-            raise ValueError(f"style_weights must be [26] or [N, 26], got {mix.shape}")
+            mix = mix[tf.newaxis, :]  # [1, S]: the same mixture for every image
+        if mix.shape.rank != 2 or mix.shape[-1] != self.num_styles:
+            raise ValueError(f"style_weights must be [{self.num_styles}] or "
+                             f"[N, {self.num_styles}], got {mix.shape}")
         if one_at_a_time(images):
             return tf.concat([self(images[i : i + 1], mix[min(i, mix.shape[0] - 1)])
                               for i in range(images.shape[0])], axis=0)
+        return self.render(images, self.mixed(mix))
 
+    def render(self, images: tf.Tensor, norm: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """images [N, H, W, 3] 0..1 through the network with these scales and shifts
+        ({layer.gamma / layer.beta: [N or 1, C]}) -> [N, H, W, 3] 0..1. Differentiable in
+        `norm`, which is how a new style is learned (pipelines/style/learn.py)."""
         x = images
         for layer in _CONTRACT:
-            x = self._layer(x, layer, mix, relu=True)  # -> [N, H/4, W/4, 32] after the last
+            x = self._layer(x, layer, norm, relu=True)  # -> [N, H/4, W/4, 32] after the last
         x = tf.cast(x, tf.float32)  # the residual sums stay float32
         for first, second in _RESIDUAL:
-            y = self._layer(x, first, mix, relu=True)  # [N, H/4, W/4, 32]
-            x = x + tf.cast(self._layer(y, second, mix, relu=False), tf.float32)
-        x = self._layer(x, _EXPAND[0], mix, relu=True)  # [N, H/2, W/2, 8]
-        x = self._layer(x, _EXPAND[1], mix, relu=True)  # [N, H, W, 4]
-        x = self._layer(x, _EXPAND[2], mix, relu=False)  # [N, H, W, 3]
+            y = self._layer(x, first, norm, relu=True)  # [N, H/4, W/4, 32]
+            x = x + tf.cast(self._layer(y, second, norm, relu=False), tf.float32)
+        x = self._layer(x, _EXPAND[0], norm, relu=True)  # [N, H/2, W/2, 8]
+        x = self._layer(x, _EXPAND[1], norm, relu=True)  # [N, H, W, 4]
+        x = self._layer(x, _EXPAND[2], norm, relu=False)  # [N, H, W, 3]
         return tf.sigmoid(tf.cast(x, tf.float32))  # [N, H, W, 3] in 0..1
+
+
+def check_norm_params(style: Mapping[str, np.ndarray]) -> None:
+    """Raise ValueError unless `style` has exactly the scales and shifts of one style."""
+    for key, shape in NORM_SHAPES.items():
+        if key not in style or np.shape(style[key]) != shape:
+            raise ValueError(f"{key}: expected shape {shape}, got "
+                             f"{np.shape(style[key]) if key in style else 'nothing'}")
+        if not np.all(np.isfinite(style[key])):
+            raise ValueError(f"{key} holds a NaN or an infinity")
