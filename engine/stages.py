@@ -21,6 +21,7 @@ from dreamreel.errors import SettingsError
 from dreamreel.pipelines import registry, settings
 from dreamreel.pipelines.base import Chain, Effect, SequentialEffect
 from dreamreel.pipelines.registry import Context, Pipeline
+from dreamreel.weights import learned
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ def context(precision: str = "float32", jit: bool = False, video: bool = True,
     """What a pipeline's build gets: networks from the weights cache, files read for it."""
     return Context(load=lambda name: weights.load(name, offline=offline or None),
                    precision=precision, jit=jit, video=video, live=live,
-                   read_image=read_image, cached=weights.computed)
+                   read_image=read_image, cached=weights.computed, styles=learned.everything)
 
 
 def options(name: str, values: Mapping[str, Any], live: bool = False) -> Any:

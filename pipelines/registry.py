@@ -58,6 +58,7 @@ class Context:
     read_image: a picture file as uint8 RGB [H, W, 3] (a one-line error if it is not one).
     cached: `cached(kind, key_bytes, compute)`: an array computed once per content and kept in
       the user's cache (e.g. a painting's style vector).
+    styles: the learned styles' normalisation parameters by name (`dreamreel styles learn`).
     """
 
     load: Callable[[str], dict[str, np.ndarray]]
@@ -67,6 +68,7 @@ class Context:
     live: bool = False
     read_image: Callable[[Path], np.ndarray] | None = None
     cached: Callable[[str, bytes, Callable[[], np.ndarray]], np.ndarray] | None = None
+    styles: Callable[[], dict[str, dict[str, np.ndarray]]] | None = None
 
 
 @dataclass(frozen=True)

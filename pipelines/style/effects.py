@@ -1,12 +1,12 @@
-"""The two style effects the engine runs: 26 built-in styles, and any painting.
+"""The two style effects the engine runs: 26 built-in styles (and learned ones), and any painting.
 
-Both take their style as a graph input (a 26-way mixture, or a 100-d Magenta style vector),
+Both take their style as a graph input (a mixture over the styles, or a 100-d Magenta style vector),
 so switching or blending styles mid-stream never recompiles the graph.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,22 +20,44 @@ from dreamreel.pipelines.style.multistyle import NUM_STYLES, STRIDE, MultiStyleN
 PREDICTOR_SIZE = 256  # the style-prediction network's training resolution
 
 
-def parse_style_spec(spec: str) -> np.ndarray:
-    """'7' -> one-hot style 7; '3:0.5,12:0.5' -> that blend. Weights are normalised to sum 1."""
-    mix = np.zeros(NUM_STYLES, np.float32)
+def style_terms(spec: str) -> list[tuple[str, float]]:
+    """'7' -> [('7', 1.0)]; '3:0.5,wave:0.5' -> its parts: a built-in style's number or a
+    learned style's name, each with its weight. Checks all but whether the names exist."""
+    terms = []
     for part in str(spec).split(","):
-        index, _, weight = part.strip().partition(":")
+        name, _, weight = part.strip().partition(":")
         try:
-            i, w = int(index), float(weight) if weight else 1.0
+            w = float(weight) if weight else 1.0
         except ValueError:
-            raise SettingsError(f"style '{spec}' is not N or N:W,N:W (e.g. 7 or 3:0.5,12:0.5)") from None
-        if not 0 <= i < NUM_STYLES:
-            raise SettingsError(f"unknown style {i}: the built-in styles are 0..{NUM_STYLES - 1}")
+            w = float("nan")
+        if not name or w != w:
+            raise SettingsError(f"style '{spec}' is not N or N:W,N:W (e.g. 7, 3:0.5,12:0.5 or "
+                                "a learned style's name)")
         if w < 0:
             raise SettingsError(f"style weight {w} is negative")
-        mix[i] += w
-    if mix.sum() <= 0:
+        if name.isdigit() and not 0 <= int(name) < NUM_STYLES:
+            raise SettingsError(f"unknown style {name}: the built-in styles are "
+                                f"0..{NUM_STYLES - 1}")
+        terms.append((name, w))
+    if sum(w for _, w in terms) <= 0:
         raise SettingsError(f"style '{spec}' has no positive weight")
+    return terms
+
+
+def parse_style_spec(spec: str, learned: Sequence[str] = ()) -> np.ndarray:
+    """'7' -> one-hot style 7; '3:0.5,12:0.5' -> that blend; a name is the learned style at
+    26 + its place in `learned`. Weights are normalised to sum 1; [26 + len(learned)]."""
+    mix = np.zeros(NUM_STYLES + len(learned), np.float32)
+    for name, w in style_terms(spec):
+        if name.isdigit():
+            i = int(name)
+        elif name in learned:
+            i = NUM_STYLES + list(learned).index(name)
+        else:
+            known = ", ".join(learned) or "none (dreamreel styles learn PAINTING --name NAME)"
+            raise SettingsError(f"unknown style '{name}': the built-in styles are "
+                                f"0..{NUM_STYLES - 1}; the learned ones: {known}")
+        mix[i] += w
     return mix / mix.sum()
 
 
@@ -46,13 +68,21 @@ class BuiltinStyle:
     stride = STRIDE
     handles_strength = False
 
-    def __init__(self, net: MultiStyleNet, style: str = "0") -> None:
+    def __init__(self, net: MultiStyleNet, style: str = "0", learned: Sequence[str] = ()
+                 ) -> None:
         self.net = net
         self.style = style
+        self.learned = tuple(learned)  # the names of the net's styles after the 26 built-ins
+        parse_style_spec(style, self.learned)  # an unknown name fails before any frame
 
     def controls(self, settings=None) -> dict[str, np.ndarray]:
         spec = self.style if settings is None else settings.style
-        return {"style_weights": parse_style_spec(spec), "strength": np.float32(1.0)}
+        return {"style_weights": parse_style_spec(spec, self.learned),
+                "strength": np.float32(1.0)}
+
+    def live_steps(self) -> dict[str, list[str]]:
+        """Keys, MIDI notes and faders step through the built-in styles, then the learned."""
+        return {"style": [str(i) for i in range(NUM_STYLES)] + list(self.learned)}
 
     def __call__(self, images: tf.Tensor, controls: dict[str, tf.Tensor]) -> tf.Tensor:
         return self.net(images, controls["style_weights"])  # [N, H, W, 3] 0..1

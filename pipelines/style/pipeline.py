@@ -15,7 +15,7 @@ from dreamreel.pipelines.style.effects import (
     PREDICTOR_SIZE,
     ArbitraryStyle,
     BuiltinStyle,
-    parse_style_spec,
+    style_terms,
 )
 from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
 from dreamreel.pipelines.style.multistyle import NUM_STYLES, MultiStyleNet
@@ -23,18 +23,18 @@ from dreamreel.pipelines.style.multistyle import NUM_STYLES, MultiStyleNet
 
 def _strongest(spec: str) -> str:
     """A blend counts as its strongest style when stepping to the next one."""
-    return str(int(parse_style_spec(spec).argmax()))
+    return max(style_terms(spec), key=lambda term: term[1])[0]
 
 
 def _style_spec(spec: str) -> str:
-    parse_style_spec(spec)  # raises SettingsError with the reason
+    style_terms(spec)  # raises SettingsError with the reason; names are checked at build
     return spec.strip()
 
 
 @dataclass(frozen=True)
 class StyleOptions:
-    style: str = setting("0", f"built-in style 0..{NUM_STYLES - 1}, or a blend such as "
-                         "3:0.5,12:0.5", live=True, keys=("right", "left"), parse=_style_spec,
+    style: str = setting("0", f"built-in style 0..{NUM_STYLES - 1}, a learned style's name, "
+                         "or a blend such as 3:0.5,12:0.5", live=True, keys=("right", "left"), parse=_style_spec,
                          steps=tuple(str(i) for i in range(NUM_STYLES)),
                          nearest=_strongest, aliases=("blend",))
     style_image: Path | None = setting(None, "any picture as the style (Magenta arbitrary "
@@ -44,8 +44,10 @@ class StyleOptions:
 def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryStyle:
     dtype = DTYPES[context.precision]
     if settings.style_image is None:
-        return BuiltinStyle(MultiStyleNet(context.load("multistyle26"), dtype=dtype),
-                            settings.style)
+        learned = context.styles() if context.styles else {}
+        net = MultiStyleNet(context.load("multistyle26"), extra=list(learned.values()),
+                            dtype=dtype)
+        return BuiltinStyle(net, settings.style, learned=list(learned))
     context.read_image(settings.style_image)  # a bad painting fails before networks load
     predictor = StylePredictor(context.load("magenta_predict"))
     transformer = StyleTransformer(context.load("magenta_transform"), dtype=dtype)
