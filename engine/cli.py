@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with signals.handled():
         try:
-            args = build_parser().parse_args(argv)
+            parser = build_parser()
+            from dreamreel.engine.commands.styles import with_action
+
+            args = parser.parse_args(with_action(sys.argv[1:] if argv is None else list(argv)))
             return int(args.handler(args) or 0)
         except KeyboardInterrupt:
             print("dreamreel: interrupted", file=sys.stderr)

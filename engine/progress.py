@@ -37,14 +37,14 @@ class Progress:
             remaining = (self.total - done) / rate
             if now - self._first[1] >= SETTLE and remaining > LONG_RUN:
                 self._said = True
-                print(f"\rdreamreel: about {_clock(remaining)} more for the {self.total} frames "
+                print(f"\rdreamreel: about {clock(remaining)} more for the {self.total} frames "
                       f"({1 / rate:.1f} s a frame)", file=self.stream, flush=True)
         if not self.enabled or (now - self._last < 0.2 and done != self.total):
             return
         self._last = now
         if self.total:
             filled = int(24 * min(done / self.total, 1.0))
-            eta = f"ETA {_clock(max(self.total - done, 0) / rate)}" if rate else "ETA -"
+            eta = f"ETA {clock(max(self.total - done, 0) / rate)}" if rate else "ETA -"
             text = (f"{self.label} [{'#' * filled}{'-' * (24 - filled)}] {done}/{self.total} "
                     f"frames  {rate or 0:5.1f} fps  {eta}")
         else:
@@ -61,7 +61,7 @@ class Progress:
             print(file=self.stream, flush=True)
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     seconds = int(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -131,7 +131,7 @@ def test_verify_finds_every_damaged_file_and_repair_fixes_them(home: Path) -> No
     found = cli("weights", "verify")
     assert found.returncode == 2
     assert f"{NET}: DAMAGED: the converted arrays are damaged" in found.stdout
-    assert "computed arrays: 1 ok, 1 damaged" in found.stdout
+    assert "computed arrays and learned styles: 1 ok, 1 damaged" in found.stdout
     assert "stale files (older formats, leftovers): 1" in found.stdout
     assert "--repair" in found.stderr
 

@@ -45,6 +45,20 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser,
                                help=_help(entry, default), **_kind_options(entry))
 
 
+def add_settings_arguments(parser: argparse.ArgumentParser, cls: type, title: str) -> None:
+    """One flag per setting of a settings class (a command's own, such as style learning)."""
+    group = parser.add_argument_group(title)
+    for entry in settings.entries(cls):
+        group.add_argument(entry.flag, dest=_dest(entry), default=argparse.SUPPRESS,
+                           help=_help(entry, entry.default), **_kind_options(entry))
+
+
+def settings_from(args: argparse.Namespace, cls: type) -> Any:
+    """An instance of a settings class from the flags `add_settings_arguments` added."""
+    return settings.build(cls, {e.name: getattr(args, _dest(e)) for e in settings.entries(cls)
+                                if hasattr(args, _dest(e))})
+
+
 def _kind_options(entry: settings.Entry) -> dict[str, Any]:
     if entry.knob.many:
         return {"action": "append", "metavar": "VALUE"}

@@ -1,8 +1,17 @@
-"""`dreamreel styles IMAGE -o sheet.png`: a contact sheet of the 26 built-in styles."""
+"""`dreamreel styles`: the styles there are, a contact sheet of them, and new ones learned.
+
+    dreamreel styles                                  # list the built-in and learned styles
+    dreamreel styles photo.jpg -o sheet.png           # every style on one picture
+    dreamreel styles learn PAINTING --name NAME       # fit a new style into the fast network
+    dreamreel styles export NAME -o NAME.npz          # share it
+    dreamreel styles import NAME.npz [--name OTHER]
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,25 +19,90 @@ import cv2
 import numpy as np
 
 from dreamreel.engine import compute, stages
+from dreamreel.engine.commands import options
 from dreamreel.engine.graph import FrameGraph
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
-from dreamreel.errors import UsageError
+from dreamreel.errors import SettingsError, UsageError
+from dreamreel.pipelines.style.learn import LearnSettings
+from dreamreel.pipelines.style.multistyle import NORM_SHAPES, NUM_STYLES, check_norm_params
+from dreamreel.weights import learned
 
 COLUMNS = 7
+ACTIONS = ("list", "sheet", "learn", "export", "import")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("styles", help="render all 26 built-in styles on one picture")
-    parser.add_argument("image", type=Path, help="the picture to stylize")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="the contact sheet (.png/.jpg)")
-    parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing contact sheet")
-    parser.add_argument("--size", type=int, default=192, help="short side of each tile (default 192)")
-    parser.add_argument("--offline", action="store_true", help="never download networks")
-    parser.set_defaults(handler=styles)
+    parser = sub.add_parser("styles", help="list styles, render them on a picture, learn new ones",
+                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    parser.set_defaults(handler=list_styles)
+    actions.add_parser("list", help="the built-in and learned styles").set_defaults(
+        handler=list_styles)
+
+    sheet = actions.add_parser("sheet", help="every style on one picture (also: "
+                               "`dreamreel styles IMAGE -o sheet.png`)")
+    sheet.add_argument("image", type=Path, help="the picture to stylize")
+    sheet.add_argument("-o", "--output", type=Path, required=True,
+                       help="the contact sheet (.png/.jpg)")
+    sheet.add_argument("-y", "--overwrite", action="store_true",
+                       help="replace an existing contact sheet")
+    sheet.add_argument("--size", type=int, default=192, help="short side of each tile (default 192)")
+    sheet.add_argument("--offline", action="store_true", help="never download networks")
+    sheet.set_defaults(handler=styles_sheet)
+
+    learn = actions.add_parser("learn", help="fit a painting's style into the fast network")
+    learn.add_argument("painting", type=Path)
+    learn.add_argument("--name", required=True, help="what to call it (a letter, then letters, "
+                       "digits, - or _)")
+    learn.add_argument("--content", type=Path, nargs="+", default=[], metavar="CLIP_OR_DIR",
+                       help="clips, pictures or folders to learn on (frames like the ones you "
+                       "will style work best; default: the drawn demo clip)")
+    options.add_settings_arguments(learn, LearnSettings, "how it learns")
+    learn.add_argument("--every", type=int, default=25, metavar="STEPS",
+                       help="steps between a loss check, a checkpoint and the preview sheet")
+    learn.add_argument("--seed", type=int, default=0)
+    learn.add_argument("-y", "--overwrite", action="store_true",
+                       help="continue an unfinished fit of NAME, or replace the style NAME")
+    learn.add_argument("--offline", action="store_true", help="never download networks")
+    learn.set_defaults(handler=learn_style)
+
+    export = actions.add_parser("export", help="write a learned style to a file")
+    export.add_argument("name")
+    export.add_argument("-o", "--output", type=Path, required=True, help="the .npz to write")
+    export.add_argument("-y", "--overwrite", action="store_true")
+    export.set_defaults(handler=export_style)
+
+    imported = actions.add_parser("import", help="add a style file someone exported")
+    imported.add_argument("file", type=Path)
+    imported.add_argument("--name", help="store it under this name (default: its own)")
+    imported.add_argument("-y", "--overwrite", action="store_true")
+    imported.set_defaults(handler=import_style)
 
 
-def styles(args: argparse.Namespace) -> int:
+def with_action(argv: list[str]) -> list[str]:
+    """`styles IMAGE ...` is `styles sheet IMAGE ...` (the contact sheet's original form)."""
+    if len(argv) >= 2 and argv[0] == "styles" and str(argv[1]) not in ACTIONS \
+            and not str(argv[1]).startswith("-"):
+        return [argv[0], "sheet", *argv[1:]]
+    return argv
+
+
+def list_styles(args: argparse.Namespace) -> int:
+    print(f"built-in: 0..{NUM_STYLES - 1} (`dreamreel styles photo.jpg -o sheet.png` shows them)")
+    names = learned.names()
+    if not names:
+        print("learned: none yet (`dreamreel styles learn PAINTING --name NAME`)")
+    for name in names:
+        _, meta = learned.load(name)
+        state = "" if meta.get("finished") else "  (unfinished: `styles learn ... -y` continues)"
+        print(f"{name}: from {meta.get('painting', '?')}, {meta.get('steps', '?')} steps at "
+              f"{meta.get('settings', {}).get('size', '?')} px, started from built-in "
+              f"{meta.get('start', '?')}{state}")
+    return 0
+
+
+def styles_sheet(args: argparse.Namespace) -> int:
     if args.output.suffix.lower() not in (".png", ".jpg", ".jpeg") or args.output.is_dir():
         raise UsageError(f"{args.output}: the contact sheet must be a .png or .jpg file")
     if args.size < 16:
@@ -36,13 +110,15 @@ def styles(args: argparse.Namespace) -> int:
     image = stages.read_image(args.image)
     info = MediaInfo(path=args.image, kind="image", width=image.shape[1], height=image.shape[0])
     with open_sink(args.output, info, overwrite=args.overwrite) as sink:  # checks it, writes atomically
-        sink.write(Frame(image=contact_sheet(image, args.size, args.offline), index=0, pts=0.0))
-    print(f"{args.output}: the source, then styles 0..25", file=sys.stderr)
+        sheet, names = contact_sheet(image, args.size, args.offline)
+        sink.write(Frame(image=sheet, index=0, pts=0.0))
+    print(f"{args.output}: the source, then styles {', '.join(names)}", file=sys.stderr)
     return 0
 
 
-def contact_sheet(image: np.ndarray, size: int, offline: bool) -> np.ndarray:
-    """The picture at `size` (short side), then each of the 26 styles, 7 tiles a row."""
+def contact_sheet(image: np.ndarray, size: int, offline: bool) -> tuple[np.ndarray, list[str]]:
+    """The picture at `size` (short side), then each style (built-in, then learned), 7 tiles
+    a row; and the styles' names in order."""
     h, w = compute.working_size(*image.shape[:2], size)
     image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
     device = compute.default_device()
@@ -50,13 +126,63 @@ def contact_sheet(image: np.ndarray, size: int, offline: bool) -> np.ndarray:
     jit = compute.resolve_jit("auto", device)
     built = stages.build(stages.stages("style"), stages.context(precision, jit, offline=offline))
     graph = FrameGraph(built.graph, 1, h, w, jit=jit, device=device)
+    names = built.graph.live_steps()["style"]
     tiles = [image]
-    for index in range(26):
-        mix = np.eye(26, dtype=np.float32)[index]
-        tile = graph(image[np.newaxis], {"style_weights": mix})[0].copy()
-        cv2.putText(tile, str(index), (6, 24), cv2.FONT_HERSHEY_DUPLEX, 0.8, (255, 255, 255), 2,
+    for name in names:
+        mix = built.graph.controls(dataclasses.replace(built.stages[0].options, style=name))
+        tile = graph(image[np.newaxis], {"style_weights": mix["style_weights"]})[0].copy()
+        cv2.putText(tile, name, (6, 24), cv2.FONT_HERSHEY_DUPLEX, 0.8, (255, 255, 255), 2,
                     cv2.LINE_AA)
         tiles.append(tile)
     tiles += [np.zeros_like(image)] * (-len(tiles) % COLUMNS)
     rows = [np.concatenate(tiles[i : i + COLUMNS], axis=1) for i in range(0, len(tiles), COLUMNS)]
-    return np.concatenate(rows, axis=0)
+    return np.concatenate(rows, axis=0), names
+
+
+def learn_style(args: argparse.Namespace) -> int:
+    from dreamreel.engine.style_learning import LearnJob, learn
+
+    if args.every < 1:
+        raise UsageError("--every must be at least 1 step")
+    for path in [args.painting, *args.content]:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
+    job = LearnJob(painting=args.painting, name=args.name, content=tuple(args.content),
+                   settings=options.settings_from(args, LearnSettings), every=args.every,
+                   resume=args.overwrite, offline=args.offline, seed=args.seed)
+    path = learn(job, say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"learned '{args.name}': {path} (preview {path.with_suffix('.png')}); use it with "
+          f"`dreamreel run clip.mp4 --style {args.name} -o out.mp4`", file=sys.stderr)
+    return 0
+
+
+def export_style(args: argparse.Namespace) -> int:
+    source = learned.path_of(args.name)
+    learned.load(args.name)  # a one-line error for an unknown or damaged style
+    if args.output.exists() and not args.overwrite:
+        raise UsageError(f"{args.output} exists; -y replaces it")
+    if args.output.suffix.lower() != ".npz":
+        raise UsageError(f"{args.output}: a style file ends in .npz")
+    temp = args.output.with_name(f".{args.output.name}.tmp")
+    shutil.copyfile(source, temp)
+    temp.replace(args.output)
+    print(f"{args.output}: style '{args.name}'", file=sys.stderr)
+    return 0
+
+
+def import_style(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise UsageError(f"{args.file}: no such file")
+    arrays, meta = learned.read(args.file)
+    try:
+        check_norm_params(arrays)
+        arrays = {k: arrays[k] for k in NORM_SHAPES}
+    except ValueError as why:
+        raise SettingsError(f"{args.file}: not a style for this network ({why})") from None
+    name = learned.check_name(args.name or meta.get("name") or args.file.stem)
+    if learned.path_of(name).exists() and not args.overwrite:
+        raise UsageError(f"there is already a style called '{name}'; -y replaces it, or "
+                         "--name gives this one another name")
+    learned.write(learned.path_of(name), arrays, meta | {"name": name})
+    print(f"imported '{name}' from {args.file}", file=sys.stderr)
+    return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dreamreel import weights
 from dreamreel.errors import UsageError
-from dreamreel.weights import derived
+from dreamreel.weights import derived, learned
 from dreamreel.weights.integrity import discard
 from dreamreel.weights.store import converted, is_cached
 
@@ -51,6 +51,10 @@ def list_networks(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4])
+    for name in learned.names():
+        path = learned.path_of(name)
+        print(f"style {name}: {path.stat().st_size / 1e3:.0f} kB, learned "
+              f"(`dreamreel styles` tells more)")
     if args.licenses:
         for net in weights.networks().values():
             print(f"\n{net.name}: {net.license}\n  {net.attribution}")
@@ -86,12 +90,15 @@ def verify_networks(args: argparse.Namespace) -> int:
             bad += 1
             print(f"{net.name}: DAMAGED: {'; '.join(problems)}")
     current, stale = derived.files()
+    checks = [(path, derived.problem) for path in current]
+    checks += [(learned.path_of(name), learned.problem) for name in learned.names()]
     damaged = []
-    for path in current:
-        if why := derived.problem(path):
+    for path, problem in checks:
+        if why := problem(path):
             damaged.append(path)
             print(f"{path.parent.name}/{path.name}: {why}")
-    print(f"computed arrays: {len(current) - len(damaged)} ok, {len(damaged)} damaged")
+    print(f"computed arrays and learned styles: {len(checks) - len(damaged)} ok, "
+          f"{len(damaged)} damaged")
     stale += weights.stray_files()
     if stale:
         megabytes = sum(p.stat().st_size for p in stale if p.is_file()) / 1e6
