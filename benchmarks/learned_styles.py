@@ -1,0 +1,96 @@
+"""Learned styles against Magenta's arbitrary style and the nearest built-in, per painting.
+
+For each painting: `dreamreel styles learn` with its defaults on a clip (timed), then the clip
+styled three ways (the learned style, `--style-image` with the painting, the built-in the fit
+started from), all stabilised as `run` does by default, and `dreamreel metrics` on each:
+Gram style distance to the painting, warping error, and the run's frames a second.
+Prints a markdown table and writes benchmarks/results/learned_styles.json.
+
+    python benchmarks/learned_styles.py [--paintings hokusai_great_wave.jpg ...] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+RESULTS = Path(__file__).resolve().parent / "results" / "learned_styles.json"
+DREAMREEL = [sys.executable, "-m", "dreamreel.engine.cli"]
+PAINTINGS = ["hokusai_great_wave.jpg", "vangogh_starry_night.jpg", "munch_the_scream.jpg"]
+
+
+def dreamreel(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([*DREAMREEL, *map(str, args)], capture_output=True, text=True,
+                            check=False)
+    if result.returncode:
+        sys.exit(f"dreamreel {' '.join(map(str, args))} failed: {result.stderr.strip()[-800:]}")
+    return result
+
+
+def fps_of(result: subprocess.CompletedProcess) -> float:
+    return float(re.findall(r"\(([\d.]+) fps\)", result.stderr)[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--paintings", nargs="+", default=PAINTINGS)
+    parser.add_argument("--clip", default="color/cockatoo_yuv420.mp4")
+    parser.add_argument("--size", default="256", help="working short side of the styled runs")
+    parser.add_argument("--duration", default="3")
+    parser.add_argument("--steps", help="learning steps (default: the command's)")
+    args = parser.parse_args()
+    clip = MEDIA / args.clip
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for painting_name in args.paintings:
+            painting = MEDIA / "styles" / painting_name
+            name = "bench-" + painting.stem.replace("_", "-")
+            steps = ["--steps", args.steps] if args.steps else []
+            tic = time.perf_counter()
+            dreamreel("styles", "learn", painting, "--name", name, "--content", clip, *steps, "-y")
+            learn_seconds = time.perf_counter() - tic
+            listing = dreamreel("styles").stdout
+            start = re.search(rf"^{name}: .* built-in (\d+)", listing, re.M).group(1)
+            row = {"painting": painting_name, "learn_seconds": round(learn_seconds, 1),
+                   "started_from": int(start)}
+            for kind, flags in (("learned", ["--style", name]),
+                                ("magenta", ["--style-image", painting]),
+                                ("builtin", ["--style", start])):
+                out = f"{tmp}/{name}-{kind}.mp4"
+                run = dreamreel("run", clip, *flags, "--size", args.size, "--duration",
+                                args.duration, "-o", out, "-y")
+                report = json.loads(dreamreel("metrics", clip, out, "--style-image", painting,
+                                              "--frames", _frames(out), "--json").stdout)
+                row[kind] = {"style_distance": round(report["output"]["style_distance"], 2),
+                             "warping_error": round(report["output"]["warping_error"], 4),
+                             "fps": fps_of(run)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    RESULTS.write_text(json.dumps({"clip": args.clip, "size": args.size,
+                                   "duration": args.duration, "rows": rows}, indent=1) + "\n")
+    print("| painting | learn | style distance: learned / Magenta / built-in | E_warp: learned "
+          "/ Magenta / built-in | fps: learned / Magenta |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        sd = " / ".join(f"{r[k]['style_distance']:.1f}" for k in ("learned", "magenta", "builtin"))
+        ew = " / ".join(f"{r[k]['warping_error']:.4f}" for k in ("learned", "magenta", "builtin"))
+        print(f"| {r['painting']} | {r['learn_seconds'] / 60:.1f} min (from {r['started_from']}) "
+              f"| {sd} | {ew} | {r['learned']['fps']:.1f} / {r['magenta']['fps']:.1f} |")
+
+
+def _frames(path: str) -> str:
+    import av
+
+    with av.open(path) as container:
+        return str(sum(1 for _ in container.decode(video=0)))
+
+
+if __name__ == "__main__":
+    main()
