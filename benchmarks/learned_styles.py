@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--size", default="256", help="working short side of the styled runs")
     parser.add_argument("--duration", default="3")
     parser.add_argument("--steps", help="learning steps (default: the command's)")
+    parser.add_argument("--picture", type=Path, help="also draw the first painting, Magenta's "
+                        "arbitrary style and the learned style on one frame into this file")
     args = parser.parse_args()
     clip = MEDIA / args.clip
     rows = []
@@ -73,6 +75,9 @@ def main() -> None:
                              "fps": fps_of(run)}
             rows.append(row)
             print(json.dumps(row), flush=True)
+            if args.picture and len(rows) == 1:
+                _picture(args.picture, painting, f"{tmp}/{name}-magenta.mp4",
+                         f"{tmp}/{name}-learned.mp4")
     RESULTS.write_text(json.dumps({"clip": args.clip, "size": args.size,
                                    "duration": args.duration, "rows": rows}, indent=1) + "\n")
     print("| painting | learn | style distance: learned / Magenta / built-in | E_warp: learned "
@@ -83,6 +88,27 @@ def main() -> None:
         ew = " / ".join(f"{r[k]['warping_error']:.4f}" for k in ("learned", "magenta", "builtin"))
         print(f"| {r['painting']} | {r['learn_seconds'] / 60:.1f} min (from {r['started_from']}) "
               f"| {sd} | {ew} | {r['learned']['fps']:.1f} / {r['magenta']['fps']:.1f} |")
+
+
+def _picture(path: Path, painting: Path, magenta: str, learned: str) -> None:
+    """Painting | Magenta arbitrary | learned, on the clip's frame at one second."""
+    import av
+    import cv2
+    import numpy as np
+
+    def frame_at(clip: str, seconds: float = 1.0) -> np.ndarray:
+        with av.open(clip) as container:
+            for frame in container.decode(video=0):
+                if frame.time >= seconds:
+                    return frame.to_ndarray(format="rgb24")
+        raise ValueError(f"{clip} is shorter than {seconds} s")
+
+    tiles = [frame_at(magenta), frame_at(learned)]
+    h = tiles[0].shape[0]
+    art = cv2.cvtColor(cv2.imread(str(painting)), cv2.COLOR_BGR2RGB)
+    art = cv2.resize(art, (round(art.shape[1] * h / art.shape[0]), h), interpolation=cv2.INTER_AREA)
+    row = np.concatenate([art, *tiles], axis=1)
+    cv2.imwrite(str(path), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
 def _frames(path: str) -> str:

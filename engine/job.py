@@ -33,6 +33,8 @@ from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.engine.timing import resample
 from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry
+from dreamreel.pipelines.style.effects import style_terms
+from dreamreel.weights import learned
 
 
 @dataclass
@@ -246,6 +248,10 @@ def describe(spec: RunSpec) -> str:
            if k in ("strength", "preserve_color", "size", "start", "duration", "fps")}
     chain = [{"name": s.name, "strength": s.strength, **_plain(s.options, contents=True)}
              for s in spec.stages]
+    named = {name for s in spec.stages if isinstance(getattr(s.options, "style", None), str)
+             for name, _ in style_terms(s.options.style)}
+    job["learned_styles"] = {name: hashlib.sha256(learned.path_of(name).read_bytes()).hexdigest()
+                             for name in sorted(named & set(learned.names()))}
     return json.dumps({"job": job, "stages": chain}, sort_keys=True)
 
 

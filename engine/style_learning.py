@@ -21,7 +21,7 @@ import numpy as np
 from dreamreel import weights
 from dreamreel.engine import demo_clip, flow
 from dreamreel.engine.progress import clock
-from dreamreel.engine.sources import open_source, read_image
+from dreamreel.engine.sources import IMAGE_EXTENSIONS, open_source, read_image
 from dreamreel.errors import SettingsError, UsageError
 from dreamreel.pipelines.style.learn import LearnSettings, StyleLearner
 from dreamreel.pipelines.style.multistyle import MultiStyleNet
@@ -62,27 +62,42 @@ def painting_pixels(path: Path) -> np.ndarray:
 
 
 def sample_frames(sources: tuple[Path, ...], side: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(frame, the frame before it) pairs, resized so the short side is `side`: evenly spread
-    over each clip, every picture of a folder; a still is its own 'before'."""
+    """(frame, the frame before it) pairs, resized so the short side is `side`: spread evenly
+    over each clip (FRAMES_PER_CLIP of them), one per picture (its own 'before')."""
     pairs: list[tuple[np.ndarray, np.ndarray]] = []
     if not sources:
-        frames = [demo_clip.draw_frame(t) for t in np.linspace(0.0, 3.9, FRAMES_PER_CLIP)]
-        befores = [demo_clip.draw_frame(max(t - 0.04, 0.0))
-                   for t in np.linspace(0.0, 3.9, FRAMES_PER_CLIP)]
-        pairs = list(zip(frames, befores, strict=True))
+        times = np.linspace(0.04, 3.9, FRAMES_PER_CLIP)
+        pairs = [(demo_clip.draw_frame(t), demo_clip.draw_frame(t - 0.04)) for t in times]
     for path in sources:
-        with open_source(path) as source:
-            total = source.info.frame_count or FRAMES_PER_CLIP
-            step = max(1, total // FRAMES_PER_CLIP)
-            before = None
-            for frame in source:
-                if frame.index % step == 0:
-                    pairs.append((frame.image, before if before is not None else frame.image))
-                before = frame.image
+        pictures = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
+                          ) if path.is_dir() else []
+        for picture in pictures:
+            image = read_image(picture)
+            pairs.append((image, image))
+        if not path.is_dir():
+            pairs += _clip_pairs(path)
     if not pairs:
         raise UsageError("no frames to learn from in " + ", ".join(map(str, sources)))
     keep = np.linspace(0, len(pairs) - 1, min(len(pairs), MAX_FRAMES)).round().astype(int)
     return [tuple(_short_side(image, side) for image in pairs[i]) for i in sorted(set(keep))]
+
+
+def _clip_pairs(path: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """FRAMES_PER_CLIP (frame, frame before) pairs spread over a clip (or a still as its own
+    pair); frames between them are decoded and dropped, so memory stays flat."""
+    pairs = []
+    with open_source(path) as source:
+        info = source.info
+        total = info.frame_count or round((info.duration or 0) * float(info.fps or 0))
+        step = max(1, (total or FRAMES_PER_CLIP) // FRAMES_PER_CLIP)
+        before = None
+        for frame in source:
+            if frame.index % step == 0:
+                pairs.append((frame.image, frame.image if before is None else before))
+                if len(pairs) == FRAMES_PER_CLIP:
+                    break
+            before = frame.image
+    return pairs
 
 
 def _short_side(image: np.ndarray, side: int) -> np.ndarray:
@@ -96,7 +111,7 @@ class Batches:
     """Random square crops of the sampled frames (and their pairs, flows and masks)."""
 
     def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]], size: int, temporal: bool,
-                 seed: int) -> None:
+                 seed: int | tuple[int, ...]) -> None:
         self.pairs, self.size, self.temporal = pairs, size, temporal
         self.rng = np.random.default_rng(seed)
         self.dis = flow.create_dis("medium") if temporal else None
@@ -158,8 +173,7 @@ def learn(job: LearnJob, say=print) -> Path:
     painting = painting_pixels(job.painting)
     s = job.settings
     pairs = sample_frames(job.content, round(s.size * 1.3))
-    batches = Batches(pairs, s.size, s.temporal_weight > 0, job.seed)
-    preview = batches.preview()
+    preview = Batches(pairs, s.size, s.temporal_weight > 0, job.seed).preview()
 
     net = MultiStyleNet(weights.load("multistyle26", offline=job.offline or None))
     vgg = VGG16Features(weights.load("vgg16", offline=job.offline or None))
@@ -169,12 +183,13 @@ def learn(job: LearnJob, say=print) -> Path:
             "painting_sha256": hashlib.sha256(raw).hexdigest(), "fingerprint": key,
             "settings": dataclasses.asdict(s), "content": [str(p) for p in job.content]}
 
-    best, best_loss, started = None, float("inf"), time.perf_counter()
+    best, best_loss, started, spent = None, float("inf"), time.perf_counter(), 0.0
     state = _resumable(partial, key)
     if state is not None:
         learner.restore(state)
         best = {k[len("best/"):]: v for k, v in state.items() if k.startswith("best/")}
         best_loss, meta["start"] = float(state["best_loss"]), int(state["start"])
+        spent = float(state.get("seconds", 0.0))
         say(f"resuming '{job.name}' at step {learner.steps_done.numpy()}/{s.steps}")
     else:
         say(f"choosing the built-in style nearest {job.painting.name} ...")
@@ -188,13 +203,17 @@ def learn(job: LearnJob, say=print) -> Path:
         """The checkpoint (to resume), and the best parameters as the style itself."""
         done = int(learner.steps_done.numpy())
         extra = {f"best/{k}": v for k, v in (best or learner.learned()).items()}
+        seconds = spent + time.perf_counter() - started
         learned.write(partial, learner.state() | extra | {
-            "best_loss": np.float64(best_loss), "start": np.int64(meta["start"])}, meta)
-        learned.write(target, best or learner.learned(),
-                      meta | {"steps": done, "loss": best_loss, "finished": final})
+            "best_loss": np.float64(best_loss), "start": np.int64(meta["start"]),
+            "seconds": np.float64(seconds)}, meta)
+        learned.write(target, best or learner.learned(), meta | {
+            "steps": done, "loss": best_loss, "finished": final, "seconds": round(seconds, 1)})
         _sheet(learner, best or learner.learned(), painting, preview, target)
 
     first = int(learner.steps_done.numpy())
+    batches = Batches(pairs, s.size, s.temporal_weight > 0, (job.seed, first))
+    looped = time.perf_counter()
     try:
         for step in range(first, s.steps):
             tic = time.perf_counter()
@@ -206,7 +225,7 @@ def learn(job: LearnJob, say=print) -> Path:
                 loss = learner.loss(preview)
                 if loss < best_loss:
                     best, best_loss = learner.learned(), loss
-                pace = (time.perf_counter() - started) / (done - first)
+                pace = (time.perf_counter() - looped) / (done - first)
                 say(f"step {done}/{s.steps}  loss {loss:.1f} (content {terms[0]:.1f}, style "
                     f"{terms[1]:.1f}, tv {terms[2]:.2f}, temporal {terms[3]:.2f})  best "
                     f"{best_loss:.1f}  {time.perf_counter() - tic:.1f} s/step  ETA "
@@ -217,6 +236,8 @@ def learn(job: LearnJob, say=print) -> Path:
         say(f"interrupted at step {int(learner.steps_done.numpy())}: kept the best so far as "
             f"'{job.name}'; `-y` continues the fit")
         raise
+    if first >= s.steps:  # resumed with no steps left: the style as it stands is the result
+        keep(final=True)
     partial.unlink(missing_ok=True)
     return target
 

@@ -72,10 +72,30 @@ def test_learn_stores_the_style_its_record_and_a_preview(wave, home: Path) -> No
 
     listing = cli("styles")
     assert listing.returncode == 0
-    assert "wave: from hokusai_great_wave.jpg, 4 steps at 64 px" in listing.stdout
+    assert "wave: from hokusai_great_wave.jpg, 4 steps at 64 px in " in listing.stdout
     assert "style wave:" in cli("weights", "list").stdout
-    assert "learned styles: 1 ok, 0 damaged" in cli("weights", "verify").stdout.replace(
-        "computed arrays and ", "")
+    verified = cli("weights", "verify")
+    assert verified.returncode == 0 and "wave.npz" not in verified.stdout, verified.stdout
+
+
+def test_a_damaged_style_file_is_named_and_spares_the_others(wave, home: Path,
+                                                             tmp_path: Path) -> None:
+    broken = home / "styles" / "broken.npz"
+    broken.write_bytes(wave[0].read_bytes()[:3000])  # a truncated copy
+    try:
+        verified = cli("weights", "verify", "--repair")
+        assert verified.returncode == 2
+        assert "broken.npz cannot be rebuilt" in verified.stdout
+        assert broken.exists()  # the user's own work is never removed
+        out = tmp_path / "built-in.png"
+        ran = cli("run", media("content/coffee.png"), "--style", "3", "--size", "64", "-o", out,
+                  "--offline")
+        assert ran.returncode == 0 and "'broken' is left out" in ran.stderr, ran.stderr
+        named = cli("run", media("content/coffee.png"), "--style", "broken", "--size", "64",
+                    "-o", tmp_path / "broken.png", "--offline")
+        assert named.returncode == 2 and "unknown style 'broken'" in named.stderr
+    finally:
+        broken.unlink()
 
 
 def test_run_with_a_learned_style_matches_the_network(wave, tmp_path: Path) -> None:
@@ -112,14 +132,17 @@ def test_learned_styles_join_the_live_steps_and_the_contact_sheet(wave, tmp_path
 
     built = stages.build(stages.stages("style", {"style": "wave"}), stages.context(offline=True))
     effect = built.graph
-    assert effect.live_steps()["style"][-1] == "wave"  # keys and faders reach it after 25
+    from dreamreel.weights import learned
+
+    names = learned.names()
+    assert effect.live_steps()["style"] == [str(i) for i in range(26)] + names
     mix = effect.controls()["style_weights"]
-    assert mix.shape == (27,) and mix[26] == 1.0
+    assert mix.shape == (26 + len(names),) and mix[26 + names.index("wave")] == 1.0
     sheet = tmp_path / "sheet.png"
     made = cli("styles", media("content/coffee.png"), "-o", sheet, "--size", "32", "--offline")
     assert made.returncode == 0, made.stderr
-    assert "25, wave" in made.stderr
-    assert read_rgb(sheet).shape[0] == 4 * 32  # 1 + 26 + 1 tiles: four rows of seven
+    assert "25, " + ", ".join(names) in made.stderr
+    assert read_rgb(sheet).shape[0] == -(-(27 + len(names)) // 7) * 32  # rows of seven tiles
 
 
 def test_export_and_import_round_trip(wave, tmp_path: Path) -> None:
@@ -135,7 +158,8 @@ def test_export_and_import_round_trip(wave, tmp_path: Path) -> None:
     learned.path_of("wave-copy").unlink()
 
 
-@pytest.mark.parametrize("case", ["not an image", "tiny", "huge", "built-in name", "taken"])
+@pytest.mark.parametrize("case", ["not an image", "tiny", "huge", "built-in name", "taken",
+                                  "odd size"])
 def test_bad_requests_are_one_line_and_leave_nothing(wave, home: Path, tmp_path: Path,
                                                      case: str) -> None:
     painting, name = media("styles/hokusai_great_wave.jpg"), "fresh"
@@ -150,10 +174,11 @@ def test_bad_requests_are_one_line_and_leave_nothing(wave, home: Path, tmp_path:
         cv2.imwrite(str(painting), np.zeros((8200, 8200, 3), np.uint8))
     elif case == "built-in name":
         name = "7"
-    else:
+    elif case == "taken":
         name = "wave"
+    size = ["--size", "150"] if case == "odd size" else []
     before = sorted(p.name for p in (home / "styles").rglob("*"))
-    result = cli("styles", "learn", painting, "--name", name, "--steps", "2", *QUICK)
+    result = cli("styles", "learn", painting, "--name", name, "--steps", "2", *QUICK, *size)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("dreamreel: error: ")
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -196,20 +221,21 @@ def test_ctrl_c_keeps_the_best_so_far_and_y_resumes(home: Path) -> None:
     assert not (home / "styles" / "partial" / "scream.npz").exists()
 
 
-def test_the_temporal_term_sees_a_moving_pair() -> None:
-    """With a flow that moves the pair by two pixels, the warped pair lines up with the frame
-    (the temporal loss is small), and without the warp it does not."""
+def test_the_temporal_pairs_line_up_along_their_flow() -> None:
+    """A crop and the same crop of the frame before, 3 px apart: the flow the learner gets
+    carries the frame before onto the crop where its mask trusts it (the temporal term's
+    premise), while the pair itself is 3 px off."""
     import tensorflow as tf
 
+    from dreamreel.engine.style_learning import Batches
     from dreamreel.pipelines.style.learn import bilinear_warp
 
-    rng = np.random.default_rng(0)
-    frame = cv2.GaussianBlur(rng.random((48, 48, 3)).astype(np.float32), (0, 0), 2)
-    before = np.roll(frame, 2, axis=1)  # the scene moved 2 px left between before and now
-    flow = np.zeros((1, 48, 48, 2), np.float32)
-    flow[..., 0] = 2.0  # frame(x) ~ before(x + 2)
-    warped = bilinear_warp(tf.constant(before[None]), tf.constant(flow))[0].numpy()
-    inner = (slice(None), slice(4, -4))
-    assert np.abs(warped - frame)[inner].mean() < 1e-6
-    assert np.abs(before - frame)[inner].mean() > 0.01
-
+    frame = read_rgb(media("content/chelsea_cat.png"))[:200, :200]
+    before = np.roll(frame, 3, axis=1)  # the scene sat 3 px further right a frame earlier
+    batch = Batches([(frame, before)], 96, temporal=True, seed=0)()
+    warped = bilinear_warp(tf.constant(batch["pair"]), tf.constant(batch["flow"])).numpy()
+    trusted = batch["mask"][..., 0] > 0.99
+    assert trusted.mean() > 0.5
+    err = np.abs(warped - batch["content"]).mean(axis=-1)
+    assert err[trusted].mean() < 0.02
+    assert np.abs(batch["pair"] - batch["content"]).mean() > 2 * err[trusted].mean()

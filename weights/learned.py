@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from dreamreel.errors import SettingsError, WeightsError
+from dreamreel.pipelines.style.multistyle import NORM_SHAPES, check_norm_params
 from dreamreel.weights import manifest
-from dreamreel.weights.integrity import Damaged, read_arrays
+from dreamreel.weights.integrity import Damaged, read_arrays, say
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
 META = "meta"
@@ -73,6 +74,11 @@ def read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     try:
         arrays = read_arrays(path)
         meta = json.loads(arrays.pop(META).tobytes().decode())
+        if not isinstance(meta, dict):
+            raise ValueError("its record is not a table")
+        if "param/" + next(iter(NORM_SHAPES)) not in arrays:  # a style, not a checkpoint
+            check_norm_params(arrays)
+            arrays = {k: arrays[k] for k in NORM_SHAPES}
     except (Damaged, KeyError, ValueError, UnicodeDecodeError) as why:
         raise WeightsError(f"{path}: not a dreamreel style file ({why})") from None
     return arrays, meta
@@ -88,8 +94,15 @@ def load(name: str) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def everything() -> dict[str, dict[str, np.ndarray]]:
-    """Every learned style's scales and shifts, by name, in :func:`names` order."""
-    return {name: load(name)[0] for name in names()}
+    """Every learned style's scales and shifts, by name, in :func:`names` order; a damaged
+    file is left out with one line saying so (naming it as the style is then the error)."""
+    found = {}
+    for name in names():
+        try:
+            found[name] = load(name)[0]
+        except WeightsError as why:
+            say(f"the learned style '{name}' is left out: {why}")
+    return found
 
 
 def problem(path: Path) -> str | None:

@@ -23,7 +23,7 @@ from dreamreel.engine.commands import options
 from dreamreel.engine.graph import FrameGraph
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
-from dreamreel.errors import SettingsError, UsageError
+from dreamreel.errors import SettingsError, UsageError, WeightsError
 from dreamreel.pipelines.style.learn import LearnSettings
 from dreamreel.pipelines.style.multistyle import NORM_SHAPES, NUM_STYLES, check_norm_params
 from dreamreel.weights import learned
@@ -81,9 +81,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def with_action(argv: list[str]) -> list[str]:
-    """`styles IMAGE ...` is `styles sheet IMAGE ...` (the contact sheet's original form)."""
-    if len(argv) >= 2 and argv[0] == "styles" and str(argv[1]) not in ACTIONS \
-            and not str(argv[1]).startswith("-"):
+    """`styles [OPTIONS] IMAGE ...` is `styles sheet ...` (the contact sheet's original form)."""
+    if len(argv) >= 2 and argv[0] == "styles" and str(argv[1]) not in (*ACTIONS, "-h", "--help"):
         return [argv[0], "sheet", *argv[1:]]
     return argv
 
@@ -94,10 +93,17 @@ def list_styles(args: argparse.Namespace) -> int:
     if not names:
         print("learned: none yet (`dreamreel styles learn PAINTING --name NAME`)")
     for name in names:
-        _, meta = learned.load(name)
+        try:
+            _, meta = learned.load(name)
+        except WeightsError as why:
+            print(f"{name}: damaged ({why})")
+            continue
+        settings = meta.get("settings") if isinstance(meta.get("settings"), dict) else {}
+        seconds = meta.get("seconds")
+        minutes = f" in {seconds / 60:.1f} min" if isinstance(seconds, int | float) else ""
         state = "" if meta.get("finished") else "  (unfinished: `styles learn ... -y` continues)"
         print(f"{name}: from {meta.get('painting', '?')}, {meta.get('steps', '?')} steps at "
-              f"{meta.get('settings', {}).get('size', '?')} px, started from built-in "
+              f"{settings.get('size', '?')} px{minutes}, started from built-in "
               f"{meta.get('start', '?')}{state}")
     return 0
 
@@ -159,13 +165,18 @@ def learn_style(args: argparse.Namespace) -> int:
 def export_style(args: argparse.Namespace) -> int:
     source = learned.path_of(args.name)
     learned.load(args.name)  # a one-line error for an unknown or damaged style
+    if args.output.suffix.lower() != ".npz" or args.output.is_dir():
+        raise UsageError(f"{args.output}: a style file is a .npz file")
+    if not args.output.parent.is_dir():
+        raise UsageError(f"{args.output.parent}: no such folder")
     if args.output.exists() and not args.overwrite:
         raise UsageError(f"{args.output} exists; -y replaces it")
-    if args.output.suffix.lower() != ".npz":
-        raise UsageError(f"{args.output}: a style file ends in .npz")
     temp = args.output.with_name(f".{args.output.name}.tmp")
-    shutil.copyfile(source, temp)
-    temp.replace(args.output)
+    try:
+        shutil.copyfile(source, temp)
+        temp.replace(args.output)
+    finally:
+        temp.unlink(missing_ok=True)
     print(f"{args.output}: style '{args.name}'", file=sys.stderr)
     return 0
 
@@ -183,6 +194,8 @@ def import_style(args: argparse.Namespace) -> int:
     if learned.path_of(name).exists() and not args.overwrite:
         raise UsageError(f"there is already a style called '{name}'; -y replaces it, or "
                          "--name gives this one another name")
-    learned.write(learned.path_of(name), arrays, meta | {"name": name})
+    kept = {k: meta[k] for k in ("painting", "painting_sha256", "settings", "start", "steps",
+                                 "loss", "finished", "seconds") if k in meta}
+    learned.write(learned.path_of(name), arrays, kept | {"name": name, "imported": str(args.file)})
     print(f"imported '{name}' from {args.file}", file=sys.stderr)
     return 0

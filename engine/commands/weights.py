@@ -99,6 +99,11 @@ def verify_networks(args: argparse.Namespace) -> int:
             print(f"{path.parent.name}/{path.name}: {why}")
     print(f"computed arrays and learned styles: {len(checks) - len(damaged)} ok, "
           f"{len(damaged)} damaged")
+    lost = [p for p in damaged if p.parent == learned.folder()]  # nothing to rebuild them from
+    for path in lost:
+        print(f"{path.name} cannot be rebuilt: learn or import '{path.stem}' again (the file "
+              "is left in place)")
+    damaged = [p for p in damaged if p not in lost]
     stale += weights.stray_files()
     if stale:
         megabytes = sum(p.stat().st_size for p in stale if p.is_file()) / 1e6
@@ -109,8 +114,8 @@ def verify_networks(args: argparse.Namespace) -> int:
         if damaged or stale:
             print(f"removed {len(damaged)} damaged computed file(s) (computed again when next "
                   f"needed) and {len(stale)} stale file(s)")
-        return 0
-    bad += len(damaged)
+        return 2 if lost else 0
+    bad += len(damaged) + len(lost)
     if bad:
         print(f"{bad} damaged file(s) or network(s); `dreamreel weights verify --repair` "
               "rebuilds them", file=sys.stderr)

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.film.gatys import StyleTarget
 from dreamreel.pipelines.gram import STYLE_LAYERS, gram, style_distance
 from dreamreel.pipelines.settings import setting
-from dreamreel.pipelines.style.multistyle import NORM_SHAPES, NUM_STYLES, MultiStyleNet
+from dreamreel.pipelines.style.multistyle import NORM_SHAPES, NUM_STYLES, STRIDE, MultiStyleNet
 from dreamreel.pipelines.vgg16 import VGG16Features
 
 ADAM_BETAS = (0.9, 0.999)
@@ -48,6 +49,11 @@ class LearnSettings:
                                  "match the frame's")
     style_scale: float = setting(1.0, "painting area relative to the crop's (bigger strokes "
                                  "above 1)", low=0.1, high=4.0)
+
+    def __post_init__(self) -> None:
+        if self.size % STRIDE:
+            raise SettingsError(f"size {self.size} must be a multiple of {STRIDE} (the "
+                                "network halves it twice)")
 
 
 def bilinear_warp(image: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
