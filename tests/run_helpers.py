@@ -9,6 +9,7 @@ test_demo_styles_metrics.py.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -28,6 +29,14 @@ def user_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     return env
+
+
+def default_signals() -> None:
+    """For `preexec_fn`: the child meets INT, TERM and HUP at their defaults, as a terminal
+    starts it, even when the suite itself runs under `nohup` (an ignored HUP is inherited,
+    and dreamreel rightly keeps ignoring it)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 dreamreel = cli  # in this process; Ctrl-C and the installed command get processes of their own

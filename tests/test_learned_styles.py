@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import TEST_HOME, cli, media
-from run_helpers import CLI, read_rgb, user_env
+from run_helpers import CLI, default_signals, read_rgb, user_env
 
 QUICK = ["--size", "64", "--every", "2", "--offline"]
 
@@ -190,7 +190,7 @@ def test_ctrl_c_keeps_the_best_so_far_and_y_resumes(home: Path) -> None:
     learn = [*CLI, "styles", "learn", str(media("styles/munch_the_scream.jpg")), "--name",
              "scream", "--content", str(media("content/chelsea_cat.png")), *QUICK]
     process = subprocess.Popen([*learn, "--steps", "400"], env=env, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=default_signals)
     lines = []
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:

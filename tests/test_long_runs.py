@@ -23,6 +23,7 @@ from pathlib import Path
 
 import av
 from conftest import media
+from run_helpers import default_signals
 from test_live import free_port, osc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -44,7 +45,8 @@ def test_live_show_memory_is_flat_and_a_hangup_ends_it_whole(tmp_path: Path) -> 
            "--style", "19", "--crossfade", "0", "--no-preview", "--duration", "600",
            "--record", str(record), "--record-preset", "ultrafast", "--osc", str(port), "--json"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
     started = threading.Event()
     lines: list[str] = []
 

@@ -28,7 +28,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import media
-from run_helpers import CLI, FAST, check_refused_in_one_line, dreamreel, probe, snapshot, user_env
+from run_helpers import (
+    CLI,
+    FAST,
+    check_refused_in_one_line,
+    default_signals,
+    dreamreel,
+    probe,
+    snapshot,
+    user_env,
+)
 
 COCKATOO_FPS = 20  # color/cockatoo.mp4: 280 frames of 1280x720 at 20 fps, with mp3 sound
 
@@ -36,7 +45,8 @@ COCKATOO_FPS = 20  # color/cockatoo.mp4: 280 frames of 1280x720 at 20 fps, with 
 def _start(*args: object) -> subprocess.Popen:
     """`dreamreel run ARGS` in a process of its own, as a user's shell starts it."""
     return subprocess.Popen([*CLI, "run", *map(str, args), *FAST], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=user_env())
+                            stderr=subprocess.PIPE, text=True, env=user_env(),
+                            preexec_fn=default_signals)
 
 
 def _partials(folder: Path) -> list[Path]:
