@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,8 +50,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON to write")
     parser.add_argument("--picture", type=Path, help="also draw the first painting, Magenta's "
                         "arbitrary style and the learned style on one frame into this file")
+    parser.add_argument("--builtins", action="store_true", help="instead: the warping error of "
+                        "each of the 26 built-in styles on the same clip and settings")
     args = parser.parse_args()
     clip = MEDIA / args.clip
+    if args.builtins:
+        builtin_flicker(args, clip)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for painting_name in args.paintings:
@@ -96,6 +102,23 @@ def main() -> None:
         ew = " / ".join(f"{r[k]['warping_error']:.4f}" for k in ("learned", "magenta", "builtin"))
         print(f"| {r['painting']} | {r['learn_seconds'] / 60:.1f} min (from {r['started_from']}) "
               f"| {sd} | {ew} | {r['learned']['fps']:.1f} / {r['magenta']['fps']:.1f} |")
+
+
+def builtin_flicker(args: argparse.Namespace, clip: Path) -> None:
+    """The yardstick for a learned style's flicker: every built-in style's warping error."""
+    errors = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for style in range(26):
+            out = f"{tmp}/{style}.mp4"
+            dreamreel("run", clip, "--style", style, "--size", args.size, "--duration",
+                      args.duration, "-o", out, "-y")
+            report = json.loads(dreamreel("metrics", clip, out, "--frames", _frames(out),
+                                          "--json").stdout)
+            errors.append(round(report["output"]["warping_error"], 4))
+            print(style, errors[-1], flush=True)
+    args.out.write_text(json.dumps({"clip": args.clip, "size": args.size, "duration":
+                                    args.duration, "builtin_warping_errors": errors}) + "\n")
+    print(f"median {statistics.median(errors):.4f}, range {min(errors):.4f}..{max(errors):.4f}")
 
 
 def _picture(path: Path, painting: Path, magenta: str, learned: str) -> None:
