@@ -102,7 +102,7 @@ class StyleLearner:
         self._v = {k: tf.Variable(tf.zeros_like(v)) for k, v in self.params.items()}
         self.steps_done = tf.Variable(0, dtype=tf.int64)
         self._step = tf.function(self._step_graph)
-        self._loss = tf.function(self._loss_graph)
+        self._loss = tf.function(self._terms)
 
     # ---- where to start -------------------------------------------------------------------
 
@@ -157,9 +157,6 @@ class StyleLearner:
             temporal = tf.constant(0.0)
         return tf.stack([s.content_weight * content_loss, s.style_weight * style_loss,
                          s.tv_weight * tv, s.temporal_weight * temporal])
-
-    def _loss_graph(self, content, pair, flow, mask) -> tf.Tensor:
-        return self._terms(content, pair, flow, mask)
 
     def _step_graph(self, content, pair, flow, mask) -> tf.Tensor:
         """One Adam step on the scales and shifts; returns the loss terms before it."""
