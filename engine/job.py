@@ -73,6 +73,7 @@ class RunSpec:
     audio: bool = True
     dither: bool = True
     overwrite: bool = False
+    montage: bool = False  # the output is one picture tiling every frame
     checkpoint: Path | None = None
     ray: ClusterOptions | None = None
 
@@ -151,7 +152,7 @@ def stylize(spec: RunSpec | None = None, /, *,
         sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
                          audio_from=info if spec.audio and info.has_audio else None,
                          start=spec.start, duration=spec.duration, gif_dither=spec.dither,
-                         overwrite=spec.overwrite)
+                         overwrite=spec.overwrite, montage=spec.montage)
         try:
             with sink:
                 job = prepare(spec, info, say=say)

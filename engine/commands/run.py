@@ -30,6 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="by extension: .mp4 .mov .mkv (H.264), .webm (VP9), .gif, .png/.jpg, "
                         "or a folder/")
     parser.add_argument("-y", "--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--montage", action="store_true", help="write every processed frame "
+                        "(a folder of photos) as a tile of the one picture -o names")
     add_effect_arguments(parser)
     add_compute_arguments(parser)
     timing = parser.add_argument_group("timing")
@@ -85,6 +87,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         precision=args.precision, device=args.device, offline=args.offline, start=args.start,
         duration=args.duration, fps=args.fps, crf=args.crf, preset=args.preset,
         audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
+        montage=args.montage,
         checkpoint=args.checkpoint, ray=cluster)
 
 

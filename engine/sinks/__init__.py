@@ -24,6 +24,7 @@ from .audio import AUDIO_COPY, AUDIO_ENCODER
 from .base import Sink
 from .gif import _GifSink
 from .images import IMAGE_EXTENSIONS, _FolderSink, _ImageSink
+from .montage import _MontageSink
 from .safety import check_target, temp_name, write_atomically
 from .video import BT709, LIMITED_RANGE, VIDEO_FORMATS, VP9_SPEED, _VideoSink
 
@@ -54,6 +55,7 @@ def open_sink(
     duration: float | None = None,
     gif_dither: bool = True,
     overwrite: bool = False,
+    montage: bool = False,
 ) -> Sink:
     """Open an output chosen by `path`.
 
@@ -63,12 +65,19 @@ def open_sink(
     file (an existing `out.mp4/` is refused): frame_000000.png ...; .png/.jpg/...: one still
     image. `info` describes the source (timing, rotation, GIF loop);
     `audio_from` (usually the same info) adds its audio trimmed to start/duration.
+    `montage`: every frame as a tile of the one image `path` names.
     """
     text = str(path)
     path = Path(path)
     suffix = path.suffix.lower()
     sources = [info] + ([audio_from] if audio_from is not None else [])
     files = {*VIDEO_FORMATS, ".gif", *IMAGE_EXTENSIONS}
+    if montage:
+        if suffix not in IMAGE_EXTENSIONS:
+            raise MediaError(f"{path}: a montage is one picture; name a "
+                             f"{', '.join(sorted(IMAGE_EXTENSIONS))} file")
+        check_target(path, sources, overwrite, folder=False)
+        return _MontageSink(path, info, overwrite)
     if text.endswith(("/", os.sep)) or not suffix or (path.is_dir() and suffix not in files):
         check_target(path, sources, overwrite, folder=True)
         return _FolderSink(path, info, overwrite)

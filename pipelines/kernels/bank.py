@@ -1,0 +1,89 @@
+"""The lesson's convolution kernels as tensors, and the convolution that applies them.
+
+The Gaussian and the Gabor filters are made inside the graph from control tensors (sigma,
+wavelength, orientation), so a live change of any of them is a new input value, never a new
+graph. A convolution here is a sum of shifted copies of the frame, which XLA fuses into one
+pass (TensorFlow's depthwise convolution is over ten times slower on a CPU), and every kernel
+wider than 3 is applied as 1-D passes: the Gaussian is separable, and so is a Gabor filter
+with a round envelope once its sine is split (sin(a x + b y) = sin(a x) cos(b y) +
+cos(a x) sin(b y)). `correlate` is what cv2.filter2D computes (correlation, edges mirrored as
+OpenCV's default border), so results can be checked against OpenCV.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+EMBOSS = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]], np.float32)
+SMOOTH = np.array([1, 2, 1], np.float32)  # Sobel's smoothing across its derivative
+DERIVATIVE = np.array([-1, 0, 1], np.float32)
+SECOND = np.array([1, -2, 1], np.float32)  # d2/dx2; along x plus along y: the Laplacian
+
+
+def _offsets(size: int) -> tf.Tensor:
+    """-(size//2) .. size//2 as float32."""
+    half = size // 2
+    return tf.range(-half, half + 1, dtype=tf.float32)
+
+
+def gaussian_1d(size: int, sigma: tf.Tensor) -> tf.Tensor:
+    """A normalised Gaussian of `size` taps ([size]); the 2-D blur is its outer product."""
+    x = _offsets(size)
+    g = tf.exp(-(x * x) / (2.0 * sigma * sigma))
+    return g / tf.reduce_sum(g)
+
+
+def gabor_parts(size: int, sigma: tf.Tensor, wavelength: tf.Tensor, theta: tf.Tensor
+                ) -> tuple[tf.Tensor, tf.Tensor]:
+    """Gabor kernels for the orientations `theta` [K] (radians) as 1-D passes: (columns,
+    rows), each [size, 2K], where kernel k is columns[:, k] x rows[:, k] plus columns[:, K+k]
+    x rows[:, K+k]. A kernel is a Gaussian envelope times a sine wave running across its
+    orientation, scaled to an L1 norm of 1; a sine is odd, so it also sums to 0: an edge
+    detector, silent on flat areas."""
+    x = _offsets(size)[:, None]  # [size, 1]
+    envelope = tf.exp(-(x * x) / (2.0 * sigma * sigma))
+    along_x = 2.0 * math.pi * tf.cos(theta)[None] / wavelength * x  # [size, K]
+    along_y = 2.0 * math.pi * tf.sin(theta)[None] / wavelength * x
+    rows = envelope * tf.concat([tf.sin(along_x), tf.cos(along_x)], -1)
+    columns = envelope * tf.concat([tf.cos(along_y), tf.sin(along_y)], -1)
+    count = theta.shape[0]
+    norm = tf.reduce_sum(tf.abs(gabor_from_parts(columns, rows, count)), axis=[0, 1])
+    return columns, rows / tf.tile(norm, [2])
+
+
+def gabor_from_parts(columns: tf.Tensor, rows: tf.Tensor, count: int) -> tf.Tensor:
+    """The full [size, size, K] kernels that `gabor_parts` describe."""
+    full = columns[:, None, :] * rows[None, :, :]
+    return full[..., :count] + full[..., count:]
+
+
+def orientations(theta: tf.Tensor, count: int) -> tf.Tensor:
+    """`count` orientations evenly over half a turn, starting at `theta` ([count])."""
+    return theta + tf.range(count, dtype=tf.float32) * (math.pi / count)
+
+
+def correlate(maps: tf.Tensor, kernels: tf.Tensor | np.ndarray) -> tf.Tensor:
+    """maps [N, H, W, C, M] correlated with kernels [kh, kw, K] (odd sides), M being 1 (each
+    kernel on the one map) or K (kernel k on map k); edges mirrored (OpenCV's
+    BORDER_REFLECT_101) -> [N, H, W, C, K]."""
+    kernels = tf.convert_to_tensor(kernels, tf.float32)
+    kh, kw = kernels.shape[0], kernels.shape[1]
+    height, width = maps.shape[1], maps.shape[2]
+    planes = tf.transpose(maps, [0, 3, 4, 1, 2])  # [N, C, M, H, W]: rows stay contiguous
+    padded = tf.pad(planes, [[0, 0], [0, 0], [0, 0], [kh // 2, kh // 2], [kw // 2, kw // 2]],
+                    "REFLECT")
+    weights = kernels[:, :, :, None, None]  # [kh, kw, K, 1, 1]
+    out = tf.add_n([weights[i, j] * padded[..., i:i + height, j:j + width]
+                    for i in range(kh) for j in range(kw)])
+    return tf.transpose(out, [0, 3, 4, 1, 2])
+
+
+def separable(images: tf.Tensor, columns: tf.Tensor | np.ndarray,
+              rows: tf.Tensor | np.ndarray) -> tf.Tensor:
+    """images [N, H, W, C] correlated with the K kernels columns[:, k] x rows[:, k] (each
+    [size, K]) as a pass along the rows then one along the columns -> [N, H, W, C, K]."""
+    across = correlate(images[..., None], tf.convert_to_tensor(rows, tf.float32)[None])
+    return correlate(across, tf.convert_to_tensor(columns, tf.float32)[:, None])
