@@ -9,6 +9,13 @@ Two kinds of effect (a pipeline's `build` returns one; see pipelines/registry.py
 - `SequentialEffect`, frame after frame: it carries state (a feedback dream, film mode) and is
   given, with each uint8 frame, a `Guide`: its previous output carried along the optical flow
   onto this frame, with a mask of where that can be trusted.
+
+An effect of either kind may also learn from the clip before the first frame: when it has
+`learn(frames, say)`, the engine calls it once with up to 64 frames spread evenly over the
+job's part of the input (uint8 [N, h, w, 3] at the working size; the input's own frames, not
+what earlier stages of a chain make of them) and `say(line)` for its progress lines. The
+autoencoder trains on them and keeps the network in the cache through `Context.cached`.
+Effects built for timing only (the tuner, `bench`'s model rows) are not taught.
 """
 
 from __future__ import annotations

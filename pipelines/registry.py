@@ -45,6 +45,7 @@ BUILTIN = (
     "dreamreel.pipelines.gan.pipeline",
     "dreamreel.pipelines.kernels.pipeline",
     "dreamreel.pipelines.layers.pipeline",
+    "dreamreel.pipelines.autoencoder.pipeline",
 )
 
 

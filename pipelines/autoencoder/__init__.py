@@ -1,0 +1,1 @@
+"""The `autoencoder` pipeline: frames redrawn through a small network trained on the clip."""
