@@ -58,13 +58,14 @@ def commands() -> list:
         generate,
         live,
         metrics,
+        paint,
         run,
         styles,
         tune,
         weights,
     )
 
-    return [run, demo, dream, styles, generate, live, metrics, bench, tune, weights]
+    return [run, demo, dream, paint, styles, generate, live, metrics, bench, tune, weights]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,7 @@ BUILTIN = (
     "dreamreel.pipelines.kernels.pipeline",
     "dreamreel.pipelines.layers.pipeline",
     "dreamreel.pipelines.autoencoder.pipeline",
+    "dreamreel.pipelines.painting.pipeline",
 )
 
 

@@ -1,0 +1,1 @@
+"""Image painting (lesson 2): a coordinate network fitted to each frame; see pipeline.py."""
