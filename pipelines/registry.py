@@ -43,8 +43,8 @@ BUILTIN = (
     "dreamreel.pipelines.dream.pipeline",
     "dreamreel.pipelines.film.pipeline",
     "dreamreel.pipelines.gan.pipeline",
-    "dreamreel.pipelines.kernels.pipeline",
-    "dreamreel.pipelines.layers.pipeline",
+    "dreamreel.pipelines.gan.ganface",
+    "dreamreel.pipelines.kernels.pipeline", "dreamreel.pipelines.layers.pipeline",
     "dreamreel.pipelines.autoencoder.pipeline",
     "dreamreel.pipelines.painting.pipeline",
 )

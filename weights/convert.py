@@ -162,6 +162,52 @@ def _flatten(tree: object, prefix: str = ""):
         yield prefix, tree
 
 
+def haar_cascade_arrays(path: Path) -> tuple[Arrays, list[str]]:
+    """An OpenCV Haar cascade (the XML format of `opencv_traincascade`, boosted stumps) as
+    arrays a detector can evaluate (pipelines/gan/face_detect.py):
+
+      window          [2]        the detection window (height, width)
+      stage_threshold [S]        a window passes stage s when its stumps' sum reaches this
+      stage_end       [S]        where stage s's stumps end in the stump arrays (cumulative)
+      stump_feature   [W]        each stump's feature
+      stump_threshold [W]        compared with the feature over the window's standard deviation
+      stump_leaves    [W, 2]     the stump's vote below and at or above its threshold
+      feature_rects   [F, 3, 5]  up to 3 rectangles (x, y, width, height, weight); unused: 0
+    """
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        cascade = ElementTree.parse(path).getroot().find("cascade")
+    except ElementTree.ParseError as exc:
+        raise WeightsError(f"{path}: not an XML file ({exc})") from exc
+    if cascade is None or cascade.findtext("featureType", "").strip() != "HAAR":
+        raise WeightsError(f"{path}: not an OpenCV Haar cascade (new XML format)")
+    window = [float(cascade.findtext(k)) for k in ("height", "width")]
+    stage_threshold, stage_end, feature, threshold, leaves = [], [], [], [], []
+    for stage in cascade.find("stages"):
+        for weak in stage.find("weakClassifiers"):
+            nodes = weak.findtext("internalNodes").split()
+            if len(nodes) != 4:
+                raise WeightsError(f"{path}: only stump cascades are supported (a tree has "
+                                   f"{len(nodes) // 4} nodes)")
+            feature.append(float(nodes[2]))
+            threshold.append(float(nodes[3]))
+            leaves.append([float(v) for v in weak.findtext("leafValues").split()])
+        stage_threshold.append(float(stage.findtext("stageThreshold")))
+        stage_end.append(float(len(feature)))
+    rects = np.zeros((len(cascade.find("features")), 3, 5), np.float32)
+    for i, feat in enumerate(cascade.find("features")):
+        if feat.findtext("tilted", "0").strip() != "0":
+            raise WeightsError(f"{path}: tilted Haar features are not supported")
+        for j, rect in enumerate(feat.find("rects")):
+            rects[i, j] = [float(v) for v in rect.text.split()]
+    arrays = {"window": window, "stage_threshold": stage_threshold, "stage_end": stage_end,
+              "stump_feature": feature, "stump_threshold": threshold, "stump_leaves": leaves,
+              "feature_rects": rects}
+    return {k: np.asarray(v, np.float32) for k, v in arrays.items()}, [
+        f"{len(stage_end)} stages, {len(feature)} stumps, {len(rects)} features"]
+
+
 def convert(converter: str, path: Path, select: str | None = None) -> tuple[Arrays, list[str]]:
     """Run the named converter on `path`."""
     if converter == "onnx":
@@ -172,4 +218,6 @@ def convert(converter: str, path: Path, select: str | None = None) -> tuple[Arra
         return keras_vgg16_arrays(path)
     if converter == "torch_zip":
         return torch_zip_arrays(path, select)
+    if converter == "haar_cascade":
+        return haar_cascade_arrays(path)
     raise WeightsError(f"unknown converter '{converter}'")
