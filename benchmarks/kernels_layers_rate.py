@@ -32,6 +32,10 @@ SETTINGS = {
     "kernels-gabor": (480, ["--pipeline", "kernels", "--kernel", "gabor"]),
     "kernels-sobel": (480, ["--pipeline", "kernels", "--kernel", "sobel"]),
     "kernels-blur": (480, ["--pipeline", "kernels", "--kernel", "blur"]),
+    # the working size at which a show keeps up, the output still 640x480
+    "kernels-sobel-at-240": (240, ["--pipeline", "kernels", "--kernel", "sobel"]),
+    "kernels-gabor_bank-at-240": (240, ["--pipeline", "kernels", "--kernel", "gabor_bank"]),
+    "layers-block1_conv2-at-120": (120, ["--pipeline", "layers", "--vgg-layer", "block1_conv2"]),
     "layers-block1_conv2": (240, ["--pipeline", "layers", "--vgg-layer", "block1_conv2"]),
     "layers-block3_conv3": (240, ["--pipeline", "layers", "--vgg-layer", "block3_conv3"]),
     "layers-block5_conv3": (240, ["--pipeline", "layers", "--vgg-layer", "block5_conv3"]),
