@@ -255,8 +255,6 @@ def sample_frames(spec: RunSpec, info: MediaInfo, work: tuple[int, int],
                 kept.append(shrink(frame.image))
                 if len(kept) == 2 * count:  # keep every other one, and take half as many
                     kept, step = kept[::2], step * 2
-    if not kept:
-        raise UsageError(f"{spec.input}: no frame could be decoded to learn from")
     picks = np.linspace(0, len(kept) - 1, min(count, len(kept))).round().astype(int)
     return np.stack([kept[i] for i in picks])
 

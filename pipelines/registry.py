@@ -87,6 +87,7 @@ class Pipeline:
     networks: tuple[str, ...] = ()
     place: str = "any"
     live: bool = True  # usable in `dreamreel live`
+    learns: bool = False  # learns from a sample of the whole clip first (see pipelines/base.py)
     precisions: tuple[str, ...] = ("float32", "bfloat16")
     # How far (mean absolute difference, levels of 255) another compute type or backend may
     # take the output from float32 TensorFlow and still be chosen by the tuner.

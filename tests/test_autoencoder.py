@@ -8,7 +8,6 @@ the same clip and settings must take the network from the cache instead of train
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -105,9 +104,7 @@ def test_a_video_run_keeps_frames_timestamps_and_sound_and_trains_once(tmp_path:
     clip = media("audio/bbb_14s-19s_h264_aac.mp4")
     args = ("--pipeline", "autoencoder", "--duration", 0.5, "--size", 64, "--resolution", 16,
             "--train-steps", 10, "--latent", 16)
-    began = time.perf_counter()
     first = run_ok(clip, "-o", tmp_path / "first.mp4", *args)
-    took = time.perf_counter() - began
     assert "autoencoder: step 10/10" in first.stderr
     source, result = probe(clip), probe(tmp_path / "first.mp4", frames=True)
     assert result["size"] == source["size"] == (1280, 720)
@@ -119,10 +116,8 @@ def test_a_video_run_keeps_frames_timestamps_and_sound_and_trains_once(tmp_path:
     images = result["images"]
     assert 20 < images.mean() < 235 and images.std() > 10  # a picture, not a flat colour
 
-    began = time.perf_counter()
     second = run_ok(clip, "-o", tmp_path / "second.mp4", *args)
     assert "step" not in second.stderr and "learned before" in second.stderr
-    assert time.perf_counter() - began < took
     assert mean_abs_diff(probe(tmp_path / "second.mp4", frames=True)["images"], images) < 1
 
 

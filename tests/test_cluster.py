@@ -173,6 +173,8 @@ def test_without_ray_installed_the_run_says_how_to_get_it(film, tmp_path, monkey
 @pytest.mark.parametrize("args, says", [
     (["-o", "{tmp}/out.gif", "--ray"], "--ray cannot make a GIF"),
     (["-o", "{tmp}/out.mp4", "--ray", "--fps", "12"], "--fps is for a run without it"),
+    (["-o", "{tmp}/out.mp4", "--ray", "--pipeline", "autoencoder"], "learns from the whole clip"),
+    (["-o", "{tmp}/out/", "--ray", "--montage"], "not a montage"),
     (["-o", "{tmp}/out.mp4", "--workers", "2"], "--workers, --warmup and --chunk are for --ray"),
     (["-o", "{tmp}/out.mp4", "--ray", "--workers", "0"], "--workers must be at least 1"),
     (["-o", "{tmp}/out.mp4", "--ray", "127.0.0.1:1"], "nothing answers there"),

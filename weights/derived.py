@@ -17,7 +17,7 @@ import numpy as np
 from dreamreel.weights import manifest
 from dreamreel.weights.integrity import Damaged, read_arrays, say
 
-KINDS = ("style-vectors",)  # the folders `weights verify` checks
+KINDS = ("style-vectors", "autoencoders")  # the folders `weights verify` checks
 
 
 def computed(kind: str, key: bytes, compute: Callable[[], object]) -> np.ndarray:

@@ -93,6 +93,12 @@ def _refuse(spec) -> None:
         raise UsageError("--ray makes a video or a folder of frames, not one image")
     if spec.fps is not None:
         raise UsageError("--ray keeps every frame and timestamp; --fps is for a run without it")
+    if spec.montage:
+        raise UsageError("--ray makes a video or a folder of frames, not a montage")
+    learners = [s.name for s in spec.stages if registry.get(s.name).learns]
+    if learners:
+        raise UsageError(f"--ray: {', '.join(learners)} learns from the whole clip before the "
+                         "first frame; render it without --ray")
 
 
 class _Cluster:

@@ -24,7 +24,7 @@ from .audio import AUDIO_COPY, AUDIO_ENCODER
 from .base import Sink
 from .gif import _GifSink
 from .images import IMAGE_EXTENSIONS, _FolderSink, _ImageSink
-from .montage import _MontageSink
+from .montage import _MontageSink, check_count
 from .safety import check_target, temp_name, write_atomically
 from .video import BT709, LIMITED_RANGE, VIDEO_FORMATS, VP9_SPEED, _VideoSink
 
@@ -77,6 +77,7 @@ def open_sink(
             raise MediaError(f"{path}: a montage is one picture; name a "
                              f"{', '.join(sorted(IMAGE_EXTENSIONS))} file")
         check_target(path, sources, overwrite, folder=False)
+        check_count(path, info.frame_count)
         return _MontageSink(path, info, overwrite)
     if text.endswith(("/", os.sep)) or not suffix or (path.is_dir() and suffix not in files):
         check_target(path, sources, overwrite, folder=True)

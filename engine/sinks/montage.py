@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from dreamreel.engine.media import Frame, MediaInfo
+from dreamreel.errors import MediaError
 
 from .base import Sink
 from .images import _save_image
@@ -17,6 +18,14 @@ from .safety import temp_name
 
 TILE = 256  # the longest side of a tile, pixels
 GAP = 2  # black pixels between tiles
+MAX_TILES = 400  # a 20 x 20 sheet: about 5000 px a side, kept in memory until the end
+
+
+def check_count(path: Path, frames: int | None) -> None:
+    """A one-line refusal of a montage of more pictures than MAX_TILES."""
+    if frames is not None and frames > MAX_TILES:
+        raise MediaError(f"{path}: a montage takes at most {MAX_TILES} pictures, not {frames}; "
+                         "pick fewer (--start/--duration, or fewer files)")
 
 
 class _MontageSink(Sink):
@@ -29,6 +38,7 @@ class _MontageSink(Sink):
         self._tiles: list[np.ndarray] = []
 
     def _write(self, image: np.ndarray, frame: Frame) -> None:
+        check_count(self.path, len(self._tiles) + 1)
         scale = min(1.0, TILE / max(image.shape[:2]))
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
         self._tiles.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))

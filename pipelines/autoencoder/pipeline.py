@@ -191,5 +191,6 @@ PIPELINE = Pipeline(
     build=build,
     place="last",
     live=False,
+    learns=True,
     precisions=("float32",),
 )
