@@ -50,6 +50,9 @@ def test_kernels_agree_with_opencv_on_a_photo() -> None:
     g = cv2.getGaussianKernel(15, 3.0).astype(np.float32)
     assert np.abs(_kernels(photo, kernel="blur", sigma=3.0) - cv2.filter2D(photo, -1, g @ g.T)
                   ).max() < 1e-4
+    icon = cv2.resize(photo, (9, 6))  # narrower than the kernel: mirrored more than once
+    assert np.abs(_kernels(icon, kernel="blur", sigma=3.0) - cv2.filter2D(icon, -1, g @ g.T)
+                  ).max() < 1e-4
     assert np.abs(_kernels(photo, kernel="emboss") - np.clip(cv2.filter2D(photo, -1, bank.EMBOSS),
                                                              0, 1)).max() < 1e-4
     sobel = SOBEL_SCALE * np.hypot(cv2.Sobel(photo, -1, 1, 0), cv2.Sobel(photo, -1, 0, 1))
@@ -140,7 +143,8 @@ def test_a_clip_through_kernels_and_layers_keeps_frames_times_and_sound(tmp_path
 def test_bad_settings_exit_2_in_one_line(tmp_path: Path) -> None:
     photo = media("content/coffee.png")
     for args, expect in ((("--pipeline", "kernels", "--kernel-size", 4), "must be odd"),
-                         (("--pipeline", "kernels", "--montage"), "a montage is one picture")):
+                         (("--pipeline", "kernels", "--montage"), "a montage is one picture"),
+                         (("--pipeline", "layers", "--tiles", 9), "tiles 9 is not within 1..8")):
         result = dreamreel("run", photo, "-o", tmp_path / "out.mp4", *args, "--offline")
         assert result.returncode == 2, result.stderr
         assert result.stderr.splitlines() == [result.stderr.strip()]

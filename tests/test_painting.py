@@ -40,7 +40,7 @@ def test_paint_video_frames_approach_the_photo(tmp_path: Path) -> None:
     assert video["times"] == pytest.approx([0.0, 0.04, 0.08, 0.12, 0.16])
     small = cv2.resize(read_rgb(photo), (72, 48), interpolation=cv2.INTER_AREA)
     scores = [psnr(image, small) for image in video["images"]]
-    assert scores[0] < 12  # frame 0: the untrained network's noise
+    assert scores[0] < scores[-1] - 8  # frame 0: the untrained network's noise
     assert scores[-1] > scores[1] + 2  # every 40 steps the picture comes closer
     assert scores[-1] > 21
 

@@ -71,7 +71,7 @@ class HaarCascade:
         rows, cols = gray.shape
         if rows < height or cols < width:
             return np.zeros((0, 2), int)
-        total, squares = cv2.integral2(gray, sdepth=cv2.CV_32S, sqdepth=cv2.CV_64F)
+        total, squares = cv2.integral2(gray, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
         stride = cols + 1
         total, squares = total.ravel(), squares.ravel()
         ys, xs = np.mgrid[0:rows - height + 1:step, 0:cols - width + 1:step]

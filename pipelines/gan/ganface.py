@@ -102,6 +102,7 @@ class GanFace:
     def reset(self) -> None:
         """A new shot: the seed's face again, and the face searched for anew."""
         self.z = keyframes(self.options.face_seed, 1)[0]
+        self.face = None
         self.tracker.reset()
 
     def box(self, face: Face) -> tuple[int, int, int]:

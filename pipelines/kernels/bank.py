@@ -65,6 +65,15 @@ def orientations(theta: tf.Tensor, count: int) -> tf.Tensor:
     return theta + tf.range(count, dtype=tf.float32) * (math.pi / count)
 
 
+def mirrored(size: int, pad: int) -> np.ndarray:
+    """Indices of 0..size-1 extended by `pad` on each side, mirrored about the edge pixels
+    (OpenCV's BORDER_REFLECT_101) as often as it takes: a frame narrower than the kernel is
+    still filtered as OpenCV would."""
+    period = max(1, 2 * (size - 1))
+    index = np.arange(-pad, size + pad) % period
+    return np.where(index >= size, period - index, index)
+
+
 def correlate(maps: tf.Tensor, kernels: tf.Tensor | np.ndarray) -> tf.Tensor:
     """maps [N, H, W, C, M] correlated with kernels [kh, kw, K] (odd sides), M being 1 (each
     kernel on the one map) or K (kernel k on map k); edges mirrored (OpenCV's
@@ -73,8 +82,12 @@ def correlate(maps: tf.Tensor, kernels: tf.Tensor | np.ndarray) -> tf.Tensor:
     kh, kw = kernels.shape[0], kernels.shape[1]
     height, width = maps.shape[1], maps.shape[2]
     planes = tf.transpose(maps, [0, 3, 4, 1, 2])  # [N, C, M, H, W]: rows stay contiguous
-    padded = tf.pad(planes, [[0, 0], [0, 0], [0, 0], [kh // 2, kh // 2], [kw // 2, kw // 2]],
-                    "REFLECT")
+    if kh // 2 < height and kw // 2 < width:  # mirrored once: the fast pad
+        padded = tf.pad(planes, [[0, 0], [0, 0], [0, 0], [kh // 2, kh // 2],
+                                 [kw // 2, kw // 2]], "REFLECT")
+    else:
+        padded = tf.gather(tf.gather(planes, mirrored(height, kh // 2), axis=3),
+                           mirrored(width, kw // 2), axis=4)
     weights = kernels[:, :, :, None, None]  # [kh, kw, K, 1, 1]
     out = tf.add_n([weights[i, j] * padded[..., i:i + height, j:j + width]
                     for i in range(kh) for j in range(kw)])

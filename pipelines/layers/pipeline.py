@@ -36,7 +36,8 @@ class LayerOptions:
     view: str = setting("mosaic", "mosaic: a grid of channels; overlay: three channels in "
                         "red, green and blue over the frame", choices=VIEWS, live=True,
                         steps=VIEWS)
-    tiles: int = setting(4, "mosaic: a grid of tiles x tiles channels", low=1, high=16)
+    tiles: int = setting(4, "mosaic: a grid of tiles x tiles channels (block1 has 64)", low=1,
+                       high=8)
 
 
 class LayerEffect:

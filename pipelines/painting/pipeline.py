@@ -48,7 +48,8 @@ class PaintingOptions:
                          low=4, high=1024)
     learning_rate: float = setting(0.01, f"Adam's step size ({WARM_RATE:g}x on warm-started "
                                    "frames)", low=1e-6, high=1.0)
-    seed: int = setting(0, "random seed of the network's weights and frequencies", low=0)
+    seed: int = setting(0, "random seed of the network's weights and frequencies", low=0,
+                        high=2**31 - 1)
     per_frame: bool = setting(False, "fit every frame from fresh weights (no warm start): for "
                               "comparison")
 
