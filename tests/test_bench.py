@@ -80,3 +80,17 @@ def test_flop_count_leaves_out_what_the_outputs_do_not_need() -> None:
     conv = 2 * (32 * 32 * 16) * (3 * 3 * 8)
     flops = graph_flops(image_gradient, tf.TensorSpec([1, 32, 32, 8], tf.float32))
     assert 2 * conv <= flops < 2.1 * conv  # not 3 * conv
+
+
+def test_a_graph_tf_lite_cannot_convert_loses_its_row_not_the_run(tmp_path: Path) -> None:
+    """vintage's transposed convolutions have no TF Lite kernel: its TF row stays and its Lite
+    row is named as skipped, instead of the run ending in an error."""
+    out = tmp_path / "bench.json"
+    result = cli("bench", "--pipelines", "vintage", "--sizes", "64x48", "--batches", "1",
+                 "--jit", "off", "--precisions", "float32", "--repeats", "1",
+                 "--e2e-seconds", "0", "--offline", "--out", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("vintage 64x48 b1 TF Lite: skipped, vintage cannot run on TF Lite (no TF Lite "
+            "kernel for Conv2DBackpropInput)") in result.stdout + result.stderr
+    rows = [r for r in json.loads(out.read_text())["rows"] if r["kind"] == "model"]
+    assert [(r["pipeline"], r["backend"]) for r in rows if r["fps"] > 0] == [("vintage", "tf")]

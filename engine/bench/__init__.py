@@ -53,6 +53,7 @@ from dreamreel.engine.bench.plan import (
     quick_plan,
 )
 from dreamreel.engine.bench.report import RESULTS, append_results, chart, markdown, progress_line
+from dreamreel.errors import SettingsError
 
 __all__ = ["RESULTS", "SIZES", "Plan", "append_results", "chart", "markdown", "pipelines",
            "quick_plan", "run"]
@@ -121,7 +122,14 @@ def measure_rows(plan: Plan, cases: list[Case], log: Callable[[str], None],
     """Model-only rows, the peer's, then per size the io and end-to-end rows."""
     models, rows = Models(plan), []
     for case in cases:
-        rows.append(models.row(case))
+        try:
+            rows.append(models.row(case))
+        except SettingsError as refused:  # a graph TF Lite cannot convert: its row is left out
+            if case.backend != "lite":
+                raise
+            log(f"model {case.pipeline} {case.width}x{case.height} b{case.batch} TF Lite: "
+                f"skipped, {refused}")
+            continue
         log(progress_line(rows[-1]))
     version = peer_version()
     if version is None:
