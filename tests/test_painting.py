@@ -142,3 +142,13 @@ def test_bad_settings_exit_2_in_one_line(tmp_path: Path, args: tuple[str, ...],
     assert result.stderr.splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith("dreamreel: error: ") and expected in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["paint", "generate"])
+def test_a_frame_rate_of_nothing_is_refused_in_one_line(tmp_path: Path, command: str) -> None:
+    photo = (media("content/coffee.png"),) if command == "paint" else ()
+    result = dreamreel(command, *photo, "-o", tmp_path / "out.mp4", "--fps", "1/0", "--offline")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()]
+    assert "invalid frame rate value: '1/0'" in result.stderr
+    assert list(tmp_path.iterdir()) == []

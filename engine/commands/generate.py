@@ -32,6 +32,7 @@ from dreamreel.engine.commands.options import (
     add_pipeline_arguments,
     add_precision_argument,
     add_temporal_arguments,
+    frame_rate,
     setting_values,
 )
 from dreamreel.engine.commands.run import finish
@@ -90,7 +91,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "followed by effects to run on every frame, e.g. faces,dream or faces,vintage@0.5,style")
     walk = parser.add_argument_group("latent walk")
     walk.add_argument("--seconds", type=float, default=10.0, help="clip length (default 10)")
-    walk.add_argument("--fps", type=Fraction, default=Fraction(30),
+    walk.add_argument("--fps", type=frame_rate, default=Fraction(30),
                       help="frame rate, e.g. 30, 29.97 or 30000/1001 (default 30)")
     walk.add_argument("--beats-per-key", type=int, default=1, metavar="N",
                       help="beats between faces (default 1)")

@@ -8,12 +8,24 @@ takes each pipeline's own default, so the parser's defaults are empty and the he
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from dreamreel.engine import compute, tuning
 from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.pipelines import registry, settings
+
+
+def frame_rate(text: str) -> Fraction:
+    """A --fps value: 30, 29.97 or 30000/1001 (argparse turns a ValueError into one line)."""
+    try:
+        return Fraction(text)
+    except ZeroDivisionError:
+        raise ValueError(text) from None
+
+
+frame_rate.__name__ = "frame rate"  # argparse names the type in its message
 
 
 def _dest(entry: settings.Entry) -> str:

@@ -18,7 +18,11 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.engine import compute, stages
-from dreamreel.engine.commands.options import add_pipeline_arguments, setting_values
+from dreamreel.engine.commands.options import (
+    add_pipeline_arguments,
+    frame_rate,
+    setting_values,
+)
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.progress import Progress
 from dreamreel.engine.sinks import IMAGE_EXTENSIONS, open_sink
@@ -43,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="short side the photo is fitted and painted at (default 128)")
     parser.add_argument("--frames", type=int, default=100,
                         help="frames of the video (default 100); --steps apart")
-    parser.add_argument("--fps", type=Fraction, default=Fraction(25),
+    parser.add_argument("--fps", type=frame_rate, default=Fraction(25),
                         help="frame rate of the video (default 25)")
     parser.add_argument("--jit", default="auto", choices=compute.JIT_CHOICES)
     parser.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality (default 18)")
