@@ -29,6 +29,7 @@ import numpy as np
 
 from dreamreel.engine import compute, processing, stages
 from dreamreel.engine.commands.options import (
+    add_encoding_arguments,
     add_pipeline_arguments,
     add_precision_argument,
     add_temporal_arguments,
@@ -118,9 +119,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          help="keep the faces' colours, stylize the luminance")
     add_pipeline_arguments(parser)
     add_temporal_arguments(parser)
-    encode = parser.add_argument_group("encoding")
-    encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better (default 18)")
-    encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
+    add_encoding_arguments(parser)
     report = parser.add_argument_group("reporting")
     report.add_argument("--quiet", action="store_true", help="no progress bar")
     report.add_argument("--json", action="store_true", help="print a JSON summary on stdout")

@@ -17,6 +17,15 @@ from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.pipelines import registry, settings
 
 
+def add_encoding_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The encoder's flags every command that writes video shares; the group, for more."""
+    encode = parser.add_argument_group("encoding")
+    encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better "
+                        "(default 18)")
+    encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
+    return encode
+
+
 def frame_rate(text: str) -> Fraction:
     """A --fps value: 30, 29.97 or 30000/1001 (argparse turns a ValueError into one line)."""
     try:

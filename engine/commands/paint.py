@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from dreamreel.engine import compute, stages
 from dreamreel.engine.commands.options import (
+    add_encoding_arguments,
     add_pipeline_arguments,
     frame_rate,
     setting_values,
@@ -50,8 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=frame_rate, default=Fraction(25),
                         help="frame rate of the video (default 25)")
     parser.add_argument("--jit", default="auto", choices=compute.JIT_CHOICES)
-    parser.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality (default 18)")
-    parser.add_argument("--preset", default="medium", help="x264 preset (default medium)")
+    add_encoding_arguments(parser)
     parser.add_argument("--offline", action="store_true", help="accepted as by every command; "
                         "painting needs no networks")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

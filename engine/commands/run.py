@@ -14,6 +14,7 @@ from dreamreel.engine.cluster.plan import DEFAULT_WARMUP
 from dreamreel.engine.commands.options import (
     add_compute_arguments,
     add_effect_arguments,
+    add_encoding_arguments,
     add_temporal_arguments,
     setting_values,
 )
@@ -59,10 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          f"at a scene cut (default {DEFAULT_WARMUP})")
     cluster.add_argument("--chunk", type=float, metavar="SEC",
                          help="seconds of film a chunk (default: about four chunks a worker)")
-    encode = parser.add_argument_group("encoding")
-    encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better "
-                        "(default 18)")
-    encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
+    encode = add_encoding_arguments(parser)
     encode.add_argument("--no-audio", action="store_true", help="drop the audio")
     encode.add_argument("--no-dither", action="store_true", help="GIF: no dithering")
     report = parser.add_argument_group("reporting")
