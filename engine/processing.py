@@ -17,15 +17,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from dreamreel.engine.checkpoint import Checkpoint
 from dreamreel.engine.graph import FrameGraph, LiteGraph
+from dreamreel.engine.media import Frame
 from dreamreel.engine.stages import Built
 from dreamreel.engine.temporal import DEFAULT_WEIGHT, Stabiliser
 from dreamreel.pipelines.base import SequentialEffect
+
+if TYPE_CHECKING:
+    from dreamreel.engine.music.reaction import Reaction
 
 FLOW_MAX_SIDE = 360  # px: the short side optical flow is computed at, at most
 
@@ -70,10 +75,11 @@ class Resize:
 class Processor:
     """What the streaming runner needs (see engine.runner.run_stream)."""
 
-    process: Callable[[np.ndarray], np.ndarray]  # [batch, h, w, 3] uint8 at the working size
+    process: Callable[[np.ndarray, np.ndarray], np.ndarray]  # [batch, h, w, 3] uint8 at the
+    # working size, and their times
     batch: int
-    prepare: Callable[[np.ndarray], np.ndarray]  # frame -> working size, decoder thread
-    finish: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # encoder thread
+    prepare: Callable[[np.ndarray], np.ndarray]  # image -> working size, decoder thread
+    finish: Callable[[Frame, np.ndarray, np.ndarray], np.ndarray]  # encoder thread
     temporal: float | None = None  # the stabiliser weight in use (None: off)
 
 
@@ -104,22 +110,34 @@ def share(built: Built, strength: float) -> float:
 
 def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: int,
             strength: float, temporal: float | None, flow_preset: str, jit: bool, device: str,
-            preserve_color: bool, backend: str = "tf") -> Processor:
+            preserve_color: bool, backend: str = "tf", reaction: Reaction | None = None
+            ) -> Processor:
     """The frame stages as one graph over batches, then the stabiliser at the working size
-    (`temporal`: its weight, None for the default, 0 for off), then the enlargement."""
+    (`temporal`: its weight, None for the default, 0 for off), then the enlargement; with a
+    `reaction`, each frame's settings and strength follow the music (a batch of one when
+    settings move)."""
     graph = compile_graph(built, batch, work, jit, device, backend)
     controls = built.graph_controls(strength)
     resize = Resize(frame, work, share(built, strength), preserve_color)
     weight = DEFAULT_WEIGHT if temporal is None else temporal
     stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work)) if weight > 0 else None
 
-    def finish(image: np.ndarray, small: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def process(frames: np.ndarray, times: np.ndarray) -> np.ndarray:
+        if reaction is None or not reaction.changes_settings:
+            return graph(frames, controls)
+        return graph(frames, reaction.graph_controls(built, strength, float(times[0])))
+
+    def finish(source: Frame, small: np.ndarray, out: np.ndarray) -> np.ndarray:
         if stabiliser is not None:  # what flickers is made at the working size: steady it there
             out = stabiliser(small, out)
-        return resize.enlarge(image, small, out)
+        return reacted(reaction, source, resize.enlarge(source.image, small, out))
 
-    return Processor(lambda frames: graph(frames, controls), batch, resize.shrink, finish,
-                     weight if weight > 0 else None)
+    return Processor(process, batch, resize.shrink, finish, weight if weight > 0 else None)
+
+
+def reacted(reaction: Reaction | None, source: Frame, out: np.ndarray) -> np.ndarray:
+    """The finished frame at the music's strength for its time (as it is without music)."""
+    return out if reaction is None else reaction.apply(source.pts, source.image, out)
 
 
 class Sequential:
@@ -130,20 +148,24 @@ class Sequential:
                  controls: dict[str, np.ndarray], stabiliser: Stabiliser,
                  checkpoint: Checkpoint | None = None,
                  report: Callable[[str], None] | None = None, strength: float = 1.0,
-                 first: int = 0) -> None:
+                 first: int = 0, moving: Callable[[float], tuple[dict, dict]] | None = None
+                 ) -> None:
         self.effect, self.graph, self.controls = effect, graph, controls
+        self.moving = moving  # time -> the graph's and the effect's controls, when music moves them
         self.stabiliser, self.checkpoint, self.report = stabiliser, checkpoint, report
         self.strength = strength  # of the sequential stage: its output blended with its input
         self.index = first  # the frame's place in the clip: its randomness is keyed by it
 
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
+    def __call__(self, frames: np.ndarray, times: np.ndarray) -> np.ndarray:
         """[1, h, w, 3] uint8 -> [1, h, w, 3] uint8, frames in order."""
-        small = frames[0] if self.graph is None else self.graph(frames, self.controls)[0]
+        controls, own = (self.controls, None) if self.moving is None else self.moving(
+            float(times[0]))
+        small = frames[0] if self.graph is None else self.graph(frames, controls)[0]
         guide = self.stabiliser.guide(small)
         out = None if self.checkpoint is None else self.checkpoint.load(self.index, small.shape)
         if out is None:
             began = time.perf_counter()
-            out = with_strength(small, self.effect(small, guide, self.index), self.strength)
+            out = with_strength(small, self.effect(small, guide, self.index, own), self.strength)
             out = self.stabiliser.blend(out, guide)
             if self.checkpoint is not None:
                 self.checkpoint.save(self.index, out)
@@ -159,20 +181,27 @@ class Sequential:
 def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], strength: float,
                temporal: float | None, flow_preset: str, jit: bool, device: str,
                preserve_color: bool, checkpoint: Checkpoint | None,
-               report: Callable[[str], None] | None, first: int = 0) -> Processor:
+               report: Callable[[str], None] | None, first: int = 0,
+               reaction: Reaction | None = None) -> Processor:
     """The sequential branch, one frame a call (`temporal`: the blend weight, None for the
-    effect's own; `first`: the index of the first frame it sees)."""
+    effect's own; `first`: the index of the first frame it sees; `reaction`: as in batched)."""
     effect = built.sequential
     graph = None if built.graph is None else compile_graph(built, 1, work, jit, device)
     weight = effect.temporal if temporal is None else temporal
     weight = DEFAULT_WEIGHT if weight is None else weight
     stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work))
     last = built.stages[-1]
+    moving = None
+    if reaction is not None and reaction.changes_settings:
+        def moving(t: float) -> tuple[dict, dict]:
+            return (reaction.graph_controls(built, strength, t) if graph is not None else {},
+                    reaction.effect_controls(built, t))
     run = Sequential(effect, graph, built.graph_controls(strength), stabiliser, checkpoint,
-                     report, strength if last.strength is None else last.strength, first)
+                     report, strength if last.strength is None else last.strength, first,
+                     moving)
     resize = Resize(frame, work, share(built, strength), preserve_color)
-    return Processor(run, 1, resize.shrink, lambda image, small, out: resize.enlarge(
-        image, small, out), weight if weight > 0 else None)
+    return Processor(run, 1, resize.shrink, lambda source, small, out: reacted(
+        reaction, source, resize.enlarge(source.image, small, out)), weight if weight > 0 else None)
 
 
 def with_strength(source: np.ndarray, out: np.ndarray, strength: float) -> np.ndarray:

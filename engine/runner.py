@@ -83,20 +83,21 @@ def batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
 
 def run_stream(
     frames: Iterable[Frame],
-    graph: Callable[[np.ndarray], np.ndarray],
+    graph: Callable[[np.ndarray, np.ndarray], np.ndarray],
     batch_size: int,
     write: Callable[[Frame], None],
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
-    finish: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    finish: Callable[[Frame, np.ndarray, np.ndarray], np.ndarray] | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> RunStats:
     """Stream `frames` through `graph` in fixed-size batches and `write` every result in order.
 
     `prepare(image) -> input` runs on the decoder's thread (shrinking to the working size);
-    `graph` takes and returns [batch_size, h, w, 3] uint8 inputs; a partial last batch is
-    padded by repeating its last frame (the graph never recompiles) and the padding is dropped.
-    `finish(image, input, output) -> frame` runs in frame order on the encoder's thread
-    (stabilising, enlarging).
+    `graph(inputs, times)` takes and returns [batch_size, h, w, 3] uint8 inputs, with their
+    frames' timestamps (float64 [batch_size], seconds); a partial last batch is padded by
+    repeating its last frame (the graph never recompiles) and the padding is dropped.
+    `finish(frame, input, output) -> image` runs in frame order on the encoder's thread
+    (stabilising, enlarging, reacting to the music).
     """
     stats = RunStats()
     stop = threading.Event()
@@ -131,7 +132,7 @@ def run_stream(
             for (frame, prepared), image in zip(batch, images, strict=False):
                 t0 = time.perf_counter()
                 if finish is not None:
-                    image = finish(frame.image, prepared, image)
+                    image = finish(frame, prepared, image)
                 t1 = time.perf_counter()
                 write(replace(frame, image=np.ascontiguousarray(image)))
                 seconds["finish"] += t1 - t0
@@ -160,11 +161,13 @@ def run_stream(
                 if item is END:
                     break
                 stacked = np.stack([prepared for _, prepared in item])  # [n, h, w, 3] uint8
+                times = np.array([frame.pts for frame, _ in item], dtype=np.float64)
                 if len(item) < batch_size:
                     pad = np.repeat(stacked[-1:], batch_size - len(item), axis=0)
                     stacked = np.concatenate([stacked, pad])
+                    times = np.concatenate([times, np.repeat(times[-1:], batch_size - len(item))])
                 t0 = time.perf_counter()
-                out = graph(stacked)
+                out = graph(stacked, times)
                 seconds["graph"] += time.perf_counter() - t0
                 if not _put(outbox, (item, out[: len(item)]), writer.is_alive):
                     break

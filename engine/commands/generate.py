@@ -242,5 +242,5 @@ def after_faces(args: argparse.Namespace, built: stages.Built, frame: tuple[int,
         return processing.sequential(**common, checkpoint=None, report=None)
     if built.graph is not None:
         return processing.batched(**common, batch=args.batch)
-    return processing.Processor(lambda frames: frames, args.batch, lambda image: image,
-                                lambda image, small, out: out)
+    return processing.Processor(lambda frames, times: frames, args.batch, lambda image: image,
+                                lambda frame, small, out: out)
