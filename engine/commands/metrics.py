@@ -19,7 +19,6 @@ import numpy as np
 from dreamreel.errors import UsageError
 
 METRIC_SHORT_SIDE = 256  # style distance is computed at this size, as the networks see it
-PLOT_FORMATS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".pdf", ".svg", ".eps", ".ps")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -137,14 +136,10 @@ def metrics(args: argparse.Namespace) -> int:
 def _check_plot(args: argparse.Namespace) -> None:
     """Before hours of measuring: the plot's format is known, and it replaces no clip and no
     earlier file without -y."""
-    from dreamreel.engine.media import MediaInfo
-    from dreamreel.engine.sinks import check_target
+    from dreamreel.engine.sinks.safety import check_plot
 
-    if args.plot.suffix.lower() not in PLOT_FORMATS:
-        raise UsageError(f"{args.plot}: --plot must end in one of {' '.join(PLOT_FORMATS)}")
-    clips = [MediaInfo(path=Path(c), kind="video", width=0, height=0)  # only the path counts
-             for c in (args.input, args.output, args.reference) if c]
-    check_target(args.plot, clips, args.overwrite, folder=False)
+    check_plot(args.plot, [Path(c) for c in (args.input, args.output, args.reference) if c],
+               args.overwrite, "--plot")
 
 
 def _table(report: dict[str, dict[str, float]], frames: int) -> None:

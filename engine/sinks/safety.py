@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dreamreel.engine.media import MediaInfo
-from dreamreel.errors import MediaError
+from dreamreel.errors import MediaError, UsageError
+
+PLOT_FORMATS = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".pdf", ".svg", ".eps", ".ps")
 
 
 def check_target(path: Path, sources: list[MediaInfo], overwrite: bool, folder: bool) -> None:
@@ -72,6 +74,15 @@ def publish(temp: Path, path: Path, overwrite: bool) -> None:
 
 
 NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK)
+
+
+def check_plot(path: Path, sources: list[Path], overwrite: bool, flag: str) -> None:
+    """A plot's file before the work that fills it: a format matplotlib writes, and no input
+    or earlier file replaced without -y."""
+    if path.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(f"{path}: {flag} must end in one of {' '.join(PLOT_FORMATS)}")
+    check_target(path, [MediaInfo(path=p, kind="video", width=0, height=0) for p in sources],
+                 overwrite, folder=False)
 
 
 def write_atomically(path: Path, write: Callable[[Path], object], overwrite: bool) -> None:
