@@ -27,8 +27,10 @@ from dreamreel.engine import compute, processing, stages, tuning
 from dreamreel.engine.checkpoint import Checkpoint, fingerprint
 from dreamreel.engine.cluster import ClusterOptions
 from dreamreel.engine.media import MediaInfo
+from dreamreel.engine.music import reaction as music
 from dreamreel.engine.runner import RunStats, run_stream
 from dreamreel.engine.sinks import open_sink
+from dreamreel.engine.sinks.safety import check_plot
 from dreamreel.engine.sources import open_source
 from dreamreel.engine.stages import StageSpec
 from dreamreel.engine.temporal import DEFAULT_PRESET
@@ -52,6 +54,7 @@ class RunSpec:
     checkpoint: a folder where a sequential stage saves finished frames (under `ray`: where
       finished chunks are kept), so the same job resumes after an interruption.
     ray: render on a Ray cluster, in chunks (engine.cluster); None: in this process.
+    react: settings that follow the clip's sound, frame by frame (see engine.music.react).
     """
 
     input: str | Path
@@ -79,6 +82,9 @@ class RunSpec:
     montage: bool = False  # the output is one picture tiling every frame
     checkpoint: Path | None = None
     ray: ClusterOptions | None = None
+    react: tuple[str, ...] = ()  # music mappings, e.g. "strength=0.4+0.6*bass" (engine.music)
+    bpm: float | None = None  # the music's tempo, instead of the beats found in the sound
+    react_plot: Path | None = None  # where to draw the mapped values against the result
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
@@ -118,9 +124,19 @@ class RunSpec:
         for ok, message in checks:
             if not ok:
                 raise UsageError(message)
+        if self.react and self.ray is not None:
+            raise UsageError("--react runs in one process: leave out --ray")
+        if (self.bpm is not None or self.react_plot is not None) and not self.react:
+            raise UsageError("--bpm and --react-plot go with --react")
         kinds = [registry.get(s.name).kind for s in self.stages]
         if "source" in kinds:
             raise UsageError(f"{self.stages[0].name} makes the picture: use `dreamreel generate`")
+
+
+    @property
+    def moves_settings(self) -> bool:
+        """Whether music moves a stage's settings (each frame then has its own controls)."""
+        return any(m.partition("=")[0].strip() != "strength" for m in self.react)
 
 
 def _names(stage: StageSpec) -> set[str]:
@@ -152,14 +168,21 @@ def stylize(spec: RunSpec | None = None, /, *,
         return run_on_ray(spec, progress=progress, say=say)
     with open_source(spec.input, start=spec.start, duration=spec.duration) as source:
         info = source.info
+        reaction = None
+        if spec.react:
+            if spec.react_plot is not None:
+                check_plot(spec.react_plot, [Path(spec.input), Path(spec.output)], spec.overwrite,
+                           "--react-plot")
+            reaction = music.build(spec.react, spec.bpm, spec.stages, info, spec.start,
+                                   spec.duration, say)
         sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
                          audio_from=info if spec.audio and info.has_audio else None,
                          start=spec.start, duration=spec.duration, gif_dither=spec.dither,
                          overwrite=spec.overwrite, montage=spec.montage)
         try:
             with sink:
-                job = prepare(spec, info, say=say)
-                processor = job.processor(report=report)
+                job = prepare(spec, info, say=say, reaction=reaction)
+                processor = job.processor(report=report, reaction=reaction)
                 frames = resample(source, spec.fps) if spec.fps else source
                 on_frame = None if progress is None else (
                     lambda done: progress(done, info.frame_count))
@@ -180,6 +203,10 @@ def stylize(spec: RunSpec | None = None, /, *,
                      "stage_seconds": {k: round(v, 3) for k, v in stats.stage_seconds.items()},
                      "stages": [{"name": s.name, "strength": s.strength, **_plain(s.options)}
                                 for s in spec.stages]}
+    if reaction is not None:
+        stats.summary["react"] = reaction.summary()
+        if spec.react_plot is not None and reaction.record:
+            reaction.plot(spec.react_plot, spec.overwrite)
     return stats
 
 
@@ -195,15 +222,16 @@ class Prepared:
     built: stages.Built
     work: tuple[int, int]
 
-    def processor(self, report: Callable[[str], None] | None = None,
-                  first: int = 0) -> processing.Processor:
-        """A pipeline with no past (`first`: the index of the first frame it will see)."""
+    def processor(self, report: Callable[[str], None] | None = None, first: int = 0,
+                  reaction: music.Reaction | None = None) -> processing.Processor:
+        """A pipeline with no past (`first`: the index of the first frame it will see;
+        `reaction`: settings that follow the music)."""
         spec, still = self.spec, self.info.kind == "image"
         common = dict(built=self.built, frame=(self.info.height, self.info.width),
                       work=self.work, strength=spec.strength,
                       temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
                       jit=self.choice.jit, device=self.device,
-                      preserve_color=spec.preserve_color)
+                      preserve_color=spec.preserve_color, reaction=reaction)
         if self.built.sequential is not None:
             checkpoint = None if spec.checkpoint is None or spec.ray is not None else Checkpoint(
                 spec.checkpoint, fingerprint(spec.input, describe(spec)))
@@ -213,15 +241,20 @@ class Prepared:
 
 
 def prepare(spec: RunSpec, info: MediaInfo, choice: tuning.Choice | None = None,
-            say: Callable[[str], None] | None = None) -> Prepared:
-    """Decide how the job runs (unless `choice` says) and build its chain."""
+            say: Callable[[str], None] | None = None,
+            reaction: music.Reaction | None = None) -> Prepared:
+    """Decide how the job runs (unless `choice` says) and build its chain (ready for every
+    value the music will move its settings to)."""
     still = info.kind == "image"
     work = compute.working_size(info.height, info.width, spec.size)
     device = spec.device or compute.default_device()
     if choice is None:
         choice = decide(spec, work, device, 1 if still else info.frame_count, say)
-    ctx = stages.context(choice.precision, choice.jit, video=not still, offline=spec.offline)
+    ctx = stages.context(choice.precision, choice.jit, video=not still, offline=spec.offline,
+                         moves=None if reaction is None else reaction.moves)
     built = stages.build(spec.stages, ctx)
+    if reaction is not None:
+        reaction.check(built)
     learn_from_clip(built, spec, info, work, say)
     return Prepared(spec, info, choice, device, built, work)
 
@@ -275,7 +308,7 @@ def decide(spec: RunSpec, work: tuple[int, int], device: str, frames: int | None
         backend=None if spec.backend == "auto" else spec.backend,
         precision=None if spec.precision == "auto" else spec.precision,
         jit=None if spec.jit == "auto" else spec.jit == "on",
-        batch=1 if still else spec.batch)
+        batch=1 if still or spec.moves_settings else spec.batch)
     if (frames or 0) * work[0] * work[1] >= TUNE_PIXELS:
         return tuning.tune(request, {"video": True, "offline": spec.offline}, say=say)[0]
     return tuning.cached(request) or tuning.default(request)
@@ -284,7 +317,8 @@ def decide(spec: RunSpec, work: tuple[int, int], device: str, frames: int | None
 def describe(spec: RunSpec) -> str:
     """Everything that decides a sequential job's frames, as text (files by their contents)."""
     job = {k: _plain_value(v) for k, v in dataclasses.asdict(spec).items()
-           if k in ("strength", "preserve_color", "size", "start", "duration", "fps")}
+           if k in ("strength", "preserve_color", "size", "start", "duration", "fps", "react",
+                    "bpm")}
     chain = [{"name": s.name, "strength": s.strength, **_plain(s.options, contents=True)}
              for s in spec.stages]
     named = {name for s in spec.stages if isinstance(getattr(s.options, "style", None), str)

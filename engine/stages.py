@@ -35,11 +35,13 @@ class StageSpec:
 
 
 def context(precision: str = "float32", jit: bool = False, video: bool = True,
-            live: bool = False, offline: bool = False) -> Context:
+            live: bool = False, offline: bool = False,
+            moves: Mapping[str, tuple[Any, ...]] | None = None) -> Context:
     """What a pipeline's build gets: networks from the weights cache, files read for it."""
     return Context(load=lambda name: weights.load(name, offline=offline or None),
                    precision=precision, jit=jit, video=video, live=live,
-                   read_image=read_image, cached=weights.computed, styles=learned.everything)
+                   read_image=read_image, cached=weights.computed, styles=learned.everything,
+                   moves=dict(moves or {}))
 
 
 def options(name: str, values: Mapping[str, Any], live: bool = False) -> Any:
@@ -73,6 +75,11 @@ class Built:
     @property
     def frame_stages(self) -> tuple[StageSpec, ...]:
         return tuple(s for s in self.stages if registry.get(s.name).kind == "frame")
+
+    @property
+    def frame_effects(self) -> list[Effect]:
+        """The frame stages' effects, in chain order (one per `frame_stages`)."""
+        return _parts(self.graph)
 
     def graph_controls(self, strength: float, live_options: Mapping[str, Any] | None = None
                        ) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -63,6 +63,8 @@ class Context:
     cached: `cached(kind, key_bytes, compute)`: an array computed once per content and kept in
       the user's cache (e.g. a painting's style vector).
     styles: the learned styles' normalisation parameters by name (`dreamreel styles learn`).
+    moves: values live settings will be moved to during the run (a `--react` cycle), by
+      setting name, for an effect to prepare (a dream compiles each layer named).
     """
 
     load: Callable[[str], dict[str, np.ndarray]]
@@ -73,6 +75,7 @@ class Context:
     read_image: Callable[[Path], np.ndarray] | None = None
     cached: Callable[[str, bytes, Callable[[], np.ndarray]], np.ndarray] | None = None
     styles: Callable[[], dict[str, dict[str, np.ndarray]]] | None = None
+    moves: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

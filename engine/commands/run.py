@@ -41,6 +41,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     timing.add_argument("--fps", type=float, help="resample to this frame rate (default: keep "
                         "every frame and timestamp)")
     add_temporal_arguments(parser)
+    music = parser.add_argument_group("music (settings that follow the clip's sound)")
+    music.add_argument("--react", action="append", default=[], metavar="SETTING=EXPR",
+                       help="a setting follows the sound, frame by frame: strength=0.4+0.6*bass, "
+                       "step_size=onset*0.02, style=beat:3,12 (steps on each beat/bar/onset), "
+                       "layer=bar. Sources: rms bass mid high onset beat bar phase; LFOs in "
+                       "beats: sine(4) saw(1/2) square(1) random(8). Repeatable")
+    music.add_argument("--bpm", dest="music_bpm", type=float, help="the tempo, instead of the beats found in the "
+                       "sound (needed for beat sources on a clip without sound)")
+    music.add_argument("--react-plot", type=Path, metavar="FILE", help="save a plot of each "
+                       "mapped value and the stylisation amount over time (.png, .svg, .pdf...)")
     parser.add_argument("--checkpoint", type=Path, metavar="DIR",
                         help="a sequential pipeline (gatys, dream) saves finished frames here, "
                         "a --ray run its finished chunks; the same command resumes where it "
@@ -85,8 +95,8 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         precision=args.precision, device=args.device, offline=args.offline, start=args.start,
         duration=args.duration, fps=args.fps, crf=args.crf, preset=args.preset,
         audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
-        montage=args.montage,
-        checkpoint=args.checkpoint, ray=cluster)
+        montage=args.montage, checkpoint=args.checkpoint, ray=cluster,
+        react=tuple(args.react), bpm=args.music_bpm, react_plot=args.react_plot)
 
 
 def run(args: argparse.Namespace) -> int:

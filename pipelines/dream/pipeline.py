@@ -136,7 +136,8 @@ class DreamSequence:
 
 def build(options: DreamOptions, context: Context) -> DreamSequence:
     steps = options.steps or (VIDEO_STEPS if context.video else STILL_STEPS)
-    extra = LIVE_LAYERS if context.live else ()
+    extra = [*(LIVE_LAYERS if context.live else ()),
+             *(name for spec in context.moves.get("layer", ()) for name in parse_layers(spec))]
     layers = {**dict.fromkeys(extra, 0.0), **parse_layers(options.layer)}
     guide = None
     if options.guide is not None:
