@@ -21,6 +21,7 @@ QUIT_KEYS = ("escape", "q")
 TAP_KEY = "return"
 SCREENSHOT_KEY = "s"
 DIGITS = "style"  # the setting the digit keys 0-9 pick values of
+PRESET_KEYS = tuple(f"f{n}" for n in range(1, 9))  # recall presets "1".."8"
 
 
 def key_map(state: LiveState) -> dict[str, tuple[str, str, int]]:
@@ -34,8 +35,8 @@ def key_map(state: LiveState) -> dict[str, tuple[str, str, int]]:
 
 
 def handle_key(state: LiveState, key: str) -> None:
-    """Apply one key press: digits pick styles 0-9, the key map the rest, Enter taps the tempo,
-    s takes a screenshot, Esc/q end the show."""
+    """Apply one key press: digits pick styles 0-9, F1-F8 recall presets 1-8, the key map
+    the rest, Enter taps the tempo, s takes a screenshot, Esc/q end the show."""
     if key in QUIT_KEYS:
         state.quit.set()
     elif key == TAP_KEY:
@@ -44,6 +45,9 @@ def handle_key(state: LiveState, key: str) -> None:
             log.info("tempo = %g bpm", params.tempo)
     elif key == SCREENSHOT_KEY:
         state.screenshot()
+    elif key in PRESET_KEYS and "preset" in state.commands:
+        state.set("preset", key[1:])
+        log.info("preset %s", key[1:])
     elif key.isdigit() and DIGITS in state.entries:
         state.set(DIGITS, key)
     elif key in (keys := key_map(state)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from typing import Any
 from dreamreel.engine.live.params import BUTTONS, SHOW_PARAMS, LiveState, OnceLog, live_entries
 from dreamreel.errors import SettingsError, UsageError
 from dreamreel.pipelines import registry
+
+CLOCK_MESSAGES = ("clock", "start", "stop", "continue")
+PRESS_WITH_VALUE = ("preset",)  # a note mapped with a value: {"note": 36, "param": "preset", "value": "1"}
 
 log = logging.getLogger("dreamreel.live")
 
@@ -65,7 +69,7 @@ def load_midi_map(path: Path) -> list[MidiBinding]:
     if not isinstance(entries, list):
         raise UsageError(f"{path}: not a MIDI mapping: expected a list of controls under "
                          '"map", e.g. {"map": [{"cc": 21, "param": "strength"}]}')
-    known = midi_params()
+    known = (*midi_params(), *PRESS_WITH_VALUE)
     bindings = []
     for i, entry in enumerate(entries):
         try:
@@ -116,6 +120,10 @@ class MidiHandler:
         self.warn = OnceLog()
 
     def __call__(self, message: Any) -> None:
+        if message.type in CLOCK_MESSAGES:  # 24 a beat from a sequencer: the show's tempo
+            if self.state.on_clock is not None:
+                self.state.on_clock(message.type, time.perf_counter())
+            return
         for b in self.bindings:
             if b.matches(message):
                 try:

@@ -100,6 +100,10 @@ class LiveState:
     entries: the live settings of the compiled pipelines (`live_entries`).
     checks: a show's own test of a value it alone can judge (a layer it compiled), by name.
     choices: the steps of a text setting that the show defines (the compiled layers).
+    commands: names that act on a value rather than hold one (`react`, `preset`), reached
+      like parameters: `set(name, value)`, OSC `/dreamreel/<name>`, a MIDI note's value.
+    on_tap, on_clock: who else hears a tap (time) and MIDI clock messages (kind, time): the
+      show's beat clock.
     """
 
     def __init__(self, params: Params, pipelines: list[str],
@@ -116,6 +120,9 @@ class LiveState:
         self.quit = threading.Event()
         self.screenshots = 0  # screenshots asked for so far; the show takes one per new request
         self._taps: list[float] = []
+        self.commands: dict[str, Callable[[Any], Any]] = {}
+        self.on_tap: Callable[[float], None] | None = None
+        self.on_clock: Callable[[str, float], None] | None = None
         self._show: dict[str, Callable[[Any], Any]] = {
             "pipeline": self._pipeline, "strength": _unit, "temporal": _unit,
             "crossfade": _seconds, "freeze": _flag, "osd": _flag,
@@ -123,7 +130,7 @@ class LiveState:
 
     @property
     def names(self) -> list[str]:
-        return [*SHOW_PARAMS, *self.entries]
+        return [*SHOW_PARAMS, *self.entries, *self.commands]
 
     def snapshot(self) -> Params:
         with self._lock:
@@ -134,7 +141,11 @@ class LiveState:
         return getattr(params, name) if name in SHOW_PARAMS else params.values[name]
 
     def set(self, name: str, value: Any) -> Params:
-        """Validate and set one parameter; raises SettingsError (bad value) or KeyError (name)."""
+        """Validate and set one parameter (or run a command); raises SettingsError or
+        UsageError (bad value) or KeyError (name)."""
+        if name in self.commands:
+            self.commands[name](value)
+            return self.snapshot()
         if name in self._show:
             parsed = self._show[name](value)
             change: dict[str, Any] = {name: parsed}
@@ -207,6 +218,8 @@ class LiveState:
         """Tap tempo: the median interval of the taps of the last TAP_WINDOW seconds sets the
         tempo (from the second tap on); None until then or without a tempo in the show."""
         now = time.perf_counter() if now is None else now
+        if self.on_tap is not None:
+            self.on_tap(now)
         with self._lock:
             taps = self._taps = [t for t in self._taps if now - t < TAP_WINDOW][-7:] + [now]
         if len(taps) < 2 or TEMPO not in self.entries:
