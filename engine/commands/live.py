@@ -32,6 +32,8 @@ CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what no text line hold
 
 if TYPE_CHECKING:
     from dreamreel.engine.live.outputs import Recorder
+    from dreamreel.engine.live.params import LiveState
+    from dreamreel.engine.music.live import LiveMusic
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,6 +81,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ctl.add_argument("--midi-map", type=Path, metavar="FILE", help="MIDI mapping, .json or .toml")
     ctl.add_argument("--midi-learn", type=Path, metavar="FILE",
                      help="learn a MIDI mapping interactively, write it to FILE, and exit")
+    music = parser.add_argument_group("music (tempo from --bpm, Enter/OSC tap, MIDI clock, or "
+                                      "the sound)")
+    music.add_argument("--react", action="append", default=[], metavar="SETTING=EXPR",
+                       help="a setting follows the music, as in `run --react` (OSC "
+                       "/dreamreel/react sets one mid-show, /dreamreel/react_clear drops them)")
+    music.add_argument("--audio-in", metavar="mic[:DEVICE]|FILE",
+                       help="listen to a sound card (pip install 'dreamreel[music]') or play a "
+                       "file in step with the show, for bass, onset and the sound's tempo")
+    music.add_argument("--quantise", default="off", choices=("off", "beat", "bar"),
+                       help="hold pipeline, style and layer changes until the next beat or bar")
+    music.add_argument("--link", action="store_true",
+                       help="join an Ableton Link session: share tempo and beat with Live, "
+                       "Resolume, Traktor (pip install 'dreamreel[link]', GPL)")
+    music.add_argument("--presets", type=Path, metavar="FILE.json",
+                       help="where OSC /dreamreel/save_preset NAME keeps presets; /dreamreel/"
+                       "preset 'NAME 4' (or keys F1-F8, a MIDI note) recalls one over 4 beats")
     parser.set_defaults(handler=live)
 
 
@@ -206,10 +224,11 @@ def live(args: argparse.Namespace) -> int:
     check_record(args)
     specs = setlist(args)
     values = setting_values(args)
+    check_music(args, specs, values)
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
     opener = reader_opener(args.camera, args.source, args.loop)
     capture = Capture(opener).start()
-    outputs, preview, osc, midi, recorder = [], None, None, None, None
+    outputs, preview, osc, midi, recorder, music = [], None, None, None, None, None
     try:
         first = capture.mailbox.wait_newer(0, FIRST_FRAME_TIMEOUT)
         if first is None:
@@ -236,6 +255,7 @@ def live(args: argparse.Namespace) -> int:
                                  temporal=args.temporal, crossfade=args.crossfade,
                                  values=live_values([p.chain for p in programs.values()])),
                           specs, live_entries(names), checks, choices)
+        music = live_music(args, state)
         if args.osc is not None:
             osc = OscServer(state, args.osc, args.osc_host).start()
         if args.midi is not None or bindings:
@@ -252,10 +272,12 @@ def live(args: argparse.Namespace) -> int:
               f"{where}", file=sys.stderr, flush=True)
         outputs.append(Screenshots(args.screenshots, lambda: state.screenshots))
         show = Show(state, capture, programs, sizes, outputs, preview, args.target_fps,
-                    args.duration, args.flow_preset)
+                    args.duration, args.flow_preset, music=music)
         stats = show.run()
     finally:
         capture.stop()
+        if music is not None:
+            music.close()
         if osc is not None:
             osc.stop()
         if midi is not None:
@@ -269,13 +291,51 @@ def live(args: argparse.Namespace) -> int:
                "latency_p95_ms": round(stats.latency_ms(0.95), 1),
                "compile_seconds": round(compile_seconds, 2), "working_sizes": sizes,
                "camera_losses": capture.losses, "record": str(args.record or ""),
-               "record_error": str(recorder.error) if recorder and recorder.error else None}
+               "record_error": str(recorder.error) if recorder and recorder.error else None,
+               "music": {"bpm": round(music.clock.bpm, 2), "tempo_from": music.clock.source,
+                         "mappings": music.mappings, "quantise": music.quantise}}
     if args.json:
         print(json.dumps(summary))
     print(f"dreamreel: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.1f} fps), latency "
           f"median {summary['latency_median_ms']} ms, p95 {summary['latency_p95_ms']} ms"
           + _recording(args.record, recorder), file=sys.stderr)
     return 0
+
+
+def check_music(args: argparse.Namespace, specs: list[str], values: dict) -> None:
+    """The --react mappings against the setlist's live settings, before minutes of compiling."""
+    from dreamreel.engine.live.params import live_entries
+    from dreamreel.engine.music import react
+    from dreamreel.engine.music.live import sound_file
+
+    if args.audio_in is not None:
+        sound_file(args.audio_in)
+    names = {s.name for spec in specs for s in parse_spec(spec, values)}
+    entries = {k: e for k, e in live_entries(names).items() if not e.knob.slow}
+    for text in args.react:
+        mapping = react.parse(text, entries)
+        if mapping.sources & set(react.SOUND) and args.audio_in is None:
+            raise UsageError(f"--react {text}: reads the sound: add --audio-in mic (or a file)")
+
+
+def live_music(args: argparse.Namespace, state: LiveState) -> LiveMusic:
+    """The show's beat clock, sound, mappings and presets, wired to taps, MIDI clock, OSC
+    and MIDI notes."""
+    from dreamreel.engine.live.presets import Presets
+    from dreamreel.engine.music.link import LinkSession
+    from dreamreel.engine.music.live import BeatClock, LiveMusic, open_sound
+
+    bpm = getattr(args, "bpm", None)  # --bpm: also the faces' tempo
+    link = LinkSession(bpm or 120.0) if args.link else None
+    clock = BeatClock(bpm or 120.0, time.perf_counter(), fixed=bpm is not None, link=link)
+    entries = {k: e for k, e in state.entries.items() if not e.knob.slow}
+    music = LiveMusic(entries, clock, open_sound(args.audio_in), tuple(args.react),
+                      args.quantise)
+    presets = Presets(state, args.presets, lambda: clock.bpm)
+    state.on_tap, state.on_clock = clock.tap, clock.midi
+    state.commands.update(react=music.set, react_clear=music.clear, preset=presets.recall,
+                          save_preset=presets.save)
+    return music
 
 
 def _recording(path: Path | None, recorder: Recorder | None) -> str:

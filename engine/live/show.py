@@ -25,6 +25,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -39,6 +41,9 @@ from dreamreel.engine.media import Frame, Writer
 from dreamreel.engine.temporal import Stabiliser, stabilise_at_size
 from dreamreel.errors import DreamreelError
 from dreamreel.pipelines import settings
+
+if TYPE_CHECKING:
+    from dreamreel.engine.music.live import LiveMusic
 
 log = logging.getLogger("dreamreel.live")
 
@@ -138,8 +143,10 @@ class Show:
                  target_fps: float | None = None, duration: float | None = None,
                  flow_preset: str = "ultrafast",
                  on_frame: Callable[[Captured, np.ndarray], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 music: LiveMusic | None = None) -> None:
         self.state, self.capture, self.programs = state, capture, programs
+        self.music = music  # mappings, the beat clock, quantised changes (engine.music.live)
         self.outputs, self.preview, self.duration = outputs, preview, duration
         self.on_frame = on_frame
         # The show's time: fades, beats, --duration and output timestamps follow it. A test
@@ -173,6 +180,8 @@ class Show:
                     break
                 self._poll_keys()
                 params = self.state.snapshot()
+                if self.music is not None:  # changes land on the beat as the output shows it
+                    params = self.music.apply(params, now, self._recent_latency())
                 if params.freeze and last is not None:
                     captured = last
                 else:
@@ -200,6 +209,11 @@ class Show:
             self.stats.seconds = self.clock() - began
             self._worker.shutdown(wait=False, cancel_futures=True)
         return self.stats
+
+    def _recent_latency(self) -> float:
+        """The median capture-to-output latency of the last 30 frames, seconds."""
+        recent = list(islice(reversed(self.stats.latencies), 30))
+        return statistics.median(recent) if recent else 0.0
 
     def _poll_keys(self) -> None:
         if self.preview is None:
@@ -313,7 +327,8 @@ class Show:
                  f"{params.pipeline}  strength {params.strength:.2f}",
                  f"temporal {params.temporal:.2f}  fade {params.crossfade:.1f} s"
                  + ("  FROZEN" if params.freeze else "")]
-        return lines + ([live] if live else [])
+        music = [] if self.music is None or not self.music.active else [self.music.osd(now)]
+        return lines + ([live] if live else []) + music
 
 
 def write_lines(image: np.ndarray, lines: list[str]) -> np.ndarray:

@@ -29,9 +29,9 @@ class Beats:
 
 def track(flux: np.ndarray, rate: float, bpm: float | None = None) -> Beats:
     """The beats of an onset envelope sampled `rate` times a second (at `bpm` if given)."""
-    envelope = _standardised(flux)
+    envelope = standardised(flux)
     if bpm is not None:
-        return Beats(_grid(envelope, rate * 60.0 / bpm), bpm)
+        return Beats(grid(envelope, rate * 60.0 / bpm), bpm)
     if not len(envelope) or not envelope.any():
         return Beats(np.zeros(0), None)
     period = tempo_period(envelope, rate)
@@ -119,7 +119,7 @@ def _vertex(values: np.ndarray, i: int) -> float:
     return float(np.clip(0.5 * (a - c) / bend, -0.5, 0.5)) if bend < 0 else 0.0
 
 
-def _grid(envelope: np.ndarray, period: float) -> np.ndarray:
+def grid(envelope: np.ndarray, period: float) -> np.ndarray:
     """Every `period` windows, at the phase that collects the most onset strength."""
     n = len(envelope)
     if n == 0:
@@ -130,7 +130,7 @@ def _grid(envelope: np.ndarray, period: float) -> np.ndarray:
     return np.arange(phases[int(np.argmax(strength))], n, period)
 
 
-def _standardised(flux: np.ndarray) -> np.ndarray:
+def standardised(flux: np.ndarray) -> np.ndarray:
     """The flux above its median (the steady rise that noise gives every window), in units
     of its spread."""
     if not len(flux):

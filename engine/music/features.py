@@ -71,9 +71,16 @@ class Analyser:
             raw[name].append(np.sqrt(power[:, mask].sum(axis=1)) / N_FFT)
         raw["flux"].append(np.maximum(log - before, 0.0).mean(axis=1))
 
+    def take(self) -> dict[str, np.ndarray]:
+        """The windows computed since the last take: time (the window's centre, seconds), rms,
+        bass, mid, high and flux, raw; a live show takes them as they come."""
+        raw = {k: np.concatenate(v) if v else np.zeros(0) for k, v in self._raw.items()}
+        self._raw = {k: [] for k in self._raw}
+        return raw
+
     def finish(self, bpm: float | None = None) -> Features:
         """The envelopes, normalised and smoothed, with the beats (at `bpm` if given)."""
-        raw = {k: np.concatenate(v) if v else np.zeros(0) for k, v in self._raw.items()}
+        raw = self.take()
         times = raw.pop("time")
         flux = raw.pop("flux")
         rate = self.rate / HOP
