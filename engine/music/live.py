@@ -378,18 +378,12 @@ class LiveMusic:
     def source(self, name: str, t: float) -> float:
         if name in react.SOUND:
             return self.envelopes.level(name)
-        position = self.position(t)
-        if name == "phase":
-            return position % 1.0
-        if name == "beat":
-            return math.exp(-4.0 * (position % 1.0))
-        return math.exp(-4.0 * (position % BEATS_PER_BAR))
+        return react.beat_source(name, self.position(t))
 
     def events(self, name: str, t: float) -> int:
         if name == "onset":
             return self.envelopes.onsets
-        position = self.position(t)
-        return math.floor(position if name == "beat" else position / BEATS_PER_BAR) + 1
+        return react.beat_events(name, self.position(t))
 
     def osd(self, t: float) -> str:
         """One line for the on-screen display: tempo, its source, the beat in the bar."""

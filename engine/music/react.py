@@ -22,7 +22,7 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,9 +41,23 @@ TEMPO = (20.0, 400.0)  # BPM a --bpm may give
 ONSET_EVENT = 0.5  # the onset envelope rising through this counts as one onset
 
 
+class Music(Protocol):
+    """What a mapping reads: a file's `Timeline`, or a live show's music."""
+
+    def position(self, t: float) -> float:
+        """Beats (fractional) at time t."""
+        ...
+
+    def source(self, name: str, t: float) -> float: ...
+
+    def events(self, name: str, t: float) -> int:
+        """How many beats, bars or onsets have come by time t."""
+        ...
+
+
 @dataclass(frozen=True)
 class Timeline:
-    """What sources read at a time: the sound's envelopes and the beats (seconds)."""
+    """What sources read in a file: the sound's envelopes and the beats (seconds)."""
 
     features: Features | None
     beats: np.ndarray
@@ -70,19 +84,11 @@ class Timeline:
     def source(self, name: str, t: float) -> float:
         if name in SOUND:
             return float(self.features.at(name, t)) if self.features is not None else 0.0
-        position = self.position(t)
-        if name == "phase":
-            return position % 1.0
-        if name == "beat":
-            return math.exp(-4.0 * (position % 1.0))
-        return math.exp(-4.0 * (position % BEATS_PER_BAR))  # bar
+        return beat_source(name, self.position(t))
 
     def events(self, name: str, t: float) -> int:
         """How many beats, bars or onsets have come by time t."""
-        if name == "onset":
-            return self._onsets_by(t)
-        position = self.position(t)
-        return math.floor(position if name == "beat" else position / BEATS_PER_BAR) + 1
+        return self._onsets_by(t) if name == "onset" else beat_events(name, self.position(t))
 
     def _onsets_by(self, t: float) -> int:
         if self.features is None:
@@ -92,7 +98,21 @@ class Timeline:
         return int(np.searchsorted(times[rising], t, side="right"))
 
 
-Reader = Callable[[Timeline, float], float]
+def beat_source(name: str, position: float) -> float:
+    """`beat`, `bar` or `phase` where the beat count is `position`."""
+    if name == "phase":
+        return position % 1.0
+    if name == "beat":
+        return math.exp(-4.0 * (position % 1.0))  # 1 on the beat, 0.02 by the next
+    return math.exp(-4.0 * (position % BEATS_PER_BAR))  # bar
+
+
+def beat_events(name: str, position: float) -> int:
+    """Beats (or bars) begun by beat count `position`."""
+    return math.floor(position if name == "beat" else position / BEATS_PER_BAR) + 1
+
+
+Reader = Callable[[Music, float], float]
 
 
 @dataclass(frozen=True)
@@ -107,7 +127,7 @@ class Mapping:
     values: tuple[Any, ...] = ()
     sources: frozenset[str] = frozenset()
 
-    def value(self, timeline: Timeline, t: float) -> Any:
+    def value(self, timeline: Music, t: float) -> Any:
         if self.event is not None:
             return self.values[(timeline.events(self.event, t) - 1) % len(self.values)]
         number = self.reader(timeline, t)
@@ -249,7 +269,7 @@ def _constant(text: str, node: ast.AST) -> float:
 def _lfo(shape: str, beats: float, sources: set[str]) -> Reader:
     sources.add(f"{shape}({beats:g})")
 
-    def read(timeline: Timeline, t: float) -> float:
+    def read(timeline: Music, t: float) -> float:
         turns = timeline.position(t) / beats
         where = turns % 1.0
         if shape == "sine":
