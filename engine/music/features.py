@@ -113,9 +113,26 @@ def analyse(blocks: Iterable[tuple[float, np.ndarray]], bpm: float | None = None
             rate: int = RATE) -> Features:
     """The features of a whole sound, read block by block (see engine.music.audio.blocks)."""
     analyser = Analyser(rate)
-    for when, samples in blocks:
+    for when, samples in _coalesced(blocks, rate):
         analyser.feed(when, samples)
     return analyser.finish(bpm)
+
+
+def _coalesced(blocks: Iterable[tuple[float, np.ndarray]], rate: int, size: int = 1 << 16
+               ) -> Iterable[tuple[float, np.ndarray]]:
+    """Consecutive blocks joined into ~3 s pieces: a codec's frames are a few hundred samples,
+    and each feed has a fixed cost."""
+    start, parts, count = 0.0, [], 0
+    for when, samples in blocks:
+        if parts and (count >= size or abs(when - (start + count / rate)) > 1.5 / rate):
+            yield start, np.concatenate(parts)
+            parts, count = [], 0
+        if not parts:
+            start = when
+        parts.append(samples)
+        count += len(samples)
+    if parts:
+        yield start, np.concatenate(parts)
 
 
 def normalise(values: np.ndarray) -> np.ndarray:
