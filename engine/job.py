@@ -85,6 +85,7 @@ class RunSpec:
     react: tuple[str, ...] = ()  # music mappings, e.g. "strength=0.4+0.6*bass" (engine.music)
     bpm: float | None = None  # the music's tempo, instead of the beats found in the sound
     react_plot: Path | None = None  # where to draw the mapped values against the result
+    react_fade: float = 0.0  # beats over which a value stepped on a beat or bar crosses over
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
@@ -126,8 +127,11 @@ class RunSpec:
                 raise UsageError(message)
         if self.react and self.ray is not None:
             raise UsageError("--react runs in one process: leave out --ray")
-        if (self.bpm is not None or self.react_plot is not None) and not self.react:
-            raise UsageError("--bpm and --react-plot go with --react")
+        if (self.bpm is not None or self.react_plot is not None or self.react_fade) \
+                and not self.react:
+            raise UsageError("--bpm, --react-plot and --react-fade go with --react")
+        if not 0 <= self.react_fade <= 64:
+            raise UsageError("--react-fade must be within 0..64 beats")
         kinds = [registry.get(s.name).kind for s in self.stages]
         if "source" in kinds:
             raise UsageError(f"{self.stages[0].name} makes the picture: use `dreamreel generate`")
@@ -174,7 +178,7 @@ def stylize(spec: RunSpec | None = None, /, *,
                 check_plot(spec.react_plot, [Path(spec.input), Path(spec.output)], spec.overwrite,
                            "--react-plot")
             reaction = music.build(spec.react, spec.bpm, spec.stages, info, spec.start,
-                                   spec.duration, say)
+                                   spec.duration, say, spec.react_fade)
         sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
                          audio_from=info if spec.audio and info.has_audio else None,
                          start=spec.start, duration=spec.duration, gif_dither=spec.dither,
@@ -318,7 +322,7 @@ def describe(spec: RunSpec) -> str:
     """Everything that decides a sequential job's frames, as text (files by their contents)."""
     job = {k: _plain_value(v) for k, v in dataclasses.asdict(spec).items()
            if k in ("strength", "preserve_color", "size", "start", "duration", "fps", "react",
-                    "bpm")}
+                    "bpm", "react_fade")}
     chain = [{"name": s.name, "strength": s.strength, **_plain(s.options, contents=True)}
              for s in spec.stages]
     named = {name for s in spec.stages if isinstance(getattr(s.options, "style", None), str)

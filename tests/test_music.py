@@ -166,7 +166,7 @@ def test_beats_step_a_setting_on_the_frames_of_the_beat(tmp_path: Path) -> None:
     (("--react", "strength"), "write SETTING=EXPRESSION"),
     (("--react", "strength=bass"), "has none (beat, bar, phase and LFOs work with --bpm)"),
     (("--react", "strength=beat"), "give --bpm"),
-    (("--bpm", "120"), "--bpm and --react-plot go with --react"),
+    (("--bpm", "120"), "--bpm, --react-plot and --react-fade go with --react"),
     (("--react", "strength=beat", "--bpm", "1000"), "--bpm must be within"),
     (("--react", "strength=beat", "--bpm", "120", "--ray"), "leave out --ray"),
     (("--react", "strength=beat", "--bpm", "120", "--react-plot", "p.txt"), "--react-plot must end in one of"),
@@ -198,3 +198,21 @@ def test_the_sound_is_read_in_step_with_a_trimmed_clip(tmp_path: Path) -> None:
     assert np.max(np.abs(found.beats - inside)) < 0.03
     with av.open(str(clip)) as container:  # the clip really carries the clicks as AAC
         assert container.streams.audio[0].codec_context.codec.canonical_name == "aac"
+
+
+def test_a_style_stepped_on_the_beat_crosses_over_during_the_fade(tmp_path: Path) -> None:
+    clip = media("film/chaplin_silent.mp4")
+    colours = {}
+    for fade in ("0", "0.5"):  # at 60 BPM: at once, or over half a second (12.5 frames)
+        out = tmp_path / f"fade{fade}.mp4"
+        result = dreamreel("run", clip, "-o", out, "--size", "64", "--temporal", "0",
+                           "--duration", "2", "--bpm", "60", "--react", "style=beat:3,19",
+                           "--react-fade", fade, *FAST)
+        assert result.returncode == 0, result.stderr
+        colours[fade] = probe(out, frames=True)["images"].astype(np.float32).mean(axis=(1, 2))
+    cut, faded = colours["0"], colours["0.5"]
+    whole = np.linalg.norm(cut[30] - cut[20])  # style 3 -> 19 at the beat of 1 s (frame 25)
+    assert np.linalg.norm(cut[25] - cut[24]) > 0.7 * whole
+    steps = np.linalg.norm(np.diff(faded[22:42], axis=0), axis=1)
+    assert steps.max() < 0.35 * whole, (steps, whole)  # spread over the fade's frames
+    assert np.linalg.norm(faded[40] - cut[40]) < 0.1 * whole  # and then the same style

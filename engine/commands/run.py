@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        "beats: sine(4) saw(1/2) square(1) random(8). Repeatable")
     music.add_argument("--bpm", dest="music_bpm", type=float, help="the tempo, instead of the beats found in the "
                        "sound (needed for beat sources on a clip without sound)")
+    music.add_argument("--react-fade", type=float, default=0.0, metavar="BEATS",
+                       help="a style stepped on a beat or bar crosses over from the one before "
+                       "during this many beats (default 0: at once)")
     music.add_argument("--react-plot", type=Path, metavar="FILE", help="save a plot of each "
                        "mapped value and the stylisation amount over time (.png, .svg, .pdf...)")
     parser.add_argument("--checkpoint", type=Path, metavar="DIR",
@@ -96,7 +99,8 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         duration=args.duration, fps=args.fps, crf=args.crf, preset=args.preset,
         audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
         montage=args.montage, checkpoint=args.checkpoint, ray=cluster,
-        react=tuple(args.react), bpm=args.music_bpm, react_plot=args.react_plot)
+        react=tuple(args.react), bpm=args.music_bpm, react_plot=args.react_plot,
+        react_fade=args.react_fade)
 
 
 def run(args: argparse.Namespace) -> int:

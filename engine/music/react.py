@@ -127,9 +127,10 @@ class Mapping:
     values: tuple[Any, ...] = ()
     sources: frozenset[str] = frozenset()
 
-    def value(self, timeline: Music, t: float) -> Any:
+    def value(self, timeline: Music, t: float, back: int = 0) -> Any:
+        """The value at time t; a stepped one `back` steps earlier if asked (a fade's start)."""
         if self.event is not None:
-            return self.values[(timeline.events(self.event, t) - 1) % len(self.values)]
+            return self.values[(timeline.events(self.event, t) - 1 - back) % len(self.values)]
         number = self.reader(timeline, t)
         low, high = (0.0, 1.0) if self.entry is None else (self.entry.knob.low, self.entry.knob.high)
         number = min(max(number, -math.inf if low is None else low), math.inf if high is None else high)

@@ -42,6 +42,7 @@ class Reaction:
     timeline: react.Timeline
     stages: tuple[StageSpec, ...]
     owners: dict[str, tuple[str, ...]]  # setting -> the stages it changes
+    fade: float = 0.0  # beats over which a value stepped on a beat or bar crosses over
     record: list[tuple[float, float, tuple[Any, ...]]] = field(default_factory=list)
 
     @property
@@ -71,12 +72,12 @@ class Reaction:
         """Whether a stage's settings move (then each frame needs its own graph call)."""
         return any(m.setting != react.STRENGTH for m in self.mappings)
 
-    def values(self, t: float) -> dict[str, Any]:
-        return {m.setting: m.value(self.timeline, t) for m in self.mappings}
+    def values(self, t: float, back: int = 0) -> dict[str, Any]:
+        return {m.setting: m.value(self.timeline, t, back) for m in self.mappings}
 
-    def options(self, t: float) -> dict[str, Any]:
-        """Each stage's settings at time t, by stage name."""
-        values = self.values(t)
+    def options(self, t: float, back: int = 0) -> dict[str, Any]:
+        """Each stage's settings at time t (stepped values `back` steps earlier), by stage."""
+        values = self.values(t, back)
         out = {}
         for stage in self.stages:
             own = {k: v for k, v in values.items() if stage.name in self.owners.get(k, ())}
@@ -84,11 +85,32 @@ class Reaction:
         return out
 
     def graph_controls(self, built: Built, strength: float, t: float) -> dict[str, np.ndarray]:
-        return built.graph_controls(strength, self.options(t))
+        return self._faded(lambda back: built.graph_controls(strength, self.options(t, back)), t)
 
     def effect_controls(self, built: Built, t: float) -> dict[str, np.ndarray]:
         """The sequential stage's controls at time t."""
-        return built.sequential.controls(self.options(t)[built.stages[-1].name])
+        name = built.stages[-1].name
+        return self._faded(lambda back: built.sequential.controls(self.options(t, back)[name]), t)
+
+    def _faded(self, controls: Callable[[int], dict[str, np.ndarray]], t: float
+               ) -> dict[str, np.ndarray]:
+        """The controls at time t; within `fade` beats of a step, the vector ones (a style
+        mixture) part of the way from the value before, so a style crosses over."""
+        now = controls(0)
+        since = self._beats_since_step(t)
+        if since is None or since >= self.fade:
+            return now
+        before, share = controls(1), since / self.fade
+        return {k: (before[k] + share * (v - before[k])).astype(v.dtype) if np.ndim(v) else v
+                for k, v in now.items()}
+
+    def _beats_since_step(self, t: float) -> float | None:
+        """Beats since the latest beat or bar that stepped a value (None: nothing steps)."""
+        position = self.timeline.position(t)
+        spans = [1.0 if m.event == "beat" else float(react.BEATS_PER_BAR)
+                 for m in self.mappings if m.event in ("beat", "bar")
+                 and m.setting != react.STRENGTH]
+        return min(position % span for span in spans) if spans and self.fade > 0 else None
 
     def apply(self, t: float, image: np.ndarray, out: np.ndarray) -> np.ndarray:
         """The frame at time t: `strength` of the way from the input `image` to `out`, noted
@@ -138,7 +160,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
 
 def build(spec_react: tuple[str, ...], bpm: float | None, stages: tuple[StageSpec, ...],
           info: MediaInfo, start: float | None, duration: float | None,
-          say: Callable[[str], None] | None = None) -> Reaction:
+          say: Callable[[str], None] | None = None, fade: float = 0.0) -> Reaction:
     """Parse the mappings against the chain, then read the sound they need."""
     if info.kind == "image":
         raise UsageError(f"--react needs a clip with time in it; {info.path} is a still image")
@@ -162,4 +184,5 @@ def build(spec_react: tuple[str, ...], bpm: float | None, stages: tuple[StageSpe
             say(f"music: {tempo}, {len(found.beats)} beats in the sound "
                 f"({time.perf_counter() - began:.1f} s)")
     timeline = react.Timeline.make(found, bpm, info.duration or 0.0)
-    return Reaction(mappings, timeline, stages, {k: owners for k, (_, owners) in live.items()})
+    return Reaction(mappings, timeline, stages, {k: owners for k, (_, owners) in live.items()},
+                    fade)
