@@ -191,6 +191,7 @@ def test_cli_show_reacts_and_says_its_tempo(tmp_path: Path, click_clip: Path) ->
     (("--react", "strength=bass"), "add --audio-in"),
     (("--react", "colour=beat"), "'colour' is no live setting"),
     (("--audio-in", "nothing.wav"), "no such file"),
+    (("--audio-in", "mic"), "--audio-in mic needs sounddevice"),  # not among the test extras
 ])
 def test_cli_refuses_bad_music_in_one_line(tmp_path: Path, args: tuple[str, ...],
                                            expected: str) -> None:

@@ -306,10 +306,10 @@ def check_music(args: argparse.Namespace, specs: list[str], values: dict) -> Non
     """The --react mappings against the setlist's live settings, before minutes of compiling."""
     from dreamreel.engine.live.params import live_entries
     from dreamreel.engine.music import react
-    from dreamreel.engine.music.live import sound_file
+    from dreamreel.engine.music.live import sound_file, sound_library
 
-    if args.audio_in is not None:
-        sound_file(args.audio_in)
+    if args.audio_in is not None and sound_file(args.audio_in) is None:
+        sound_library()  # a microphone: its library is there, before minutes of compiling
     names = {s.name for spec in specs for s in parse_spec(spec, values)}
     entries = {k: e for k, e in live_entries(names).items() if not e.knob.slow}
     for text in args.react:

@@ -141,11 +141,7 @@ class MicSound:
     own thread; blocks are timed by the samples counted since the stream began."""
 
     def __init__(self, device: str | None) -> None:
-        try:
-            import sounddevice
-        except (ImportError, OSError) as err:  # OSError: no PortAudio library
-            raise UsageError(f"--audio-in mic needs sounddevice ({err}): "
-                             "pip install 'dreamreel[music]'") from None
+        sounddevice = sound_library()
         self.name = f"mic {device or 'default'}"
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._samples = 0
@@ -172,6 +168,16 @@ class MicSound:
     def close(self) -> None:
         self._stream.stop()
         self._stream.close()
+
+
+def sound_library() -> Any:
+    """sounddevice, or a UsageError saying how to install it."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as err:  # OSError: no PortAudio library
+        raise UsageError(f"--audio-in mic needs sounddevice ({err}): "
+                         "pip install 'dreamreel[music]'") from None
+    return sounddevice
 
 
 def sound_file(spec: str) -> Path | None:
