@@ -59,7 +59,7 @@ def test_midi_clock_sets_tempo_and_start_sets_the_downbeat() -> None:
     assert calls == ["start", "clock", "stop"]
     clock.midi("start", 5.0)
     pulse = 60.0 / 96.0 / 24  # 96 BPM
-    for n in range(1, 72):
+    for n in range(72):  # the first pulse after Start is the downbeat
         clock.midi("clock", 5.0 + n * pulse)
     assert clock.bpm == pytest.approx(96.0, abs=0.01) and clock.source == "MIDI clock"
     assert clock.position(5.0 + 72 * pulse) == pytest.approx(3.0, abs=0.01)  # beat 3 after start
@@ -74,6 +74,8 @@ def test_the_sound_sets_the_tempo_when_nothing_else_does(click_clip: Path) -> No
         if frame % 25 == 0:
             clock.follow(envelopes, t)
     assert clock.source == "sound" and abs(clock.bpm - 128.0) < 1.5, clock.bpm
+    counted = clock.position(9.0) - clock.position(1.0)  # re-estimates keep counting beats
+    assert abs(counted - 8.0 * 128.0 / 60.0) < 1.0, counted
     beat = 60.0 / 128.0
     clicks_at = 0.25 + beat * np.arange(18)
     phase = [clock.position(t) % 1.0 for t in clicks_at[-6:]]  # the grid sits on the clicks
@@ -115,8 +117,13 @@ def test_presets_are_saved_kept_in_a_file_and_recalled_over_beats(tmp_path: Path
     assert (params.kernel, params.strength, params.crossfade) == ("sobel", 0.4, 2.0)
     assert json.loads(path.read_text())["verse"]["kernel"] == "sobel"
     assert Presets(kernel_state(), path).saved.keys() == {"verse"}  # kept for the next show
+    state.set("kernel", "blur")
+    presets.save("big drop")  # a name with a space, recalled whole
+    state.set("kernel", "emboss")
+    presets.recall("big drop")
+    assert state.snapshot().kernel == "blur"
     with pytest.raises(SettingsError, match="no preset 'chorus'"):
-        presets.recall("chorus")
+        presets.recall("chorus 2")
     path.write_text("not json")
     with pytest.raises(UsageError, match="not a presets file"):
         Presets(state, path)

@@ -21,6 +21,7 @@ import math
 import queue
 import statistics
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -149,12 +150,13 @@ class MicSound:
             self._stream = sounddevice.InputStream(
                 device=int(device) if device and device.isdigit() else device,
                 channels=1, samplerate=audio.RATE, dtype="float32", callback=self._heard)
+            self._began = time.perf_counter()  # the show's clock: blocks are timed on it
             self._stream.start()
         except Exception as err:  # PortAudioError, ValueError: no such device
             raise UsageError(f"--audio-in {self.name}: cannot open it ({err})") from None
 
     def _heard(self, data: np.ndarray, frames: int, when: Any, status: Any) -> None:
-        self._queue.put((self._samples / audio.RATE, data[:, 0].copy()))
+        self._queue.put((self._began + self._samples / audio.RATE, data[:, 0].copy()))
         self._samples += frames
 
     def pump(self, now: float, envelopes: Envelopes) -> None:
@@ -267,7 +269,7 @@ class BeatClock:
                 if len(self._pulses) > CLOCK_PULSES // 2:
                     gaps = np.diff(np.array(self._pulses))
                     bpm = 60.0 / (float(np.median(gaps)) * CLOCK_PULSES)
-                    self._set(bpm, t, self._count / CLOCK_PULSES)
+                    self._set(bpm, t, (self._count - 1) / CLOCK_PULSES)  # the first is beat 0
                 self._source, self._pinned_until = "MIDI clock", t + PINNED
 
     def follow(self, envelopes: Envelopes, t: float) -> None:
@@ -287,8 +289,11 @@ class BeatClock:
             return
         last = envelopes.heard - (len(flux) - 1 - grid[-1]) / envelopes.window_rate
         with self._lock:
+            if t < self._pinned_until:  # a tap or a MIDI pulse came meanwhile: it wins
+                return
+            count = round(self._beats(last))  # the beat keeps its number: bars go on counting
             self._bpm = 60.0 * envelopes.window_rate / period
-            self.anchor, self._source = last, "sound"
+            self.anchor, self._source = last - count * 60.0 / self._bpm, "sound"
 
 
 class LiveMusic:
