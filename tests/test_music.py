@@ -89,6 +89,8 @@ def test_mappings_read_sources_clip_to_range_and_step_on_events() -> None:
     assert [square.value(timeline, b + 0.1) for b in beat_times[:4]] == [1.0, 0.0, 1.0, 0.0]
     silent = react.Timeline.make(None, 120.0, 4.0)  # no sound: the --bpm grid from 0
     assert react.parse("strength=phase", live).value(silent, 0.75) == pytest.approx(0.5)
+    for undefined in ("strength=bass**-1", "gain=1e999-1e999", "gain=(phase*1e200)**2"):
+        assert react.parse(undefined, live).value(silent, 0.3) == 0.0  # the range's bottom
 
 
 def _bass_at_frames(clip: Path, times: np.ndarray) -> np.ndarray:
@@ -162,6 +164,8 @@ def test_beats_step_a_setting_on_the_frames_of_the_beat(tmp_path: Path) -> None:
     (("--react", "kernel=bass"), "'kernel' takes text: step it with EVENT:V1,V2"),
     (("--react", "strength=__import__('os')"), "is no function here"),
     (("--react", "strength=sine(100)"), "1/16 to 64 beats"),
+    (("--react", "strength=sine(10**400)"), "is not an expression dreamreel can evaluate"),
+    (("--react", "strength=" + "1+" * 300 + "1"), "is more than 400"),
     (("--react", "kernel=beat:sobel,nope"), "kernel"),
     (("--react", "strength"), "write SETTING=EXPRESSION"),
     (("--react", "strength=bass"), "has none (beat, bar, phase and LFOs work with --bpm)"),

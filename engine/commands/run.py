@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     music.add_argument("--react", action="append", default=[], metavar="SETTING=EXPR",
                        help="a setting follows the sound, frame by frame: strength=0.4+0.6*bass, "
                        "step_size=onset*0.02, style=beat:3,12 (steps on each beat/bar/onset), "
-                       "layer=bar. Sources: rms bass mid high onset beat bar phase; LFOs in "
+                       "kernel=bar. Sources: rms bass mid high onset beat bar phase; LFOs in "
                        "beats: sine(4) saw(1/2) square(1) random(8). Repeatable")
     music.add_argument("--bpm", dest="music_bpm", type=float, help="the tempo, instead of the beats found in the "
                        "sound (needed for beat sources on a clip without sound)")

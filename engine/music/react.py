@@ -9,7 +9,7 @@ A mapping is `SETTING=EXPRESSION` or `SETTING=EVENT:V1,V2,...`:
   `random(8)` (0..1; 1/16 to 64 beats; without a number, one beat). The value is clipped to the
   setting's range (an integer setting rounds it).
 - `EVENT:V1,V2,...` steps through the values on every `beat`, `bar` or `onset`; a bare event
-  name steps a text setting through its own choices (`layer=bar`).
+  name steps a text setting through its own choices (`kernel=bar`).
 
 `strength` is the amount of the whole chain's change that reaches each frame; every other name
 is a live setting of a stage in the chain (pipelines/settings.py), so it never recompiles.
@@ -22,6 +22,7 @@ import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,6 +39,7 @@ BEATS_PER_BAR = 4
 LFO_BEATS = (1 / 16, 64.0)
 STRENGTH = "strength"
 TEMPO = (20.0, 400.0)  # BPM a --bpm may give
+MAX_TEXT = 400  # characters in one mapping: room for any real one, none for a parser bomb
 ONSET_EVENT = 0.5  # the onset envelope rising through this counts as one onset
 
 
@@ -76,10 +78,10 @@ class Timeline:
         beats = self.beats
         if len(beats) < 2:
             period = 60.0 / (self.bpm or 120.0)
-            return (t - (beats[0] if len(beats) else 0.0)) / period
+            return float(t - (beats[0] if len(beats) else 0.0)) / period
         k = int(np.searchsorted(beats, t, side="right")) - 1
         k = min(max(k, 0), len(beats) - 2)
-        return k + (t - beats[k]) / (beats[k + 1] - beats[k])
+        return float(k + (t - beats[k]) / (beats[k + 1] - beats[k]))
 
     def source(self, name: str, t: float) -> float:
         if name in SOUND:
@@ -91,11 +93,16 @@ class Timeline:
         return self._onsets_by(t) if name == "onset" else beat_events(name, self.position(t))
 
     def _onsets_by(self, t: float) -> int:
+        return int(np.searchsorted(self._onset_times, t, side="right"))
+
+    @cached_property
+    def _onset_times(self) -> np.ndarray:
+        """When the onset envelope rises through ONSET_EVENT (found once, not every frame)."""
         if self.features is None:
-            return 0
+            return np.zeros(0)
         times, curve = self.features.times, self.features.curves["onset"]
         rising = np.flatnonzero((curve[1:] >= ONSET_EVENT) & (curve[:-1] < ONSET_EVENT)) + 1
-        return int(np.searchsorted(times[rising], t, side="right"))
+        return times[rising]
 
 
 def beat_source(name: str, position: float) -> float:
@@ -131,8 +138,13 @@ class Mapping:
         """The value at time t; a stepped one `back` steps earlier if asked (a fade's start)."""
         if self.event is not None:
             return self.values[(timeline.events(self.event, t) - 1 - back) % len(self.values)]
-        number = self.reader(timeline, t)
         low, high = (0.0, 1.0) if self.entry is None else (self.entry.knob.low, self.entry.knob.high)
+        try:
+            number = float(self.reader(timeline, t))
+        except (ArithmeticError, ValueError):  # bass**-1 in silence, an overflow
+            number = math.nan
+        if not math.isfinite(number):  # no value: the bottom of the range
+            number = 0.0 if low is None else low
         number = min(max(number, -math.inf if low is None else low), math.inf if high is None else high)
         kind = float if self.entry is None else self.entry.kind
         if kind is int:
@@ -144,6 +156,9 @@ class Mapping:
 
 def parse(text: str, live: dict[str, settings.Entry]) -> Mapping:
     """A `--react` mapping against the chain's live settings (name -> Entry)."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"--react: a mapping of {len(text)} characters is more than "
+                         f"{MAX_TEXT}; write a shorter one")
     name, sep, rule = text.partition("=")
     name, rule = name.strip(), rule.strip()
     if not sep or not name or not rule:
@@ -200,12 +215,14 @@ def _choices(text: str, entry: settings.Entry) -> tuple[Any, ...]:
 
 
 def _expression(text: str, rule: str) -> tuple[Reader, set[str]]:
-    try:
-        tree = ast.parse(rule, mode="eval").body
-    except SyntaxError:
-        raise UsageError(f"--react {text}: '{rule}' is not an expression") from None
     sources: set[str] = set()
-    reader = _compile(text, tree, sources)
+    try:
+        reader = _compile(text, ast.parse(rule, mode="eval").body, sources)
+    except UsageError:
+        raise
+    except (SyntaxError, ArithmeticError, RecursionError, MemoryError, ValueError):
+        raise UsageError(f"--react {text}: '{rule[:60]}' is not an expression dreamreel can "
+                         "evaluate") from None
     return reader, sources
 
 
