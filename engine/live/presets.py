@@ -56,21 +56,27 @@ class Presets:
                 write_atomically(self.path, lambda temp: temp.write_text(text), overwrite=True)
 
     def recall(self, spec: Any) -> None:
-        """`NAME` or `NAME BEATS`: the saved parameters, faded in over BEATS beats."""
-        name, _, beats = str(spec).strip().rpartition(" ")
-        if not name:  # no count given
-            name, beats = beats, ""
+        """`NAME` or `NAME BEATS`: the saved parameters, faded in over BEATS beats (the show's
+        crossfade stays at that length until it is changed)."""
+        name, beats = _name_and_beats(str(spec).strip())
         with self._lock:
             preset = self.saved.get(name)
         if preset is None:
             known = ", ".join(self.saved) or "none saved yet"
             raise SettingsError(f"no preset '{name}' ({known})")
-        if beats:
-            try:
-                seconds = float(beats) * 60.0 / self.tempo()
-            except ValueError:
-                raise SettingsError(f"'{beats}' is not a number of beats") from None
+        if beats is not None:
+            seconds = beats * 60.0 / self.tempo()
             self.state.set("crossfade", min(max(seconds, 0.0), MAX_CROSSFADE))
         for key, value in preset.items():
             if key in KEPT or key in self.state.entries:
                 self.state.set(key, value)
+
+
+def _name_and_beats(text: str) -> tuple[str, float | None]:
+    """'chorus 4' -> ('chorus', 4.0); 'big drop' (no count) -> ('big drop', None)."""
+    name, _, last = text.rpartition(" ")
+    try:
+        beats = float(last)
+    except ValueError:
+        return text, None
+    return (name.strip(), beats) if name.strip() and beats >= 0 else (text, None)
