@@ -89,8 +89,10 @@ def test_mappings_read_sources_clip_to_range_and_step_on_events() -> None:
     assert [square.value(timeline, b + 0.1) for b in beat_times[:4]] == [1.0, 0.0, 1.0, 0.0]
     silent = react.Timeline.make(None, 120.0, 4.0)  # no sound: the --bpm grid from 0
     assert react.parse("strength=phase", live).value(silent, 0.75) == pytest.approx(0.5)
+    bottom = {"strength": 0.0, "gain": live["gain"].knob.low}
     for undefined in ("strength=bass**-1", "gain=1e999-1e999", "gain=(phase*1e200)**2"):
-        assert react.parse(undefined, live).value(silent, 0.3) == 0.0  # the range's bottom
+        mapping = react.parse(undefined, live)  # no value: the bottom of the setting's range
+        assert mapping.value(silent, 0.3) == bottom[mapping.setting]
 
 
 def _bass_at_frames(clip: Path, times: np.ndarray) -> np.ndarray:
