@@ -137,12 +137,6 @@ class RunSpec:
             raise UsageError(f"{self.stages[0].name} makes the picture: use `dreamreel generate`")
 
 
-    @property
-    def moves_settings(self) -> bool:
-        """Whether music moves a stage's settings (each frame then has its own controls)."""
-        return any(m.partition("=")[0].strip() != "strength" for m in self.react)
-
-
 def _names(stage: StageSpec) -> set[str]:
     return {f.name for f in fields(stage.options)}
 
@@ -253,7 +247,8 @@ def prepare(spec: RunSpec, info: MediaInfo, choice: tuning.Choice | None = None,
     work = compute.working_size(info.height, info.width, spec.size)
     device = spec.device or compute.default_device()
     if choice is None:
-        choice = decide(spec, work, device, 1 if still else info.frame_count, say)
+        one_by_one = reaction is not None and reaction.changes_settings  # own controls a frame
+        choice = decide(spec, work, device, 1 if still else info.frame_count, say, one_by_one)
     ctx = stages.context(choice.precision, choice.jit, video=not still, offline=spec.offline,
                          moves=None if reaction is None else reaction.moves)
     built = stages.build(spec.stages, ctx)
@@ -303,16 +298,17 @@ TUNE_PIXELS = 150 * 640 * 360
 
 
 def decide(spec: RunSpec, work: tuple[int, int], device: str, frames: int | None,
-           say: Callable[[str], None] | None = None) -> tuning.Choice:
+           say: Callable[[str], None] | None = None, one_by_one: bool = False) -> tuning.Choice:
     """How the job runs: what the user forced, and for the rest the tuner's choice for this
-    machine (measured now when the job is long enough to repay it)."""
+    machine (measured now when the job is long enough to repay it); `one_by_one`: batches of
+    one frame."""
     still = frames == 1
     request = tuning.Request(
         spec.stages, *work, device, batches=not still,
         backend=None if spec.backend == "auto" else spec.backend,
         precision=None if spec.precision == "auto" else spec.precision,
         jit=None if spec.jit == "auto" else spec.jit == "on",
-        batch=1 if still or spec.moves_settings else spec.batch)
+        batch=1 if still or one_by_one else spec.batch)
     if (frames or 0) * work[0] * work[1] >= TUNE_PIXELS:
         return tuning.tune(request, {"video": True, "offline": spec.offline}, say=say)[0]
     return tuning.cached(request) or tuning.default(request)
