@@ -93,7 +93,10 @@ def metrics(args: argparse.Namespace) -> int:
         raise UsageError("--frames must be at least 2 (the warping error compares pairs)")
     limit = args.frames
     if args.plot:
-        _check_plot(args)
+        from dreamreel.engine.sinks.safety import check_plot
+
+        check_plot(args.plot, [Path(c) for c in (args.input, args.output, args.reference) if c],
+                   args.overwrite, "--plot")  # before hours of measuring
     clips = [args.output] + ([args.reference] if args.reference else [])
     total, size = _count(args.input, limit)
     for clip in clips:
@@ -131,15 +134,6 @@ def metrics(args: argparse.Namespace) -> int:
     else:
         _table(report, total)
     return 0
-
-
-def _check_plot(args: argparse.Namespace) -> None:
-    """Before hours of measuring: the plot's format is known, and it replaces no clip and no
-    earlier file without -y."""
-    from dreamreel.engine.sinks.safety import check_plot
-
-    check_plot(args.plot, [Path(c) for c in (args.input, args.output, args.reference) if c],
-               args.overwrite, "--plot")
 
 
 def _table(report: dict[str, dict[str, float]], frames: int) -> None:
