@@ -29,7 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from music_helpers import RATE, clicks  # noqa: E402
+from music_helpers import add_aac, clicks  # noqa: E402
 
 from dreamreel.engine.live.params import Params, live_entries  # noqa: E402
 from dreamreel.engine.music import audio, features, react  # noqa: E402
@@ -48,13 +48,7 @@ def cpu_name() -> str:
 
 def write_aac(sound: np.ndarray, path: Path) -> Path:
     with av.open(str(path), "w") as out:
-        track = out.add_stream("aac", rate=RATE, layout="mono")
-        for start in range(0, len(sound), 1024):
-            frame = av.AudioFrame.from_ndarray(sound[None, start: start + 1024], format="flt",
-                                               layout="mono")
-            frame.sample_rate, frame.pts = RATE, start
-            out.mux(track.encode(frame))
-        out.mux(track.encode(None))
+        add_aac(out, sound)
     return path
 
 

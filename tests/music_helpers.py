@@ -33,21 +33,21 @@ def mux(video: Path, sound: np.ndarray, out: Path, rate: int = RATE) -> Path:
     with av.open(str(video)) as source, av.open(str(out), "w") as target:
         picture = source.streams.video[0]
         copied = target.add_stream_from_template(picture)
-        track = target.add_stream("aac", rate=rate, layout="mono")
+        add_aac(target, sound, rate)  # every stream is added before the first packet
         for packet in source.demux(picture):
             if packet.dts is None:
                 continue
             packet.stream = copied
             target.mux(packet)
-        for piece in _chunks(sound, rate):
-            target.mux(track.encode(piece))
-        target.mux(track.encode(None))
     return out
 
 
-def _chunks(sound: np.ndarray, rate: int, size: int = 1024):
-    for start in range(0, len(sound), size):
-        piece = av.AudioFrame.from_ndarray(sound[None, start: start + size], format="flt",
+def add_aac(target: av.container.OutputContainer, sound: np.ndarray, rate: int = RATE) -> None:
+    """`sound` (mono float32) as an AAC track of `target`, encoded whole."""
+    track = target.add_stream("aac", rate=rate, layout="mono")
+    for start in range(0, len(sound), 1024):
+        piece = av.AudioFrame.from_ndarray(sound[None, start: start + 1024], format="flt",
                                            layout="mono")
         piece.sample_rate, piece.pts = rate, start
-        yield piece
+        target.mux(track.encode(piece))
+    target.mux(track.encode(None))
