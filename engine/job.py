@@ -26,6 +26,7 @@ import numpy as np
 from dreamreel.engine import compute, processing, stages, tuning
 from dreamreel.engine.checkpoint import Checkpoint, fingerprint
 from dreamreel.engine.cluster import ClusterOptions
+from dreamreel.engine.mask import Mask, MaskSpec
 from dreamreel.engine.media import MediaInfo
 from dreamreel.engine.music import reaction as music
 from dreamreel.engine.runner import RunStats, run_stream
@@ -86,6 +87,7 @@ class RunSpec:
     bpm: float | None = None  # the music's tempo, instead of the beats found in the sound
     react_plot: Path | None = None  # where to draw the mapped values against the result
     react_fade: float = 0.0  # beats over which a value stepped on a beat or bar crosses over
+    mask: MaskSpec | None = None  # the effect on the performer or the stage only (engine.mask)
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
@@ -127,6 +129,11 @@ class RunSpec:
                 raise UsageError(message)
         if self.react and self.ray is not None:
             raise UsageError("--react runs in one process: leave out --ray")
+        if self.mask is not None:
+            self.mask.check()
+            if self.ray is not None:
+                raise UsageError("--mask follows the performer from frame to frame in one "
+                                 "process: leave out --ray")
         if (self.bpm is not None or self.react_plot is not None or self.react_fade) \
                 and not self.react:
             raise UsageError("--bpm, --react-plot and --react-fade go with --react")
@@ -201,6 +208,8 @@ def stylize(spec: RunSpec | None = None, /, *,
                      "stage_seconds": {k: round(v, 3) for k, v in stats.stage_seconds.items()},
                      "stages": [{"name": s.name, "strength": s.strength, **_plain(s.options)}
                                 for s in spec.stages]}
+    if processor.mask is not None:
+        stats.summary["mask"] = processor.mask.summary()
     if reaction is not None:
         stats.summary["react"] = reaction.summary()
         if spec.react_plot is not None and reaction.record:
@@ -229,7 +238,8 @@ class Prepared:
                       work=self.work, strength=spec.strength,
                       temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
                       jit=self.choice.jit, device=self.device,
-                      preserve_color=spec.preserve_color, reaction=reaction)
+                      preserve_color=spec.preserve_color, reaction=reaction,
+                      mask=None if spec.mask is None else Mask(spec.mask, jit="GPU" in self.device))
         if self.built.sequential is not None:
             checkpoint = None if spec.checkpoint is None or spec.ray is not None else Checkpoint(
                 spec.checkpoint, fingerprint(spec.input, describe(spec)))

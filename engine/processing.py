@@ -30,6 +30,7 @@ from dreamreel.engine.temporal import DEFAULT_WEIGHT, Stabiliser
 from dreamreel.pipelines.base import SequentialEffect
 
 if TYPE_CHECKING:
+    from dreamreel.engine.mask import Mask
     from dreamreel.engine.music.reaction import Reaction
 
 FLOW_MAX_SIDE = 360  # px: the short side optical flow is computed at, at most
@@ -81,6 +82,7 @@ class Processor:
     prepare: Callable[[np.ndarray], np.ndarray]  # image -> working size, decoder thread
     finish: Callable[[Frame, np.ndarray, np.ndarray], np.ndarray]  # encoder thread
     temporal: float | None = None  # the stabiliser weight in use (None: off)
+    mask: Mask | None = None  # where the effect shows, when not everywhere
 
 
 def flow_scale(work: tuple[int, int]) -> float:
@@ -110,12 +112,12 @@ def share(built: Built, strength: float) -> float:
 
 def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: int,
             strength: float, temporal: float | None, flow_preset: str, jit: bool, device: str,
-            preserve_color: bool, backend: str = "tf", reaction: Reaction | None = None
-            ) -> Processor:
+            preserve_color: bool, backend: str = "tf", reaction: Reaction | None = None,
+            mask: Mask | None = None) -> Processor:
     """The frame stages as one graph over batches, then the stabiliser at the working size
     (`temporal`: its weight, None for the default, 0 for off), then the enlargement; with a
     `reaction`, each frame's settings and strength follow the music (a batch of one when
-    settings move)."""
+    settings move); with a `mask`, the effect shows only where it says."""
     graph = compile_graph(built, batch, work, jit, device, backend)
     controls = built.graph_controls(strength)
     resize = Resize(frame, work, share(built, strength), preserve_color)
@@ -130,14 +132,18 @@ def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: 
     def finish(source: Frame, small: np.ndarray, out: np.ndarray) -> np.ndarray:
         if stabiliser is not None:  # what flickers is made at the working size: steady it there
             out = stabiliser(small, out)
-        return reacted(reaction, source, resize.enlarge(source.image, small, out))
+        return finished(reaction, mask, source, resize.enlarge(source.image, small, out))
 
-    return Processor(process, batch, resize.shrink, finish, weight if weight > 0 else None)
+    return Processor(process, batch, resize.shrink, finish, weight if weight > 0 else None, mask)
 
 
-def reacted(reaction: Reaction | None, source: Frame, out: np.ndarray) -> np.ndarray:
-    """The finished frame at the music's strength for its time (as it is without music)."""
-    return out if reaction is None else reaction.apply(source.pts, source.image, out)
+def finished(reaction: Reaction | None, mask: Mask | None, source: Frame,
+             out: np.ndarray) -> np.ndarray:
+    """The finished frame at the music's strength for its time, over the camera's picture
+    where the mask keeps it (as it is without either)."""
+    if reaction is not None:
+        out = reaction.apply(source.pts, source.image, out)
+    return out if mask is None else mask.apply(source.image, out)
 
 
 class Sequential:
@@ -182,9 +188,10 @@ def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], stre
                temporal: float | None, flow_preset: str, jit: bool, device: str,
                preserve_color: bool, checkpoint: Checkpoint | None,
                report: Callable[[str], None] | None, first: int = 0,
-               reaction: Reaction | None = None) -> Processor:
+               reaction: Reaction | None = None, mask: Mask | None = None) -> Processor:
     """The sequential branch, one frame a call (`temporal`: the blend weight, None for the
-    effect's own; `first`: the index of the first frame it sees; `reaction`: as in batched)."""
+    effect's own; `first`: the index of the first frame it sees; `reaction`, `mask`: as in
+    batched)."""
     effect = built.sequential
     graph = None if built.graph is None else compile_graph(built, 1, work, jit, device)
     weight = effect.temporal if temporal is None else temporal
@@ -200,8 +207,9 @@ def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], stre
                      report, strength if last.strength is None else last.strength, first,
                      moving)
     resize = Resize(frame, work, share(built, strength), preserve_color)
-    return Processor(run, 1, resize.shrink, lambda source, small, out: reacted(
-        reaction, source, resize.enlarge(source.image, small, out)), weight if weight > 0 else None)
+    return Processor(run, 1, resize.shrink, lambda source, small, out: finished(
+        reaction, mask, source, resize.enlarge(source.image, small, out)),
+        weight if weight > 0 else None, mask)
 
 
 def with_strength(source: np.ndarray, out: np.ndarray, strength: float) -> np.ndarray:

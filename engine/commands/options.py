@@ -12,8 +12,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from dreamreel.engine import compute, tuning
+from dreamreel.engine import compute, mask, tuning
 from dreamreel.engine.temporal import DEFAULT_PRESET
+from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry, settings
 
 
@@ -152,6 +153,34 @@ def add_effect_arguments(parser: argparse.ArgumentParser, default: str = "style"
     group.add_argument("--preserve-color", action="store_true",
                        help="keep the source's colours, stylize the luminance")
     add_pipeline_arguments(parser, kinds, live)
+
+
+def add_mask_arguments(parser: argparse.ArgumentParser) -> None:
+    """--mask and its settings: the effect on the performer or on the stage."""
+    group = parser.add_argument_group("performer and stage")
+    group.add_argument("--mask", choices=mask.WHO, help="the effect shows only on the people "
+                       "(person) or only around them (background); the rest is the camera's "
+                       "picture")
+    group.add_argument("--mask-model", choices=mask.MODELS, default="selfie",
+                       help="selfie: MediaPipe's person segmentation, for people within a few "
+                       "metres of the camera (default); still: whatever moves in front of a "
+                       "fixed camera")
+    group.add_argument("--feather", type=float, metavar="PX", help="the mask's edge softness "
+                       "(default 1%% of the frame's short side)")
+    group.add_argument("--mask-steady", type=float, default=mask.DEFAULT_STEADY, metavar="W",
+                       help="0..1: how much of the last mask an unsure edge keeps, against "
+                       f"shimmer (default {mask.DEFAULT_STEADY})")
+
+
+def mask_spec(args: argparse.Namespace) -> mask.MaskSpec | None:
+    """The mask the arguments ask for (None: the effect on the whole frame)."""
+    if args.mask is None:
+        if args.feather is not None or args.mask_model != "selfie":
+            raise UsageError("--mask-model and --feather go with --mask")
+        return None
+    spec = mask.MaskSpec(args.mask, args.mask_model, args.feather, args.mask_steady)
+    spec.check()
+    return spec
 
 
 def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,9 @@ from dreamreel.engine.commands.options import (
     add_compute_arguments,
     add_effect_arguments,
     add_encoding_arguments,
+    add_mask_arguments,
     add_temporal_arguments,
+    mask_spec,
     setting_values,
 )
 from dreamreel.engine.job import RunSpec, stylize
@@ -41,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     timing.add_argument("--fps", type=float, help="resample to this frame rate (default: keep "
                         "every frame and timestamp)")
     add_temporal_arguments(parser)
+    add_mask_arguments(parser)
     music = parser.add_argument_group("music (settings that follow the clip's sound)")
     music.add_argument("--react", action="append", default=[], metavar="SETTING=EXPR",
                        help="a setting follows the sound, frame by frame: strength=0.4+0.6*bass, "
@@ -100,7 +103,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
         montage=args.montage, checkpoint=args.checkpoint, ray=cluster,
         react=tuple(args.react), bpm=args.music_bpm, react_plot=args.react_plot,
-        react_fade=args.react_fade)
+        react_fade=args.react_fade, mask=mask_spec(args))
 
 
 def run(args: argparse.Namespace) -> int:
