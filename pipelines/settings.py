@@ -135,6 +135,13 @@ class Entry:
         value = low + fraction * (high - low)
         return round(value) if self.kind is int else value
 
+    def to_unit(self, value: Any) -> float | None:
+        """Where `value` sits on the 0..1 of `from_unit` (None: no range, or not a number)."""
+        low, high = self.knob.span or (self.knob.low, self.knob.high)
+        if low is None or high is None or high == low or not isinstance(value, int | float):
+            return None
+        return min(1.0, max(0.0, (float(value) - low) / (high - low)))
+
 
 def entries(settings: type | object) -> list[Entry]:
     """The declared settings of a settings class (or instance), in field order."""

@@ -29,7 +29,7 @@ from dreamreel.engine.live.capture import Capture, FileReader, Mailbox
 from dreamreel.engine.live.keys import handle_key
 from dreamreel.engine.live.midi import MidiHandler, load_midi_map, midi_learn, save_midi_map
 from dreamreel.engine.live.osc import OscServer
-from dreamreel.engine.live.params import LiveState, Params, live_entries
+from dreamreel.engine.live.params import SHOW_PARAMS, LiveState, Params, live_entries
 from dreamreel.engine.live.programs import (
     compile_programs,
     live_rules,
@@ -396,8 +396,7 @@ def program_state(programs: dict, **values: object) -> LiveState:
     chains = [p.chain for p in programs.values()]
     names = {stage.name for chain in chains for stage in chain}
     checks, choices = live_rules(programs)
-    own = {k: v for k, v in values.items() if k in ("strength", "temporal", "crossfade", "freeze",
-                                                     "osd")}
+    own = {k: v for k, v in values.items() if k in SHOW_PARAMS and k != "pipeline"}
     settings = {k: v for k, v in values.items() if k not in own}
     params = Params(pipeline=next(iter(programs)), values={**live_values(chains), **settings},
                     **own)

@@ -21,6 +21,8 @@ from dreamreel.engine import compute
 from dreamreel.engine.commands.options import (
     add_compute_arguments,
     add_effect_arguments,
+    add_mask_arguments,
+    mask_spec,
     setting_values,
 )
 from dreamreel.engine.live.programs import parse_spec
@@ -42,7 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source = parser.add_argument_group("source").add_mutually_exclusive_group()
     source.add_argument("--camera", type=int, metavar="N", help="camera device number (0 = first)")
     source.add_argument("--source", metavar="FILE_OR_URL",
-                        help="a video file (played at its frame rate) or stream URL instead of a camera")
+                        help="a video file (played at its frame rate), a stream URL, or "
+                        "ndi:NAME (an NDI source) instead of a camera")
+    source.add_argument("--list-sources", action="store_true",
+                        help="list the NDI sources on the network, then end")
     parser.add_argument("--loop", action="store_true", help="play --source FILE forever")
     add_effect_arguments(parser, kinds=("frame", "sequential", "source"), live=True)
     add_compute_arguments(parser, batch=False)
@@ -60,12 +65,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="lower the working size (down to half) to hold this frame rate")
     show.add_argument("--duration", type=float, metavar="SEC", help="end the show after this long")
     show.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    add_mask_arguments(parser)
     out = parser.add_argument_group("outputs")
     out.add_argument("--no-preview", action="store_true", help="no window")
     out.add_argument("--fullscreen", action="store_true", help="preview fullscreen")
     out.add_argument("--display", type=int, default=0, metavar="N", help="preview on display N")
     out.add_argument("--virtual-cam", action="store_true", help="also send to a virtual webcam")
     out.add_argument("--ndi", metavar="NAME", help="also send as an NDI source with this name")
+    out.add_argument("--alpha", action="store_true", help="NDI gets the effect alone with the "
+                     "mask (and the wet fader) as its alpha, for the mixer to lay over its "
+                     "own layers; the other outputs get the picture composited")
     out.add_argument("--record", type=Path, metavar="OUT.mp4", help="record the show (clean, no OSD)")
     out.add_argument("-y", "--overwrite", action="store_true", help="replace an existing recording")
     out.add_argument("--record-crf", type=int, default=20)
@@ -76,6 +85,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ctl.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC on this UDP port")
     ctl.add_argument("--osc-host", default="127.0.0.1",
                      help="address to listen on (0.0.0.0 = the network; default 127.0.0.1)")
+    ctl.add_argument("--osc-reply", metavar="HOST:PORT", help="send every parameter change "
+                     "(from keys, MIDI, OSC, the page) to this OSC controller, as the value and "
+                     "as 0..1 at /dreamreel/<name>/unit, so its faders follow")
     ctl.add_argument("--midi", nargs="?", const="", metavar="PORT",
                      help="take MIDI from this input (default: the first)")
     ctl.add_argument("--midi-map", type=Path, metavar="FILE", help="MIDI mapping, .json or .toml")
@@ -178,6 +190,22 @@ def setup_logging() -> None:
         logger.propagate = False
 
 
+def list_ndi() -> int:
+    """Print the NDI sources seen within a few seconds, one `--source` a line."""
+    from dreamreel.engine.live.ndi import FIND_SECONDS, list_sources
+    from dreamreel.engine.live.outputs import OutputUnavailable
+
+    try:
+        sources = list_sources()
+    except OutputUnavailable as err:
+        raise UsageError(str(err)) from None
+    for source in sources:
+        print(f"ndi:{source.ndi_name}")
+    if not sources:
+        print(f"dreamreel: no NDI sources seen within {FIND_SECONDS:g} s", file=sys.stderr)
+    return 0
+
+
 def learn(args: argparse.Namespace) -> int:
     """--midi-learn: bind controls one parameter at a time; Enter skips one."""
     from dreamreel.engine.live.midi import midi_inputs, midi_learn, save_midi_map
@@ -200,9 +228,9 @@ def learn(args: argparse.Namespace) -> int:
 def live(args: argparse.Namespace) -> int:
     from dreamreel.engine.live.capture import Capture, reader_opener
     from dreamreel.engine.live.midi import MidiHandler, load_midi_map, open_midi
-    from dreamreel.engine.live.osc import OscServer
+    from dreamreel.engine.live.ndi import NdiSender
+    from dreamreel.engine.live.osc import OscEcho, OscServer, reply_address
     from dreamreel.engine.live.outputs import (
-        NdiSender,
         Preview,
         Recorder,
         Screenshots,
@@ -212,16 +240,23 @@ def live(args: argparse.Namespace) -> int:
     from dreamreel.engine.live.params import LiveState, Params, live_entries
     from dreamreel.engine.live.programs import compile_programs, live_rules, live_values
     from dreamreel.engine.live.show import Show, ladder
+    from dreamreel.engine.mask import Mask
 
     setup_logging()
     if args.midi_learn:
         return learn(args)
+    if args.list_sources:
+        return list_ndi()
     if args.camera is None and args.source is None:
         raise UsageError("say what to play: --camera N or --source FILE_OR_URL")
     if args.size is None:
         args.size = DEFAULT_SIZE
     check_numbers(args)
     check_record(args)
+    masking = mask_spec(args)
+    if args.alpha and not args.ndi:
+        raise UsageError("--alpha goes out over NDI: add --ndi NAME")
+    reply = None if args.osc_reply is None else reply_address(args.osc_reply)
     specs = setlist(args)
     values = setting_values(args)
     check_music(args, specs, values)
@@ -256,8 +291,15 @@ def live(args: argparse.Namespace) -> int:
                                  values=live_values([p.chain for p in programs.values()])),
                           specs, live_entries(names), checks, choices)
         music = live_music(args, state)
+        mask = None
+        if masking is not None:
+            mask = Mask(masking, jit="GPU" in device)
+            state.can_mask = True
+            state.set("mask", args.mask)
         if args.osc is not None:
             osc = OscServer(state, args.osc, args.osc_host).start()
+        if reply is not None:
+            OscEcho(state, *reply).sync()
         if args.midi is not None or bindings:
             midi = open_midi(args.midi, MidiHandler(state, bindings))
         if not args.no_preview:
@@ -272,7 +314,8 @@ def live(args: argparse.Namespace) -> int:
               f"{where}", file=sys.stderr, flush=True)
         outputs.append(Screenshots(args.screenshots, lambda: state.screenshots))
         show = Show(state, capture, programs, sizes, outputs, preview, args.target_fps,
-                    args.duration, args.flow_preset, music=music)
+                    args.duration, args.flow_preset, music=music, mask=mask,
+                    alpha=args.alpha)
         stats = show.run()
     finally:
         capture.stop()

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from dreamreel.engine.sources import open_source
-from dreamreel.errors import MediaError
+from dreamreel.errors import MediaError, UsageError
 
 log = logging.getLogger("dreamreel.live")
 
@@ -129,10 +129,20 @@ class FileReader:
         self._source.close()
 
 
+NDI_PREFIX = "ndi:"  # --source ndi:NAME
+
+
 def reader_opener(camera: int | None, source: str | None, loop: bool) -> Callable[[], Reader]:
-    """What `--camera N` or `--source FILE_OR_URL` opens (again, after a loss)."""
+    """What `--camera N` or `--source FILE_OR_URL|ndi:NAME` opens (again, after a loss)."""
     if camera is not None:
         return lambda: CameraReader(camera)
+    if str(source).startswith(NDI_PREFIX):
+        from dreamreel.engine.live.ndi import NdiReader
+
+        name = str(source)[len(NDI_PREFIX):]
+        if not name:
+            raise UsageError("--source ndi:NAME: name the NDI source (dreamreel live --list-sources)")
+        return lambda: NdiReader(name)
     if "://" in str(source):
         return lambda: CameraReader(str(source))
     path = Path(str(source))

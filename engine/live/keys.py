@@ -16,6 +16,10 @@ SHOW_KEYS: dict[str, tuple[str, str, int]] = {
     "space": ("toggle", "freeze", 0),
     "o": ("toggle", "osd", 0),
     "t": ("toggle", "temporal", 0),
+    "'": ("step", "wet", 1),
+    ";": ("step", "wet", -1),
+    "backspace": ("toggle", "blackout", 0),
+    "m": ("step", "mask", 1),
 }
 QUIT_KEYS = ("escape", "q")
 TAP_KEY = "return"

@@ -2,7 +2,9 @@
 
 Every parameter takes its value (`/dreamreel/strength 0.25`, `/dreamreel/style "3:0.5,12:0.5"`)
 or, at `/dreamreel/<parameter>/unit`, a float 0..1 spread over its range (Resolume's
-convention). A malformed or unknown message is logged once per address and ignored, so a
+convention). With `--osc-reply HOST:PORT` every change, whoever made it (keys, MIDI, OSC, the
+web page), is sent back both ways, so a TouchOSC or Open Stage Control fader follows it;
+`/dreamreel/sync` sends every value at once (a controller that has just connected). A malformed or unknown message is logged once per address and ignored, so a
 flood cannot stop the show or fill the terminal; past MAX_ADDRESSES distinct bad addresses (a
 sender spraying random ones) one more line says the rest are ignored, so a show of hours keeps
 neither a growing list of addresses nor a scrolling terminal.
@@ -80,6 +82,60 @@ def osc_apply(state: LiveState, address: str, args: list[Any],
         warn(address, f"OSC {address} {args[0]!r}: {err}")
         return False
     return True
+
+
+def reply_address(text: str) -> tuple[str, int]:
+    """HOST:PORT of --osc-reply, checked."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--osc-reply {text}: give HOST:PORT, e.g. 127.0.0.1:9000")
+    return host, int(port)
+
+
+class OscEcho:
+    """Sends each parameter's new value to a controller: `/dreamreel/<name> value` and, where
+    a fader can show it, `/dreamreel/<name>/unit 0..1`. Registered as a listener of the
+    LiveState, and as its `sync` command."""
+
+    def __init__(self, state: LiveState, host: str, port: int) -> None:
+        from pythonosc.udp_client import SimpleUDPClient
+
+        self.state, self.where = state, f"{host}:{port}"
+        try:
+            self.client = SimpleUDPClient(host, port)
+        except OSError as err:
+            raise UsageError(f"--osc-reply {host}:{port}: {err.strerror or err}") from err
+        self.sent = 0
+        self.warn = OnceLog()
+        state.on_change.append(self.send)
+        state.commands["sync"] = lambda _value=None: self.sync()
+
+    def sync(self) -> None:
+        """Every parameter's value, as if each had just changed."""
+        for name in self.state.names:
+            if name not in self.state.commands:
+                self.send(name, self.state.value(name))
+
+    def send(self, name: str, value: Any) -> None:
+        if name in self.state.commands:
+            return
+        address = OSC_PREFIX + name
+        if isinstance(value, bool):
+            plain: Any = int(value)
+        elif isinstance(value, int | float | str):
+            plain = value
+        elif isinstance(value, tuple):  # a blend of styles
+            plain = ",".join(map(str, value))
+        else:
+            plain = "" if value is None else str(value)
+        try:
+            self.client.send_message(address, plain)
+            unit = self.state.unit(name, value)
+            if unit is not None:
+                self.client.send_message(address + UNIT, float(unit))
+            self.sent += 1
+        except OSError as err:  # a controller that went away must not stop the show
+            self.warn("echo", f"OSC echo to {self.where}: {err}")
 
 
 class PythonOscWarnings(logging.Filter):

@@ -1,4 +1,4 @@
-"""Where the live picture goes: a preview window, a virtual camera, NDI, a recording.
+"""Where the live picture goes: a preview window, a virtual camera, a recording (NDI: ndi.py).
 
 Each output is optional and independent: one that cannot start (no display, no
 v4l2loopback, no NDI runtime) prints one line naming what to install or load, and the show
@@ -123,40 +123,6 @@ class VirtualCamera:
 
     def close(self) -> None:
         self._cam.close()
-
-
-class NdiSender:
-    """An NDI source on the network (ndi-python), for vMix, OBS, Resolume..."""
-
-    name = "NDI"
-
-    def __init__(self, source_name: str) -> None:
-        try:
-            import NDIlib as ndi
-        except ImportError as err:
-            raise OutputUnavailable("NDI: pip install ndi-python (it bundles the NDI runtime)") from err
-        if not ndi.initialize():
-            raise OutputUnavailable("NDI: the NDI runtime does not start on this CPU/OS "
-                                    "(see https://ndi.video/tools/)")
-        self._ndi = ndi
-        settings = ndi.SendCreate()
-        settings.ndi_name = source_name
-        self._sender = ndi.send_create(settings)
-        if self._sender is None:
-            raise OutputUnavailable(f"NDI: cannot create the source '{source_name}'")
-        self._frame = ndi.VideoFrameV2()
-        self._frame.FourCC = ndi.FOURCC_VIDEO_TYPE_RGBX
-
-    def write(self, frame: Frame) -> None:
-        image = frame.image
-        rgbx = np.empty((*image.shape[:2], 4), np.uint8)
-        rgbx[..., :3], rgbx[..., 3] = image, 255
-        self._frame.data = rgbx
-        self._ndi.send_send_video_v2(self._sender, self._frame)
-
-    def close(self) -> None:
-        self._ndi.send_destroy(self._sender)
-        self._ndi.destroy()
 
 
 class Recorder:

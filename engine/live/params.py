@@ -6,9 +6,10 @@ Everything a performer can touch lives in one `LiveState`. Keys (from the previe
 loop takes a `snapshot()` once per frame, so it never waits on a controller and never sees half
 an update.
 
-The show's own parameters (pipeline, strength, temporal, crossfade, freeze, osd) are fixed
-here; the others come from the settings the compiled pipelines declare `live` (a style, a
-dream layer, a tempo), each with its type, range, keys and OSC address from its declaration.
+The show's own parameters (pipeline, strength, temporal, crossfade, freeze, osd, wet,
+blackout, mask) are fixed here; the others come from the settings the compiled pipelines
+declare `live` (a style, a dream layer, a tempo), each with its type, range, keys and OSC
+address from its declaration.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ MAX_CROSSFADE = 30.0  # seconds; a longer fade is a mistake, not a performance
 TEMPORAL_ON = 0.5  # the weight the `t` key switches the stabiliser on to
 TAP_WINDOW = 3.0  # seconds: taps further apart start a new tap-tempo count
 TEMPO = "tempo"  # the live setting tap tempo sets
-SHOW_PARAMS = ("pipeline", "strength", "temporal", "crossfade", "freeze", "osd")
+SHOW_PARAMS = ("pipeline", "strength", "temporal", "crossfade", "freeze", "osd", "wet",
+               "blackout", "mask")
+MASKS = ("off", "person", "background")  # where the effect shows (engine.mask)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,9 @@ class Params:
     crossfade: float = 0.5  # seconds over which a style or pipeline change fades in
     freeze: bool = False  # keep stylizing the last captured frame
     osd: bool = True
+    wet: float = 1.0  # the dry/wet fader: 0 sends the camera's picture, 1 the effect
+    blackout: bool = False  # send black (and, with a mask's alpha, nothing)
+    mask: str = "off"  # the effect on the performer (person), the stage (background) or all
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -102,6 +108,8 @@ class LiveState:
     choices: the steps of a text setting that the show defines (the compiled layers).
     commands: names that act on a value rather than hold one (`react`, `preset`), reached
       like parameters: `set(name, value)`, OSC `/dreamreel/<name>`, a MIDI note's value.
+    can_mask: whether the show loaded a person mask (`--mask`), so `mask` can leave "off".
+    on_change: who hears each parameter's new value (name, value) once it is set: OSC echo.
     on_tap, on_clock: who else hears a tap (time) and MIDI clock messages (kind, time): the
       show's beat clock.
     """
@@ -123,9 +131,12 @@ class LiveState:
         self.commands: dict[str, Callable[[Any], Any]] = {}
         self.on_tap: Callable[[float], None] | None = None
         self.on_clock: Callable[[str, float], None] | None = None
+        self.can_mask = False
+        self.on_change: list[Callable[[str, Any], None]] = []
         self._show: dict[str, Callable[[Any], Any]] = {
             "pipeline": self._pipeline, "strength": _unit, "temporal": _unit,
-            "crossfade": _seconds, "freeze": _flag, "osd": _flag,
+            "crossfade": _seconds, "freeze": _flag, "osd": _flag, "wet": _unit,
+            "blackout": _flag, "mask": self._mask,
         }
 
     @property
@@ -159,7 +170,10 @@ class LiveState:
                 change = {"values": {**self._params.values, name: parsed}}
             self._params = replace(self._params, **change)
             self.version += 1
-            return self._params
+            params = self._params
+        for listener in self.on_change:
+            listener(name, parsed)
+        return params
 
     def set_unit(self, name: str, fraction: float) -> Params:
         """0..1 spread over a setting's range (a MIDI fader, a normalised OSC float), or over
@@ -169,11 +183,24 @@ class LiveState:
         steps = self._steps(name)
         if steps:
             return self.set(name, steps[round(fraction * (len(steps) - 1))])
-        if name in ("strength", "temporal", "crossfade"):  # a crossfade fader: 0..1 s
+        if name in ("strength", "temporal", "crossfade", "wet"):  # a crossfade fader: 0..1 s
             return self.set(name, fraction)
-        if name in ("freeze", "osd"):
+        if name in ("freeze", "osd", "blackout"):
             return self.set(name, fraction >= 0.5)
         return self.set(name, self.entries[name].from_unit(fraction))
+
+    def unit(self, name: str, value: Any) -> float | None:
+        """`set_unit`'s 0..1 for a value of `name` (None where no fader can show it): what a
+        controller's fader is moved to when the value changes elsewhere."""
+        steps = self._steps(name)
+        if steps:
+            return steps.index(value) / max(1, len(steps) - 1) if value in steps else None
+        if name in ("strength", "temporal", "crossfade", "wet"):
+            return min(1.0, float(value))
+        if name in ("freeze", "osd", "blackout"):
+            return float(bool(value))
+        entry = self.entries.get(name)
+        return None if entry is None else entry.to_unit(value)
 
     def toggle(self, name: str) -> Params:
         """Flip a flag; for `temporal`, switch the stabiliser between off and TEMPORAL_ON."""
@@ -209,6 +236,8 @@ class LiveState:
     def _steps(self, name: str) -> list[str] | None:
         if name == "pipeline":
             return self.pipelines
+        if name == "mask":
+            return list(MASKS) if self.can_mask else ["off"]
         if name in self.choices:
             return self.choices[name]
         entry = self.entries.get(name)
@@ -232,6 +261,14 @@ class LiveState:
         """Ask the show to save the next frame it sends out."""
         with self._lock:
             self.screenshots += 1
+
+    def _mask(self, value: Any) -> str:
+        choice = str(value).strip().lower()
+        if choice not in MASKS:
+            raise SettingsError(f"mask '{choice}': choose one of {', '.join(MASKS)}")
+        if choice != "off" and not self.can_mask:
+            raise SettingsError("mask: start the show with --mask to find the performer")
+        return choice
 
     def _pipeline(self, value: Any) -> str:
         name = str(value).strip()

@@ -37,6 +37,7 @@ from dreamreel.engine.live.keys import handle_key
 from dreamreel.engine.live.outputs import Preview
 from dreamreel.engine.live.params import LiveState, OnceLog, Params
 from dreamreel.engine.live.programs import Inputs, Program
+from dreamreel.engine.mask import Mask, composite
 from dreamreel.engine.media import Frame, Writer
 from dreamreel.engine.temporal import Stabiliser, stabilise_at_size
 from dreamreel.errors import DreamreelError
@@ -144,9 +145,15 @@ class Show:
                  flow_preset: str = "ultrafast",
                  on_frame: Callable[[Captured, np.ndarray], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter,
-                 music: LiveMusic | None = None) -> None:
+                 music: LiveMusic | None = None, mask: Mask | None = None,
+                 alpha: bool = False) -> None:
         self.state, self.capture, self.programs = state, capture, programs
         self.music = music  # mappings, the beat clock, quantised changes (engine.music.live)
+        self.mask = mask  # finds the performer, for the `mask` parameter (engine.mask)
+        # With `alpha`, outputs that carry it (NDI) get the effect alone with the mask as its
+        # alpha, for the mixer to lay over its own layers; the others get the composite.
+        self.alpha = alpha
+        self._layer: np.ndarray | None = None  # the last RGBA picture, with `alpha`
         self.outputs, self.preview, self.duration = outputs, preview, duration
         self.on_frame = on_frame
         # The show's time: fades, beats, --duration and output timestamps follow it. A test
@@ -252,7 +259,30 @@ class Show:
             out = stabilise_at_size(self.stabiliser, image, out, work)
         else:
             self.stabiliser.reset()
-        return out
+        return self._mix(image, out, params)
+
+    def _mix(self, image: np.ndarray, out: np.ndarray, params: Params) -> np.ndarray:
+        """The effect over the camera's picture: where the mask says, at the wet fader's
+        share; black in a blackout. With `alpha`, the RGBA layer is kept for `_send`."""
+        masking = params.mask != "off" and self.mask is not None
+        if not masking and self.mask is not None:
+            self.mask.reset()  # a mask switched on again starts from the picture it sees
+        if params.blackout:
+            alpha = np.zeros(out.shape[:2], np.float32)
+        elif masking:
+            alpha = self.mask.alpha(image, params.mask) * np.float32(params.wet)
+        else:
+            alpha = None
+        if self.alpha:
+            cover = np.full(out.shape[:2], params.wet, np.float32) if alpha is None else alpha
+            self._layer = np.dstack([out, np.clip(cover * 255 + 0.5, 0, 255).astype(np.uint8)])
+        if params.blackout:
+            return np.zeros_like(out)
+        if alpha is not None:
+            return composite(image, out, alpha)
+        if params.wet >= 1.0:
+            return out
+        return cv2.addWeighted(image, 1.0 - params.wet, out, params.wet, 0.0)
 
     def _inputs(self, program: Program, params: Params, now: float) -> Inputs:
         """The program's controls for the live values, faded, with strength and time."""
@@ -304,9 +334,11 @@ class Show:
 
     def _send(self, image: np.ndarray, pts: float, params: Params, live_only: bool = False) -> None:
         frame = Frame(image=image, index=self.stats.frames, pts=pts)
+        layer = None if self._layer is None else Frame(self._layer, frame.index, pts)
         for output in self.outputs:
             if not (live_only and output.name == "recording"):
-                output.write(frame)
+                output.write(layer if layer is not None and getattr(output, "alpha", False)
+                             else frame)
         if self.preview is not None:
             lines = self._osd_lines(params) if params.osd else []
             if self.capture.lost:  # shown even with the OSD off: the performer must know
