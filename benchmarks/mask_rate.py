@@ -1,5 +1,5 @@
-"""What a performer mask costs a frame: the selfie network (as a TensorFlow graph, with and
-without XLA), the fixed-camera model, and the whole `Mask.apply` (find, steady, feather,
+"""What a performer mask costs a frame: the selfie network (TF Lite, TensorFlow, TensorFlow
+under XLA), the fixed-camera model, and the whole `Mask.apply` (find, steady, feather,
 composite) at 320x240 and 640x480, on the astronaut portrait with camera-like noise.
 
 Side by side in one run, median of --repeats timings of --frames frames each. Writes
@@ -53,18 +53,19 @@ def main() -> None:
     rows = []
     arrays = weights.load("selfie_segmentation")
     square = [rng.random((1, SIDE, SIDE, 3), dtype=np.float32) for _ in range(args.frames)]
-    for jit in (False, True):
-        network = Selfie(arrays, jit=jit)
-        rows.append({"what": f"selfie network alone ({'XLA' if jit else 'graph'})",
-                     "size": f"{SIDE}x{SIDE}", "ms": per_frame_ms(network, square, args.repeats)})
+    for backend, jit, name in (("lite", False, "TF Lite, XNNPACK"), ("tf", False, "TensorFlow"),
+                               ("tf", True, "TensorFlow, XLA")):
+        network = Selfie(arrays, backend, jit)
+        rows.append({"what": f"selfie network alone ({name})", "size": f"{SIDE}x{SIDE}",
+                     "ms": per_frame_ms(network, square, args.repeats)})
     for width, height in SIZES:
         base = cv2.resize(portrait, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32)
         frames = [np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)
                   for _ in range(args.frames)]
-        styled = [255 - f for f in frames]
+        styled = 255 - frames[0]
         for model in ("selfie", "still"):
             mask = Mask(MaskSpec("person", model=model))
-            ms = per_frame_ms(lambda f, m=mask: m.apply(f, styled[0]), frames, args.repeats)
+            ms = per_frame_ms(lambda f, m=mask, s=styled: m.apply(f, s), frames, args.repeats)
             rows.append({"what": f"--mask person --mask-model {model} (whole mask)",
                          "size": f"{width}x{height}", "ms": ms})
     result = {"machine": machine(), "repeats": args.repeats, "frames": args.frames, "rows": rows}

@@ -239,7 +239,7 @@ class Prepared:
                       temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
                       jit=self.choice.jit, device=self.device,
                       preserve_color=spec.preserve_color, reaction=reaction,
-                      mask=None if spec.mask is None else Mask(spec.mask, jit="GPU" in self.device))
+                      mask=None if spec.mask is None else Mask(spec.mask, gpu="GPU" in self.device))
         if self.built.sequential is not None:
             checkpoint = None if spec.checkpoint is None or spec.ray is not None else Checkpoint(
                 spec.checkpoint, fingerprint(spec.input, describe(spec)))

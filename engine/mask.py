@@ -53,13 +53,14 @@ class Selfie:
     input: the frame is letterboxed (kept whole, black bars), which finds a person across a
     16:9 frame far better than stretching it square."""
 
-    def __init__(self, jit: bool = False) -> None:
+    def __init__(self, gpu: bool = False) -> None:
         from dreamreel import weights
         from dreamreel.pipelines.segment.selfie import SIDE
         from dreamreel.pipelines.segment.selfie import Selfie as Network
 
         self.side = SIDE
-        self.network = Network(weights.load("selfie_segmentation"), jit=jit)
+        arrays = weights.load("selfie_segmentation")
+        self.network = Network(arrays, "tf", jit=True) if gpu else Network(arrays, "lite")
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 RGB -> float32 probability, the frame's shape at most SIDE a side."""
@@ -101,10 +102,11 @@ def uncertainty(p: np.ndarray) -> np.ndarray:
 class Mask:
     """Per frame, in order: where the effect shows (the alpha) and the composite."""
 
-    def __init__(self, spec: MaskSpec, jit: bool = False) -> None:
+    def __init__(self, spec: MaskSpec, gpu: bool = False) -> None:
+        """gpu: the selfie network runs on TensorFlow's GPU under XLA (else TF Lite)."""
         spec.check()
         self.spec = spec
-        self.find = Selfie(jit) if spec.model == "selfie" else Still()
+        self.find = Selfie(gpu) if spec.model == "selfie" else Still()
         self.last: np.ndarray | None = None  # the steadied person probability, model's size
         self.coverage: list[float] = [0.0, 0]  # the sum of each frame's mean alpha, frames
 
@@ -149,7 +151,7 @@ class Mask:
 
 
 def composite(image: np.ndarray, out: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """`out` over `image` at `alpha` (HxW float32), rounded to uint8."""
-    a = alpha[..., None]
-    mixed = image.astype(np.float32) + a * (out.astype(np.float32) - image)
-    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    """`out` over `image` at `alpha` (HxW float32), rounded to uint8 (OpenCV's blend: 2 ms at
+    640x480 against 28 ms for the same arithmetic in NumPy)."""
+    alpha = np.ascontiguousarray(alpha, np.float32)
+    return cv2.blendLinear(out, image, alpha, np.float32(1.0) - alpha)

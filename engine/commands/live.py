@@ -293,7 +293,7 @@ def live(args: argparse.Namespace) -> int:
         music = live_music(args, state)
         mask = None
         if masking is not None:
-            mask = Mask(masking, jit="GPU" in device)
+            mask = Mask(masking, gpu="GPU" in device)
             state.can_mask = True
             state.set("mask", args.mask)
         if args.osc is not None:
