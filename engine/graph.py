@@ -82,7 +82,7 @@ class LiteGraph:
         function = graph._fn
         converter = tf.lite.TFLiteConverter.from_concrete_functions(
             [function.get_concrete_function()], function)
-        with _quiet_stderr(), warnings.catch_warnings():
+        with quiet_stderr(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             try:
                 model = converter.convert()
@@ -112,7 +112,7 @@ class LiteGraph:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def quiet_stderr():
     """TF Lite's C++ start-up lines ("Created TensorFlow Lite XNNPACK delegate") go to the
     process's stderr, past Python; a user's terminal keeps only dreamreel's own lines."""
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)

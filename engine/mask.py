@@ -55,12 +55,15 @@ class Selfie:
 
     def __init__(self, gpu: bool = False) -> None:
         from dreamreel import weights
+        from dreamreel.engine.graph import quiet_stderr
         from dreamreel.pipelines.segment.selfie import SIDE
         from dreamreel.pipelines.segment.selfie import Selfie as Network
 
         self.side = SIDE
         arrays = weights.load("selfie_segmentation")
-        self.network = Network(arrays, "tf", jit=True) if gpu else Network(arrays, "lite")
+        with quiet_stderr():  # TF Lite's start-up line; the first call builds the kernels
+            self.network = Network(arrays, "tf", jit=True) if gpu else Network(arrays, "lite")
+            self.network(np.zeros((1, SIDE, SIDE, 3), np.float32))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """uint8 HxWx3 RGB -> float32 probability, the frame's shape at most SIDE a side."""
