@@ -88,6 +88,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ctl.add_argument("--osc-reply", metavar="HOST:PORT", help="send every parameter change "
                      "(from keys, MIDI, OSC, the page) to this OSC controller, as the value and "
                      "as 0..1 at /dreamreel/<name>/unit, so its faders follow")
+    ctl.add_argument("--web", type=int, metavar="PORT", help="serve a control page for a phone "
+                     "or tablet (faders, styles, presets, tap, fps) on this port")
+    ctl.add_argument("--web-host", default="127.0.0.1", metavar="HOST",
+                     help="where the page listens (default 127.0.0.1; 0.0.0.0 for the phone on "
+                     "your network: the URL then carries a token)")
     ctl.add_argument("--midi", nargs="?", const="", metavar="PORT",
                      help="take MIDI from this input (default: the first)")
     ctl.add_argument("--midi-map", type=Path, metavar="FILE", help="MIDI mapping, .json or .toml")
@@ -240,6 +245,7 @@ def live(args: argparse.Namespace) -> int:
     from dreamreel.engine.live.params import LiveState, Params, live_entries
     from dreamreel.engine.live.programs import compile_programs, live_rules, live_values
     from dreamreel.engine.live.show import Show, ladder
+    from dreamreel.engine.live.web import WebControl
     from dreamreel.engine.mask import Mask
 
     setup_logging()
@@ -263,7 +269,7 @@ def live(args: argparse.Namespace) -> int:
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
     opener = reader_opener(args.camera, args.source, args.loop)
     capture = Capture(opener).start()
-    outputs, preview, osc, midi, recorder, music = [], None, None, None, None, None
+    outputs, preview, osc, midi, recorder, music, web = [], None, None, None, None, None, None
     try:
         first = capture.mailbox.wait_newer(0, FIRST_FRAME_TIMEOUT)
         if first is None:
@@ -300,6 +306,8 @@ def live(args: argparse.Namespace) -> int:
             osc = OscServer(state, args.osc, args.osc_host).start()
         if reply is not None:
             OscEcho(state, *reply).sync()
+        if args.web is not None:
+            web = WebControl(state, args.web, args.web_host).start()
         if args.midi is not None or bindings:
             midi = open_midi(args.midi, MidiHandler(state, bindings))
         if not args.no_preview:
@@ -310,12 +318,15 @@ def live(args: argparse.Namespace) -> int:
             outputs.append(start_output(NdiSender, args.ndi))
         outputs = [o for o in outputs if o is not None]
         where = f"; OSC on {args.osc_host}:{osc.port}" if osc else ""
+        where += f"; control page {web.url}" if web else ""
         print(f"dreamreel: live {width}x{height} -> {', '.join(o.name for o in outputs + [preview] if o) or 'no outputs'}"
               f"{where}", file=sys.stderr, flush=True)
         outputs.append(Screenshots(args.screenshots, lambda: state.screenshots))
         show = Show(state, capture, programs, sizes, outputs, preview, args.target_fps,
                     args.duration, args.flow_preset, music=music, mask=mask,
                     alpha=args.alpha)
+        if web is not None:
+            web.stats = show.readout
         stats = show.run()
     finally:
         capture.stop()
@@ -323,6 +334,8 @@ def live(args: argparse.Namespace) -> int:
             music.close()
         if osc is not None:
             osc.stop()
+        if web is not None:
+            web.stop()
         if midi is not None:
             midi.close()
         for output in [*outputs, preview]:

@@ -180,7 +180,7 @@ class LiveState:
         its steps (a style, the pipelines of the setlist)."""
         if not 0.0 <= fraction <= 1.0:
             raise SettingsError(f"{fraction} is not within 0..1")
-        steps = self._steps(name)
+        steps = self.steps(name)
         if steps:
             return self.set(name, steps[round(fraction * (len(steps) - 1))])
         if name in ("strength", "temporal", "crossfade", "wet"):  # a crossfade fader: 0..1 s
@@ -192,7 +192,7 @@ class LiveState:
     def unit(self, name: str, value: Any) -> float | None:
         """`set_unit`'s 0..1 for a value of `name` (None where no fader can show it): what a
         controller's fader is moved to when the value changes elsewhere."""
-        steps = self._steps(name)
+        steps = self.steps(name)
         if steps:
             return steps.index(value) / max(1, len(steps) - 1) if value in steps else None
         if name in ("strength", "temporal", "crossfade", "wet"):
@@ -213,7 +213,7 @@ class LiveState:
         """The next/previous step of a text setting (a blend steps from its strongest part),
         pipeline or layer, or a number nudged by delta increments."""
         current = self.value(name)
-        steps = self._steps(name)
+        steps = self.steps(name)
         if steps is not None:
             if not steps:
                 raise SettingsError(f"no {name} to step through in this show")
@@ -233,7 +233,8 @@ class LiveState:
         value = min(highest, max(lowest, round(current + increment * delta, 3)))
         return self.set(name, value)
 
-    def _steps(self, name: str) -> list[str] | None:
+    def steps(self, name: str) -> list[str] | None:
+        """The values a parameter steps through (pipelines, styles, layers, masks), or None."""
         if name == "pipeline":
             return self.pipelines
         if name == "mask":

@@ -173,6 +173,7 @@ class Show:
         self._jobs: dict[str, tuple[dict, Future]] = {}  # slow controls being computed
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="controls")
         self._recent: list[float] = []  # output times of the last second, for the OSD fps
+        self._readout = (time.perf_counter(), 0)  # (when, frames) at the last `readout`
 
     def run(self) -> ShowStats:
         """Until --duration, the end of a file, Esc/q, closing the window, or Ctrl-C, SIGTERM
@@ -216,6 +217,15 @@ class Show:
             self.stats.seconds = self.clock() - began
             self._worker.shutdown(wait=False, cancel_futures=True)
         return self.stats
+
+    def readout(self) -> dict[str, float]:
+        """Frames a second since the last readout and the recent median latency, for the
+        web page."""
+        now, frames = time.perf_counter(), self.stats.frames
+        then, before = self._readout
+        self._readout = (now, frames)
+        return {"fps": round((frames - before) / max(now - then, 1e-6), 2),
+                "latency_ms": round(1000 * self._recent_latency(), 1)}
 
     def _recent_latency(self) -> float:
         """The median capture-to-output latency of the last 30 frames, seconds."""

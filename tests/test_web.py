@@ -1,0 +1,109 @@
+"""The phone control page (`--web`), in a real headless Chromium driven by Playwright: the
+page draws the show's parameters, a fader dragged on it reaches the picture, a button picks a
+kernel, the fps readout moves, and a page bound beyond loopback needs its token.
+
+Chromium is Debian's (/usr/bin/chromium, installed by .ci/run); Playwright drives it and
+downloads nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_live import free_port, perform, program_state, scripted_show, show_state, wait_for
+from test_mask import crossing_clip
+
+from dreamreel.engine.live.capture import Capture, FileReader
+from dreamreel.engine.live.programs import compile_programs
+from dreamreel.engine.live.web import WebControl
+
+CHROMIUM = os.environ.get("DREAMREEL_CHROMIUM", "/usr/bin/chromium")
+# As a closed machine needs it: no sandbox (root), no GPU, no calls home.
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    pytest.importorskip("playwright", reason="playwright (the test extra) is not installed")
+    if not Path(CHROMIUM).is_file() and shutil.which("chromium") is None:
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
+
+
+def test_page_fader_reaches_the_picture(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    browser_path = chromium()
+    clip = crossing_clip(tmp_path / "crossing.mp4")
+    capture = Capture(lambda: FileReader(clip, loop=True)).start()
+    height, width = capture.mailbox.wait_newer(0, 10).image.shape[:2]
+    programs = compile_programs(["kernels"], {"kernel": "sobel"}, height, width, [64], "/CPU:0",
+                                False, "float32")
+    state = program_state(programs, crossfade=0.0)
+    show, shown = scripted_show(state, capture, programs, 100_000)
+    web = WebControl(state, free_port(), stats=show.readout).start()
+    seen: dict[str, object] = {}
+
+    def performer() -> None:
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=browser_path, args=FLAGS)
+                page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+                page.goto(web.url)
+                page.wait_for_selector("#f-wet")
+                page.wait_for_function("document.getElementById('stats').textContent"
+                                       ".includes('fps')", timeout=30_000)
+                seen["stats"] = page.inner_text("#stats")
+                page.click("#c-kernel-blur")
+                wait_for(lambda: state.value("kernel") == "blur", "the kernel button")
+                seen["before"] = len(shown)
+                box = page.locator("#f-wet").bounding_box()  # drag the wet fader to dry
+                page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+                page.mouse.down()
+                page.mouse.move(box["x"] + 1, box["y"] + box["height"] / 2, steps=8)
+                page.mouse.up()
+                wait_for(lambda: state.value("wet") < 0.02, "the wet fader")
+                seen["dry_from"] = len(shown)
+                wait_for(lambda: len(shown) > seen["dry_from"] + 5, "frames after the change")
+                page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+                seen["wet_label"] = page.inner_text("#f-wet >> xpath=.. >> .value")
+                browser.close()
+        finally:
+            state.quit.set()
+
+    try:
+        perform(show, performer)
+    finally:
+        web.stop()
+        capture.stop()
+    assert "fps" in seen["stats"] and "ms" in seen["stats"], seen
+    assert float(seen["wet_label"]) < 0.02
+    styled = [np.abs(o.astype(int) - c).mean() for _, c, o in shown[:seen["before"]]]
+    dry = [np.abs(o.astype(int) - c).max() for _, c, o in shown[seen["dry_from"] + 2:]]
+    assert min(styled) > 10, styled[:5]  # the effect, before the fader moved
+    assert max(dry) <= 1, dry  # dry: the camera's own picture
+    shot = (tmp_path / "page.png").read_bytes()
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 10_000
+
+
+def test_page_beyond_loopback_needs_its_token() -> None:
+    state = show_state(["style"])
+    web = WebControl(state, 0, host="0.0.0.0").start()
+    try:
+        assert "token=" in web.url
+        local = f"http://127.0.0.1:{web.port}/"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(local, timeout=10)
+        assert refused.value.code == 403
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(local + "?token=wrong", timeout=10)
+        page = urllib.request.urlopen(local + "?" + web.url.split("?")[1], timeout=10)
+        assert page.status == 200 and b"dreamreel" in page.read()
+    finally:
+        web.stop()
