@@ -18,6 +18,7 @@ from run_helpers import dreamreel, probe, run_ok
 from test_live import program_state, scripted_show, show_state
 
 from dreamreel.engine.live.capture import Capture, FileReader
+from dreamreel.engine.live.params import LiveState
 from dreamreel.engine.live.programs import compile_programs
 from dreamreel.engine.mask import Mask, MaskSpec
 from dreamreel.errors import SettingsError
@@ -139,13 +140,19 @@ def test_still_model_takes_what_moves_in_front_of_a_fixed_camera() -> None:
     assert alpha[away > 0].mean() < 0.02
 
 
-def test_live_mask_wet_fader_and_blackout(tmp_path: Path) -> None:
-    clip = crossing_clip(tmp_path / "crossing.mp4")
+def sobel_show(folder: Path, size: int) -> tuple[Capture, dict, LiveState]:
+    """The crossing clip looping as a camera, a Sobel show compiled at `size` px for it, and
+    its live parameters (no crossfade)."""
+    clip = crossing_clip(folder / "crossing.mp4")
     capture = Capture(lambda: FileReader(clip, loop=True)).start()
     height, width = capture.mailbox.wait_newer(0, 10).image.shape[:2]
-    programs = compile_programs(["kernels"], {"kernel": "sobel"}, height, width, [120], "/CPU:0",
+    programs = compile_programs(["kernels"], {"kernel": "sobel"}, height, width, [size], "/CPU:0",
                                 False, "float32")
-    state = program_state(programs, crossfade=0.0)
+    return capture, programs, program_state(programs, crossfade=0.0)
+
+
+def test_live_mask_wet_fader_and_blackout(tmp_path: Path) -> None:
+    capture, programs, state = sobel_show(tmp_path, 120)
     state.can_mask = True
     cues = {3: {"mask": "background"}, 6: {"wet": 0.5}, 9: {"blackout": True}}
     show, shown = scripted_show(state, capture, programs, 12, cues,

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_live import free_port, perform, program_state, scripted_show, show_state, wait_for
-from test_mask import crossing_clip
+from test_live import free_port, perform, scripted_show, show_state, wait_for
+from test_mask import sobel_show
 
-from dreamreel.engine.live.capture import Capture, FileReader
-from dreamreel.engine.live.programs import compile_programs
 from dreamreel.engine.live.web import WebControl
 
 CHROMIUM = os.environ.get("DREAMREEL_CHROMIUM", "/usr/bin/chromium")
@@ -40,12 +38,7 @@ def test_page_fader_reaches_the_picture(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     browser_path = chromium()
-    clip = crossing_clip(tmp_path / "crossing.mp4")
-    capture = Capture(lambda: FileReader(clip, loop=True)).start()
-    height, width = capture.mailbox.wait_newer(0, 10).image.shape[:2]
-    programs = compile_programs(["kernels"], {"kernel": "sobel"}, height, width, [64], "/CPU:0",
-                                False, "float32")
-    state = program_state(programs, crossfade=0.0)
+    capture, programs, state = sobel_show(tmp_path, 64)
     show, shown = scripted_show(state, capture, programs, 100_000)
     web = WebControl(state, free_port(), stats=show.readout).start()
     seen: dict[str, object] = {}
