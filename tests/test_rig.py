@@ -1,13 +1,20 @@
 """Fitting dreamreel into a VJ rig: OSC both ways (every change echoed to the controller, as
-the value and as 0..1), on real UDP sockets on 127.0.0.1."""
+the value and as 0..1) on real UDP sockets on 127.0.0.1, and outputs at a fixed size and rate
+whatever the camera gives."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
-from test_live import free_port, osc, show_state, wait_for
+from run_helpers import probe
+from test_live import CLI, free_port, osc, show_state, wait_for
+from test_mask import crossing_clip
 
 from dreamreel.engine.live.keys import handle_key
 from dreamreel.engine.live.osc import OscEcho, OscServer, reply_address
@@ -81,3 +88,33 @@ def test_echo_address_is_checked() -> None:
     for bad in ("9000", "host:", "host:70000", ":9000"):
         with pytest.raises(UsageError, match="give HOST:PORT"):
             reply_address(bad)
+
+
+def test_outputs_at_a_fixed_size_and_rate_whatever_the_camera(tmp_path: Path) -> None:
+    clip = crossing_clip(tmp_path / "crossing.mp4")  # 640x360 at 12 fps
+    record = tmp_path / "show.mp4"
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "live", "--source", str(clip), "--loop", "--pipeline",
+         "kernels", "--kernel", "sobel", "--size", "64", "--no-preview", "--duration", "6",
+         "--out-size", "320x240", "--out-fps", "30", "--record", str(record)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "live 640x360 as 320x240 at 30 fps -> recording" in done.stderr
+    made = probe(record, frames=True)
+    assert made["size"] == (320, 240)
+    gaps = np.diff(made["times"])
+    assert np.all(np.abs(gaps - 1 / 30) < 0.0015), sorted(set(np.round(gaps, 4)))  # ms ticks
+    # The show itself ran well below 30 fps, yet the stream is steady: pictures repeat.
+    assert 0.6 * 30 * 6 < made["count"] <= 30 * 6 + 2, made["count"]
+    images = made["images"]
+    bars = np.concatenate([images[:, :28], images[:, -28:]], axis=1)  # 640x360 fits as 320x180
+    assert bars.max() <= 16  # black (the codec's rounding), above and below the picture
+    assert images[:, 40:200].mean() > 5  # the Sobel picture between them
+
+
+def test_bad_out_size_is_one_line() -> None:
+    for bad in ("1920", "10x10", "axb"):
+        done = subprocess.run([sys.executable, "-c", CLI, "live", "--source", "x.mp4",
+                               "--out-size", bad], capture_output=True, text=True, check=False)
+        assert done.returncode == 2 and "WIDTHxHEIGHT" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

@@ -72,6 +72,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--display", type=int, default=0, metavar="N", help="preview on display N")
     out.add_argument("--virtual-cam", action="store_true", help="also send to a virtual webcam")
     out.add_argument("--ndi", metavar="NAME", help="also send as an NDI source with this name")
+    out.add_argument("--out-size", type=out_size, metavar="WxH", help="every output at this "
+                     "size (1920x1080), the picture fitted whole with black bars, whatever the "
+                     "camera gives")
+    out.add_argument("--out-fps", type=float, metavar="FPS", help="the virtual camera, NDI "
+                     "and the recording get exactly this many frames a second (the newest "
+                     "picture, repeated or skipped), whatever the camera and the effect do")
     out.add_argument("--alpha", action="store_true", help="NDI gets the effect alone with the "
                      "mask (and the wet fader) as its alpha, for the mixer to lay over its "
                      "own layers; the other outputs get the picture composited")
@@ -160,6 +166,15 @@ def read_setlist(path: Path) -> list[str]:
     return lines
 
 
+def out_size(text: str) -> tuple[int, int]:
+    """--out-size WxH, each side 16 to 8192 pixels."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not all(
+            16 <= int(v) <= 8192 for v in (width, height)):
+        raise argparse.ArgumentTypeError(f"{text}: give WIDTHxHEIGHT, e.g. 1920x1080")
+    return int(width), int(height)
+
+
 def check_numbers(args: argparse.Namespace) -> None:
     if args.loop and args.camera is not None:
         raise UsageError("--loop is for --source files")
@@ -169,7 +184,7 @@ def check_numbers(args: argparse.Namespace) -> None:
         raise UsageError("--temporal must be within 0..1")
     if not 0 <= args.crossfade <= 30:
         raise UsageError("--crossfade must be within 0..30 seconds")
-    for name in ("target_fps", "duration"):
+    for name in ("target_fps", "duration", "out_fps"):
         value = getattr(args, name)
         if value is not None and value <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive")
@@ -236,6 +251,7 @@ def live(args: argparse.Namespace) -> int:
     from dreamreel.engine.live.ndi import NdiSender
     from dreamreel.engine.live.osc import OscEcho, OscServer, reply_address
     from dreamreel.engine.live.outputs import (
+        Paced,
         Preview,
         Recorder,
         Screenshots,
@@ -276,9 +292,10 @@ def live(args: argparse.Namespace) -> int:
             what = f"camera {args.camera}" if args.camera is not None else args.source
             raise MediaError(f"{what}: no picture within {FIRST_FRAME_TIMEOUT:g} s")
         height, width = first.image.shape[:2]
-        rate = args.target_fps or capture.fps or 30.0
+        rate = args.out_fps or args.target_fps or capture.fps or 30.0
+        out_width, out_height = args.out_size or (width, height)
         if args.record:
-            recorder = Recorder(args.record, width, height, rate, args.overwrite,
+            recorder = Recorder(args.record, out_width, out_height, rate, args.overwrite,
                                 args.record_crf, args.record_preset)
             outputs.append(recorder)
         device = args.device or compute.default_device()
@@ -311,20 +328,24 @@ def live(args: argparse.Namespace) -> int:
         if args.midi is not None or bindings:
             midi = open_midi(args.midi, MidiHandler(state, bindings))
         if not args.no_preview:
-            preview = start_output(Preview, width, height, args.fullscreen, args.display)
+            preview = start_output(Preview, out_width, out_height, args.fullscreen, args.display)
         if args.virtual_cam:
-            outputs.append(start_output(VirtualCamera, width, height, rate))
+            outputs.append(start_output(VirtualCamera, out_width, out_height, rate))
         if args.ndi:
             outputs.append(start_output(NdiSender, args.ndi))
         outputs = [o for o in outputs if o is not None]
+        if args.out_fps:
+            outputs = [Paced(o, args.out_fps) for o in outputs]
         where = f"; OSC on {args.osc_host}:{osc.port}" if osc else ""
         where += f"; control page {web.url}" if web else ""
-        print(f"dreamreel: live {width}x{height} -> {', '.join(o.name for o in outputs + [preview] if o) or 'no outputs'}"
+        shape = f"{width}x{height}" + (f" as {out_width}x{out_height}" if args.out_size else "")
+        shape += f" at {args.out_fps:g} fps" if args.out_fps else ""
+        print(f"dreamreel: live {shape} -> {', '.join(o.name for o in outputs + [preview] if o) or 'no outputs'}"
               f"{where}", file=sys.stderr, flush=True)
         outputs.append(Screenshots(args.screenshots, lambda: state.screenshots))
         show = Show(state, capture, programs, sizes, outputs, preview, args.target_fps,
                     args.duration, args.flow_preset, music=music, mask=mask,
-                    alpha=args.alpha)
+                    alpha=args.alpha, out_size=args.out_size)
         if web is not None:
             web.stats = show.readout
         stats = show.run()

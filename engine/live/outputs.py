@@ -243,6 +243,68 @@ class Screenshots:
         self._worker.shutdown(wait=True)
 
 
+def fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` (HxWx3 or 4) inside `size` (width, height) whole, centred, its aspect kept;
+    the bars are black (and, with alpha, transparent)."""
+    width, height = size
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = min(width / w, height / h)
+    inner = (max(1, round(w * scale)), max(1, round(h * scale)))
+    shrinking = scale < 1
+    resized = cv2.resize(image, inner, interpolation=cv2.INTER_AREA if shrinking
+                         else cv2.INTER_LINEAR)
+    out = np.zeros((height, width, image.shape[2]), np.uint8)
+    top, left = (height - inner[1]) // 2, (width - inner[0]) // 2
+    out[top:top + inner[1], left:left + inner[0]] = resized
+    return out
+
+
+class Paced:
+    """One output fed at a fixed rate (`--out-fps`): every 1/fps s the newest picture goes
+    out, timestamped k/fps, repeated while the show is slower and the extra ones dropped while
+    it is faster, so a mixer or a recording sees a steady stream whatever the camera and the
+    effect do. Everything else (name, alpha, ...) is the wrapped output's."""
+
+    def __init__(self, output: Writer, fps: float) -> None:
+        self.output, self.period = output, 1.0 / fps
+        self._latest: Frame | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.sent = 0
+        self._thread = threading.Thread(target=self._run, name=f"paced-{output.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def __getattr__(self, name: str):
+        return getattr(self.output, name)
+
+    def write(self, frame: Frame) -> None:
+        with self._lock:
+            self._latest = frame
+
+    def _run(self) -> None:
+        due = None  # when the next picture goes out; the clock starts with the first one
+        while not self._stop.is_set():
+            with self._lock:
+                latest = self._latest
+            if latest is None:
+                self._stop.wait(0.005)
+                continue
+            now = time.perf_counter()
+            due = now if due is None or now - due > self.period else due  # behind: skip ticks
+            self.output.write(Frame(latest.image, self.sent, self.sent * self.period))
+            self.sent += 1
+            due += self.period
+            self._stop.wait(max(0.0, due - time.perf_counter()))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.output.close()
+
+
 class Guarded:
     """An output that may fail mid-show: a virtual camera whose v4l2loopback device goes away,
     an NDI sender whose network stack errors, a preview whose display is gone. The first

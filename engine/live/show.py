@@ -34,7 +34,7 @@ import numpy as np
 from dreamreel.engine.compute import working_size
 from dreamreel.engine.live.capture import Capture, Captured
 from dreamreel.engine.live.keys import handle_key
-from dreamreel.engine.live.outputs import Preview
+from dreamreel.engine.live.outputs import Preview, fit
 from dreamreel.engine.live.params import LiveState, OnceLog, Params
 from dreamreel.engine.live.programs import Inputs, Program
 from dreamreel.engine.mask import Mask, composite
@@ -146,7 +146,7 @@ class Show:
                  on_frame: Callable[[Captured, np.ndarray], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter,
                  music: LiveMusic | None = None, mask: Mask | None = None,
-                 alpha: bool = False) -> None:
+                 alpha: bool = False, out_size: tuple[int, int] | None = None) -> None:
         self.state, self.capture, self.programs = state, capture, programs
         self.music = music  # mappings, the beat clock, quantised changes (engine.music.live)
         self.mask = mask  # finds the performer, for the `mask` parameter (engine.mask)
@@ -154,6 +154,7 @@ class Show:
         # alpha, for the mixer to lay over its own layers; the others get the composite.
         self.alpha = alpha
         self._layer: np.ndarray | None = None  # the last RGBA picture, with `alpha`
+        self.out_size = out_size  # (width, height) every output gets, the picture fitted
         self.outputs, self.preview, self.duration = outputs, preview, duration
         self.on_frame = on_frame
         # The show's time: fades, beats, --duration and output timestamps follow it. A test
@@ -343,8 +344,9 @@ class Show:
                 fade.to(value, now, seconds if np.ndim(value) else 0.0)
 
     def _send(self, image: np.ndarray, pts: float, params: Params, live_only: bool = False) -> None:
+        image = self._sized(image)
         frame = Frame(image=image, index=self.stats.frames, pts=pts)
-        layer = None if self._layer is None else Frame(self._layer, frame.index, pts)
+        layer = None if self._layer is None else Frame(self._sized(self._layer), frame.index, pts)
         for output in self.outputs:
             if not (live_only and output.name == "recording"):
                 output.write(layer if layer is not None and getattr(output, "alpha", False)
@@ -356,6 +358,9 @@ class Show:
             if lines:
                 frame = Frame(image=write_lines(image, lines), index=frame.index, pts=pts)
             self.preview.write(frame)
+
+    def _sized(self, picture: np.ndarray) -> np.ndarray:
+        return picture if self.out_size is None else fit(picture, self.out_size)
 
     def _osd_lines(self, params: Params) -> list[str]:
         """Fps, latency and parameters, for the on-screen display."""
