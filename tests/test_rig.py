@@ -1,9 +1,12 @@
 """Fitting dreamreel into a VJ rig: OSC both ways (every change echoed to the controller, as
-the value and as 0..1) on real UDP sockets on 127.0.0.1, and outputs at a fixed size and rate
-whatever the camera gives."""
+the value and as 0..1) on real UDP sockets on 127.0.0.1, OSCQuery's parameter tree over HTTP
+with its zeroconf adverts (in a private network namespace, so nothing multicasts beyond the
+machine), and outputs at a fixed size and rate whatever the camera gives."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -118,3 +121,63 @@ def test_bad_out_size_is_one_line() -> None:
                                "--out-size", bad], capture_output=True, text=True, check=False)
         assert done.returncode == 2 and "WIDTHxHEIGHT" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+DISCOVERY = r"""
+import json, sys, time, urllib.request
+sys.path.insert(0, sys.argv[1])
+from test_live import free_port, osc, show_state
+from zeroconf import Zeroconf
+from dreamreel.engine.live.osc import OscServer
+from dreamreel.engine.live.oscquery import OscQuery
+
+state = show_state(["style", "kernels"])
+server = OscServer(state, free_port()).start()
+query = OscQuery(state, free_port(), server.port).start()
+base = f"http://127.0.0.1:{query.port}"
+get = lambda path: json.loads(urllib.request.urlopen(base + path, timeout=10).read() or b"null")
+found = {"tree": get("/"), "host": get("/?HOST_INFO")}
+osc(server.port, "/dreamreel/strength", 0.4)
+time.sleep(0.3)
+found["strength_value"] = get("/dreamreel/strength?VALUE")
+found["sigma_unit"] = get("/dreamreel/sigma/unit")
+browser = Zeroconf(interfaces=["127.0.0.1"])  # a VDMX looking for OSCQuery servers
+adverts = {}
+for kind in ("_oscjson._tcp.local.", "_osc._udp.local."):
+    info = browser.get_service_info(kind, f"dreamreel.{kind}", timeout=5000)
+    adverts[kind] = None if info is None else info.port
+found["adverts"], found["ports"] = adverts, [query.port, server.port]
+browser.close()
+query.stop()
+server.stop()
+print(json.dumps(found))
+"""
+
+
+def test_oscquery_lists_every_parameter_and_zeroconf_finds_it() -> None:
+    pytest.importorskip("zeroconf", reason="zeroconf (the discovery extra) is not installed")
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs unshare and ip (util-linux, iproute2) for a private network")
+    setup = ("ip link set lo up && ip link set lo multicast on && "
+             "ip route add 224.0.0.0/4 dev lo && exec \"$0\" -c \"$1\" \"$2\"")
+    done = subprocess.run(["unshare", "-n", "sh", "-c", setup, sys.executable, DISCOVERY,
+                           str(Path(__file__).parent)],
+                          check=False, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 and "unshare" in done.stderr and "Operation not permitted" in done.stderr:
+        pytest.skip(f"a private network namespace needs root: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    params = found["tree"]["CONTENTS"]["dreamreel"]["CONTENTS"]
+    strength = params["strength"]
+    assert strength["FULL_PATH"] == "/dreamreel/strength" and strength["TYPE"] == "f"
+    assert strength["RANGE"] == [{"MIN": 0.0, "MAX": 1.0}] and strength["ACCESS"] == 3
+    assert params["pipeline"]["RANGE"] == [{"VALS": ["style", "kernels"]}]
+    assert params["style"]["TYPE"] == "s" and "25" in params["style"]["RANGE"][0]["VALS"]
+    assert params["sigma"]["RANGE"] == [{"MIN": 0.5, "MAX": 16.0}]
+    assert params["blackout"]["TYPE"] == "i" and params["tap"]["TYPE"] == "N"
+    assert found["strength_value"]["VALUE"] == [pytest.approx(0.4)]  # set over OSC, read by HTTP
+    assert found["sigma_unit"]["FULL_PATH"] == "/dreamreel/sigma/unit"
+    assert found["host"]["OSC_PORT"] == found["ports"][1]
+    assert found["host"]["OSC_TRANSPORT"] == "UDP"
+    assert found["adverts"] == {"_oscjson._tcp.local.": found["ports"][0],
+                                "_osc._udp.local.": found["ports"][1]}

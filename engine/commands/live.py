@@ -91,6 +91,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ctl.add_argument("--osc", type=int, metavar="PORT", help="listen for OSC on this UDP port")
     ctl.add_argument("--osc-host", default="127.0.0.1",
                      help="address to listen on (0.0.0.0 = the network; default 127.0.0.1)")
+    ctl.add_argument("--oscquery", type=int, metavar="PORT", help="describe every OSC parameter "
+                     "(types, ranges, values) over HTTP on this port, advertised by zeroconf "
+                     "(pip install 'dreamreel[discovery]') for VDMX, Chataigne, TouchDesigner")
     ctl.add_argument("--osc-reply", metavar="HOST:PORT", help="send every parameter change "
                      "(from keys, MIDI, OSC, the page) to this OSC controller, as the value and "
                      "as 0..1 at /dreamreel/<name>/unit, so its faders follow")
@@ -250,6 +253,7 @@ def live(args: argparse.Namespace) -> int:
     from dreamreel.engine.live.midi import MidiHandler, load_midi_map, open_midi
     from dreamreel.engine.live.ndi import NdiSender
     from dreamreel.engine.live.osc import OscEcho, OscServer, reply_address
+    from dreamreel.engine.live.oscquery import OscQuery
     from dreamreel.engine.live.outputs import (
         Paced,
         Preview,
@@ -279,13 +283,15 @@ def live(args: argparse.Namespace) -> int:
     if args.alpha and not args.ndi:
         raise UsageError("--alpha goes out over NDI: add --ndi NAME")
     reply = None if args.osc_reply is None else reply_address(args.osc_reply)
+    if args.oscquery is not None and args.osc is None:
+        raise UsageError("--oscquery describes the OSC parameters: add --osc PORT")
     specs = setlist(args)
     values = setting_values(args)
     check_music(args, specs, values)
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
     opener = reader_opener(args.camera, args.source, args.loop)
     capture = Capture(opener).start()
-    outputs, preview, osc, midi, recorder, music, web = [], None, None, None, None, None, None
+    outputs, preview, osc, midi, recorder, music, web, query = [], *[None] * 7
     try:
         first = capture.mailbox.wait_newer(0, FIRST_FRAME_TIMEOUT)
         if first is None:
@@ -321,6 +327,8 @@ def live(args: argparse.Namespace) -> int:
             state.set("mask", args.mask)
         if args.osc is not None:
             osc = OscServer(state, args.osc, args.osc_host).start()
+        if args.oscquery is not None:
+            query = OscQuery(state, args.oscquery, osc.port, args.osc_host).start()
         if reply is not None:
             OscEcho(state, *reply).sync()
         if args.web is not None:
@@ -337,6 +345,7 @@ def live(args: argparse.Namespace) -> int:
         if args.out_fps:
             outputs = [Paced(o, args.out_fps) for o in outputs]
         where = f"; OSC on {args.osc_host}:{osc.port}" if osc else ""
+        where += f"; OSCQuery on port {query.port}" if query else ""
         where += f"; control page {web.url}" if web else ""
         shape = f"{width}x{height}" + (f" as {out_width}x{out_height}" if args.out_size else "")
         shape += f" at {args.out_fps:g} fps" if args.out_fps else ""
@@ -355,6 +364,8 @@ def live(args: argparse.Namespace) -> int:
             music.close()
         if osc is not None:
             osc.stop()
+        if query is not None:
+            query.stop()
         if web is not None:
             web.stop()
         if midi is not None:
