@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +102,24 @@ def audio_facts(path: Path) -> dict[str, object]:
         samples = sum(f.samples for f in container.decode(audio))
         return {"audio_codec": audio.codec_context.codec.canonical_name,
                 "audio_seconds": samples / audio.codec_context.sample_rate}
+
+
+def in_private_network(script: str, *args: object, timeout: float = 120) -> dict[str, object]:
+    """Run a Python `script` (with `args`) inside a private network namespace: `unshare -n`,
+    loopback up with multicast routed to it, so discovery (NDI, Link, zeroconf) works and
+    never leaves the machine. Its last line of output is JSON: returned as a dict. Skips
+    (a failure in CI) without unshare/ip or root."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("needs unshare and ip (util-linux, iproute2) for a private network")
+    setup = ("ip link set lo up && ip link set lo multicast on && "
+             'ip route add 224.0.0.0/4 dev lo && exec "$0" -c "$@"')
+    done = subprocess.run(["unshare", "-n", "sh", "-c", setup, sys.executable, script,
+                           *map(str, args)],
+                          check=False, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0 and "unshare" in done.stderr and "Operation not permitted" in done.stderr:
+        pytest.skip(f"a private network namespace needs root: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found["stderr"] = done.stderr[-3000:]
+    return found
+

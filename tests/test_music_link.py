@@ -6,12 +6,8 @@ with multicast routed to it), so Link's discovery never leaves the machine. CI r
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
-
 import pytest
+from conftest import in_private_network
 
 PEERS = r"""
 import json, time, link
@@ -49,16 +45,7 @@ print(json.dumps(found))
 
 def test_link_peers_share_tempo_and_beat() -> None:
     pytest.importorskip("link", reason="LinkPython-extern (the link extra, GPL) is not installed")
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs unshare and ip (util-linux, iproute2) for a private network")
-    setup = ("ip link set lo up && ip link set lo multicast on && "
-             "ip route add 224.0.0.0/4 dev lo && exec \"$0\" -c \"$1\"")
-    done = subprocess.run(["unshare", "-n", "sh", "-c", setup, sys.executable, PEERS],
-                          check=False, capture_output=True, text=True, timeout=60)
-    if done.returncode != 0 and "unshare" in done.stderr and "Operation not permitted" in done.stderr:
-        pytest.skip(f"a private network namespace needs root: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout.splitlines()[-1])
+    found = in_private_network(PEERS, timeout=60)
     assert found["peers"] == 1, found
     assert abs(found["ours_after_peer"] - 133.0) < 0.01 and found["source"].startswith("Link")
     assert abs(found["peer_after_tap"] - 100.0) < 0.01

@@ -11,13 +11,11 @@ discovery and streams never leave the machine. CI runs as root.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import in_private_network
 from run_helpers import probe
 from test_mask import crossing_clip
 
@@ -112,26 +110,17 @@ print(json.dumps(found))
 
 def test_ndi_in_and_out_with_the_performer_as_alpha(tmp_path: Path) -> None:
     pytest.importorskip("NDIlib", reason="ndi-python (the live extra) is not installed")
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs unshare and ip (util-linux, iproute2) for a private network")
     clip = crossing_clip(tmp_path / "crossing.mp4")
     cli = ["live", "--source", "ndi:resolume", "--ndi", "dreamreel", "--alpha", "--mask",
            "person", "--pipeline", "kernels", "--kernel", "sobel", "--size", "120",
            "--no-preview", "--duration", "25"]
     shown = tmp_path / "shown.npy"
-    setup = "ip link set lo up && exec \"$0\" -c \"$1\" \"$2\" \"$3\" \"$4\""
-    done = subprocess.run(["unshare", "-n", "sh", "-c", setup, sys.executable, MIXER, str(clip),
-                           json.dumps(cli), str(shown)],
-                          check=False, capture_output=True, text=True, timeout=240)
-    if done.returncode != 0 and "unshare" in done.stderr and "Operation not permitted" in done.stderr:
-        pytest.skip(f"a private network namespace needs root: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = in_private_network(MIXER, clip, json.dumps(cli), shown, timeout=240)
     assert found["probe_alpha_ends_exact"], found  # fully transparent and opaque stay so
     assert found["probe_alpha_error"] <= 1, found  # NDI's alpha is 8 bits within one level
     assert found["probe_colour_error"] < 12, found  # NDI's 4:2:2 codec
-    assert found["show_exit"] == 0, done.stderr[-3000:]
-    assert found["frames"] >= 5, done.stderr[-3000:]
+    assert found["show_exit"] == 0, found["stderr"]
+    assert found["frames"] >= 5, found["stderr"]
     pictures = np.load(shown)
     assert pictures.shape[1:] == (360, 640, 4)
     alpha = pictures[..., 3].astype(float)

@@ -5,8 +5,6 @@ machine), and outputs at a fixed size and rate whatever the camera gives."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import in_private_network
 from run_helpers import probe
 from test_live import CLI, free_port, osc, show_state, wait_for
 from test_mask import crossing_clip
@@ -156,17 +155,7 @@ print(json.dumps(found))
 
 def test_oscquery_lists_every_parameter_and_zeroconf_finds_it() -> None:
     pytest.importorskip("zeroconf", reason="zeroconf (the discovery extra) is not installed")
-    if shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs unshare and ip (util-linux, iproute2) for a private network")
-    setup = ("ip link set lo up && ip link set lo multicast on && "
-             "ip route add 224.0.0.0/4 dev lo && exec \"$0\" -c \"$1\" \"$2\"")
-    done = subprocess.run(["unshare", "-n", "sh", "-c", setup, sys.executable, DISCOVERY,
-                           str(Path(__file__).parent)],
-                          check=False, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0 and "unshare" in done.stderr and "Operation not permitted" in done.stderr:
-        pytest.skip(f"a private network namespace needs root: {done.stderr.strip()}")
-    assert done.returncode == 0, done.stderr[-3000:]
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = in_private_network(DISCOVERY, Path(__file__).parent)
     params = found["tree"]["CONTENTS"]["dreamreel"]["CONTENTS"]
     strength = params["strength"]
     assert strength["FULL_PATH"] == "/dreamreel/strength" and strength["TYPE"] == "f"
