@@ -31,6 +31,7 @@ from dreamreel.engine.media import MediaInfo
 from dreamreel.engine.music import reaction as music
 from dreamreel.engine.runner import RunStats, run_stream
 from dreamreel.engine.sinks import open_sink
+from dreamreel.engine.sinks.base import takes_alpha
 from dreamreel.engine.sinks.safety import check_plot
 from dreamreel.engine.sources import open_source
 from dreamreel.engine.stages import StageSpec
@@ -131,6 +132,10 @@ class RunSpec:
             raise UsageError("--react runs in one process: leave out --ray")
         if self.mask is not None:
             self.mask.check()
+            if self.mask.alpha and (self.montage or not takes_alpha(Path(self.output))
+                                    or Path(self.output).suffix.lower() == ".gif"):
+                raise UsageError(f"--alpha: {self.output} cannot hold an alpha channel; name "
+                                 "a .mov (ProRes 4444), .webm (VP9), .png or folder output")
             if self.ray is not None:
                 raise UsageError("--mask follows the performer from frame to frame in one "
                                  "process: leave out --ray")

@@ -36,6 +36,7 @@ class MaskSpec:
     model: str = "selfie"
     feather: float | None = None  # px at the frame's size; None: DEFAULT_FEATHER of its short side
     steady: float = DEFAULT_STEADY
+    alpha: bool = False  # the effect alone with the mask as alpha (RGBA), not composited
 
     def check(self) -> None:
         if self.who not in WHO:
@@ -149,8 +150,17 @@ class Mask:
                 "coverage": round(total / frames, 4) if frames else None}
 
     def apply(self, image: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The effect's `out` where the mask says, the camera's `image` elsewhere (uint8 HxWx3)."""
-        return composite(image, out, self.alpha(image))
+        """The effect's `out` where the mask says, the camera's `image` elsewhere (uint8 HxWx3);
+        with `spec.alpha`, `out` with the mask as its alpha instead (HxWx4 RGBA)."""
+        alpha = self.alpha(image)
+        if self.spec.alpha:
+            return with_alpha(out, alpha)
+        return composite(image, out, alpha)
+
+
+def with_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 and an HxW float32 alpha in [0, 1] -> HxWx4 RGBA."""
+    return np.dstack([image, np.clip(alpha * 255 + 0.5, 0, 255).astype(np.uint8)])
 
 
 def composite(image: np.ndarray, out: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -106,6 +106,26 @@ def test_run_paints_only_the_performer_then_only_the_stage(tmp_path: Path) -> No
             assert change[painted].mean() > 25, (who, i, change[painted].mean())
 
 
+def test_run_writes_the_mask_as_alpha_in_prores_4444(tmp_path: Path) -> None:
+    clip = crossing_clip(tmp_path / "crossing.mp4")
+    source = probe(clip, frames=True)
+    out = tmp_path / "layer.mov"
+    run_ok(clip, "-o", out, "--pipeline", "kernels", "--kernel", "sobel", "--mask", "person",
+           "--alpha")
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "prores" and "yuva" in stream.codec_context.pix_fmt
+        layers = [f.to_ndarray(format="rgba") for f in container.decode(stream)]
+    assert len(layers) == FRAMES
+    assert probe(out)["times"] == source["times"]
+    for i in (0, FRAMES - 1):
+        face, stage = regions(i)
+        alpha = layers[i][..., 3].astype(float)
+        assert alpha[face].mean() > 250 and alpha[stage].mean() < 5, i  # performer opaque
+        camera = source["images"][i].astype(float)
+        assert layers[i][..., :3][stage].mean() < 0.5 * camera[stage].mean()  # the effect alone
+
+
 def test_steadied_edge_shimmers_less_on_a_noisy_camera() -> None:
     rng = np.random.default_rng(0)
     image = portrait().astype(np.float32)
@@ -181,6 +201,7 @@ def test_mask_refusals_are_one_line(tmp_path: Path) -> None:
         (["--mask", "person", "--feather", "-2"], "--feather -2"),
         (["--mask", "person", "--mask-steady", "1"], "--mask-steady 1"),
         (["--mask", "person", "--ray"], "leave out --ray"),
+        (["--mask", "person", "--alpha"], "cannot hold an alpha channel"),
     ]:
         result = dreamreel("run", clip, "-o", tmp_path / "out.mp4", *args)
         assert result.returncode == 2, result.stderr

@@ -26,6 +26,7 @@ from dreamreel.engine.commands.options import (
     setting_values,
 )
 from dreamreel.engine.live.programs import parse_spec
+from dreamreel.engine.sinks.base import takes_alpha
 from dreamreel.errors import MediaError, SettingsError, UsageError
 
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
@@ -78,9 +79,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--out-fps", type=float, metavar="FPS", help="the virtual camera, NDI "
                      "and the recording get exactly this many frames a second (the newest "
                      "picture, repeated or skipped), whatever the camera and the effect do")
-    out.add_argument("--alpha", action="store_true", help="NDI gets the effect alone with the "
-                     "mask (and the wet fader) as its alpha, for the mixer to lay over its "
-                     "own layers; the other outputs get the picture composited")
     out.add_argument("--record", type=Path, metavar="OUT.mp4", help="record the show (clean, no OSD)")
     out.add_argument("-y", "--overwrite", action="store_true", help="replace an existing recording")
     out.add_argument("--record-crf", type=int, default=20)
@@ -280,8 +278,9 @@ def live(args: argparse.Namespace) -> int:
     check_numbers(args)
     check_record(args)
     masking = mask_spec(args)
-    if args.alpha and not args.ndi:
-        raise UsageError("--alpha goes out over NDI: add --ndi NAME")
+    if args.alpha and not (args.ndi or (args.record and takes_alpha(args.record))):
+        raise UsageError("--alpha goes out over NDI (--ndi NAME) or into a --record of .mov "
+                         "or .webm")
     reply = None if args.osc_reply is None else reply_address(args.osc_reply)
     if args.oscquery is not None and args.osc is None:
         raise UsageError("--oscquery describes the OSC parameters: add --osc PORT")
@@ -302,7 +301,8 @@ def live(args: argparse.Namespace) -> int:
         out_width, out_height = args.out_size or (width, height)
         if args.record:
             recorder = Recorder(args.record, out_width, out_height, rate, args.overwrite,
-                                args.record_crf, args.record_preset)
+                                args.record_crf, args.record_preset,
+                                alpha=args.alpha and takes_alpha(args.record))
             outputs.append(recorder)
         device = args.device or compute.default_device()
         sizes = ladder(args.size, args.target_fps)

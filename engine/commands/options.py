@@ -170,6 +170,10 @@ def add_mask_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mask-steady", type=float, default=mask.DEFAULT_STEADY, metavar="W",
                        help="0..1: how much of the last mask an unsure edge keeps, against "
                        f"shimmer (default {mask.DEFAULT_STEADY})")
+    group.add_argument("--alpha", action="store_true", help="the effect alone with the mask "
+                       "as its alpha channel, for an editor or a mixer to lay over other "
+                       "layers: .mov (ProRes 4444), .webm (VP9), .png or a folder; live, also "
+                       "NDI")
 
 
 def mask_spec(args: argparse.Namespace) -> mask.MaskSpec | None:
@@ -178,7 +182,7 @@ def mask_spec(args: argparse.Namespace) -> mask.MaskSpec | None:
         if args.feather is not None or args.mask_model != "selfie":
             raise UsageError("--mask-model and --feather go with --mask")
         return None
-    spec = mask.MaskSpec(args.mask, args.mask_model, args.feather, args.mask_steady)
+    spec = mask.MaskSpec(args.mask, args.mask_model, args.feather, args.mask_steady, args.alpha)
     spec.check()
     return spec
 

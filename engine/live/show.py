@@ -37,7 +37,7 @@ from dreamreel.engine.live.keys import handle_key
 from dreamreel.engine.live.outputs import Preview, fit
 from dreamreel.engine.live.params import LiveState, OnceLog, Params
 from dreamreel.engine.live.programs import Inputs, Program
-from dreamreel.engine.mask import Mask, composite
+from dreamreel.engine.mask import Mask, composite, with_alpha
 from dreamreel.engine.media import Frame, Writer
 from dreamreel.engine.temporal import Stabiliser, stabilise_at_size
 from dreamreel.errors import DreamreelError
@@ -286,7 +286,7 @@ class Show:
             alpha = None
         if self.alpha:
             cover = np.full(out.shape[:2], params.wet, np.float32) if alpha is None else alpha
-            self._layer = np.dstack([out, np.clip(cover * 255 + 0.5, 0, 255).astype(np.uint8)])
+            self._layer = with_alpha(out, cover)
         if params.blackout:
             return np.zeros_like(out)
         if alpha is not None:

@@ -17,6 +17,13 @@ from dreamreel.errors import MediaError
 
 from .safety import publish
 
+ALPHA_SUFFIXES = (".mov", ".webm", ".png", "")  # ProRes 4444, VP9 with alpha, PNG; "": a folder
+
+
+def takes_alpha(path: Path) -> bool:
+    """Whether an output of this name keeps an alpha channel (RGBA frames)."""
+    return path.suffix.lower() in ALPHA_SUFFIXES
+
 
 class Sink:
     """Write frames with `.write()`; `.close()` publishes the file, `.abort()` discards it.
@@ -55,10 +62,12 @@ class Sink:
         if not self.path.parent.is_dir():  # an unlinked file takes writes: notice it now
             raise self._removed()
         image = frame.image
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        channels = (3, 4) if takes_alpha(self.path) else (3,)
+        if image.ndim != 3 or image.shape[2] not in channels or image.dtype != np.uint8:
+            kind = "RGB or RGBA" if len(channels) == 2 else "RGB"
             raise MediaError(
-                f"{self.path}: frame {frame.index} must be an HxWx3 uint8 RGB image, "
-                f"got shape {image.shape} {image.dtype}"
+                f"{self.path}: frame {frame.index} must be an HxWx{'/'.join(map(str, channels))} "
+                f"uint8 {kind} image, got shape {image.shape} {image.dtype}"
             )
         size = image.shape[:2]
         if self._size is None:

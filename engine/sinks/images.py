@@ -85,7 +85,8 @@ class _ImageSink(Sink):
 def _save_image(path: Path, image: np.ndarray, rotation: int, ext: str = ".png") -> None:
     """Encode with OpenCV, turned upright (still images cannot carry rotation metadata)."""
     upright = np.rot90(image, rotation // 90)
-    ok, data = cv2.imencode(ext, cv2.cvtColor(upright, cv2.COLOR_RGB2BGR))
+    to_bgr = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    ok, data = cv2.imencode(ext, cv2.cvtColor(np.ascontiguousarray(upright), to_bgr))
     if not ok:
         raise MediaError(f"{path}: OpenCV cannot encode a '{ext}' image")
     path.write_bytes(data.tobytes())

@@ -1,5 +1,6 @@
 """Video files: H.264 in mp4/mov/mkv, VP9 in webm, with the source's timestamps, rotation
-and (optionally) audio, so a render plays in sync like its input."""
+and (optionally) audio, so a render plays in sync like its input. RGBA frames (a mask as
+alpha) become ProRes 4444 in mov and VP9 with alpha in webm."""
 
 from __future__ import annotations
 
@@ -69,8 +70,10 @@ class _VideoSink(Sink):
         self._stream: av.VideoStream | None = None
         self._copied = False  # the stream takes encoded segments (`adopt`), not frames
 
-    def _add_streams(self, width: int, height: int) -> av.VideoStream:
-        if self._fmt == "webm":
+    def _add_streams(self, width: int, height: int, alpha: bool = False) -> av.VideoStream:
+        if alpha and self._fmt == "mov":  # ProRes 4444: what editors lay over other tracks
+            codec, options, pix_fmt = "prores_ks", {"profile": "4444"}, "yuva444p10le"
+        elif self._fmt == "webm":
             codec = "libvpx-vp9"
             options = {
                 "crf": str(min(63, round(self._crf * 31 / 23))),
@@ -79,7 +82,7 @@ class _VideoSink(Sink):
                 "deadline": "realtime" if VP9_SPEED[self._preset] >= 5 else "good",
                 "row-mt": "1",
             }
-            pix_fmt = "yuv420p"  # VP9 codes odd sizes in 4:2:0
+            pix_fmt = "yuva420p" if alpha else "yuv420p"  # VP9 codes odd sizes in 4:2:0
         else:
             codec = "libx264"
             options = {"crf": str(self._crf), "preset": self._preset}
@@ -102,10 +105,11 @@ class _VideoSink(Sink):
 
     def _write(self, image: np.ndarray, frame: Frame) -> None:
         if self._stream is None:
-            self._stream = self._add_streams(image.shape[1], image.shape[0])
+            self._stream = self._add_streams(image.shape[1], image.shape[0], image.shape[2] == 4)
         stream = self._stream
         ticks = next_ticks(frame, self._tb, self._last_ticks)
-        video_frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+        rgb = "rgba" if image.shape[2] == 4 else "rgb24"
+        video_frame = av.VideoFrame.from_ndarray(image, format=rgb).reformat(
             format=stream.pix_fmt, dst_colorspace=BT709, dst_color_range=LIMITED_RANGE
         )
         video_frame.pts = ticks
