@@ -194,6 +194,33 @@ def test_live_mask_wet_fader_and_blackout(tmp_path: Path) -> None:
     assert all(out.max() == 0 for _, out in frames[10:])  # blackout
 
 
+def test_live_performer_painted_stage_styled(tmp_path: Path) -> None:
+    clip = crossing_clip(tmp_path / "crossing.mp4")
+    capture = Capture(lambda: FileReader(clip, loop=True)).start()
+    height, width = capture.mailbox.wait_newer(0, 10).image.shape[:2]
+    programs = compile_programs(["kernels", "style"], {"kernel": "sobel", "style": "6"}, height,
+                                width, [120], "/CPU:0", False, "float32")
+    state = program_state(programs, crossfade=0.0)
+    state.can_mask = True
+    state.set("mask", "person")
+    cues = {3: {"stage": "style"}}
+    show, shown = scripted_show(state, capture, programs, 8, cues, mask=Mask(MaskSpec("person")))
+    try:
+        show.run()
+    finally:
+        capture.stop()
+    for index, (_, camera, out) in enumerate(shown):
+        person = Mask(MaskSpec("person", feather=0)).alpha(camera) > 0.95
+        stage = Mask(MaskSpec("background", feather=0)).alpha(camera) > 0.99
+        change = np.abs(out.astype(int) - camera).mean(axis=2)
+        black = out.max(axis=2) < 25  # Sobel leaves a third of the performer black
+        assert black[person].mean() > 0.25 and out[person].mean() < 0.6 * camera[person].mean()
+        if index < 3:  # the stage is the camera's picture
+            assert change[stage].mean() < 3, (index, change[stage].mean())
+        elif index > 3:  # the stage is painted: far from the camera, and not Sobel's black
+            assert change[stage].mean() > 20 and black[stage].mean() < 0.15, index
+
+
 def test_mask_refusals_are_one_line(tmp_path: Path) -> None:
     clip = media("film/chaplin_3s.gif")
     for args, expect in [

@@ -67,6 +67,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--duration", type=float, metavar="SEC", help="end the show after this long")
     show.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     add_mask_arguments(parser)
+    parser.add_argument("--stage", metavar="SPEC", help="with --mask: what shows where the "
+                        "effect does not, a pipeline of the setlist instead of the camera "
+                        "(--setlist 'style;dream' --mask person --stage dream: the performer "
+                        "painted, the stage dreaming)")
     out = parser.add_argument_group("outputs")
     out.add_argument("--no-preview", action="store_true", help="no window")
     out.add_argument("--fullscreen", action="store_true", help="preview fullscreen")
@@ -278,6 +282,8 @@ def live(args: argparse.Namespace) -> int:
     check_numbers(args)
     check_record(args)
     masking = mask_spec(args)
+    if args.stage is not None and masking is None:
+        raise UsageError("--stage is what shows around the masked effect: add --mask")
     if args.alpha and not (args.ndi or (args.record and takes_alpha(args.record))):
         raise UsageError("--alpha goes out over NDI (--ndi NAME) or into a --record of .mov "
                          "or .webm")
@@ -285,6 +291,8 @@ def live(args: argparse.Namespace) -> int:
     if args.oscquery is not None and args.osc is None:
         raise UsageError("--oscquery describes the OSC parameters: add --osc PORT")
     specs = setlist(args)
+    if args.stage not in (None, "camera", *specs):
+        raise UsageError(f"--stage {args.stage}: not in the setlist ({', '.join(specs)})")
     values = setting_values(args)
     check_music(args, specs, values)
     bindings = load_midi_map(args.midi_map) if args.midi_map else []
@@ -325,6 +333,8 @@ def live(args: argparse.Namespace) -> int:
             mask = Mask(masking, gpu="GPU" in device)
             state.can_mask = True
             state.set("mask", args.mask)
+            if args.stage is not None:
+                state.set("stage", args.stage)
         if args.osc is not None:
             osc = OscServer(state, args.osc, args.osc_host).start()
         if args.oscquery is not None:

@@ -7,7 +7,7 @@ loop takes a `snapshot()` once per frame, so it never waits on a controller and 
 an update.
 
 The show's own parameters (pipeline, strength, temporal, crossfade, freeze, osd, wet,
-blackout, mask) are fixed here; the others come from the settings the compiled pipelines
+blackout, mask, stage) are fixed here; the others come from the settings the compiled pipelines
 declare `live` (a style, a dream layer, a tempo), each with its type, range, keys and OSC
 address from its declaration.
 """
@@ -34,7 +34,8 @@ TEMPORAL_ON = 0.5  # the weight the `t` key switches the stabiliser on to
 TAP_WINDOW = 3.0  # seconds: taps further apart start a new tap-tempo count
 TEMPO = "tempo"  # the live setting tap tempo sets
 SHOW_PARAMS = ("pipeline", "strength", "temporal", "crossfade", "freeze", "osd", "wet",
-               "blackout", "mask")
+               "blackout", "mask", "stage")
+CAMERA = "camera"  # the `stage` that is the camera's own picture
 MASKS = ("off", "person", "background")  # where the effect shows (engine.mask)
 
 
@@ -55,6 +56,7 @@ class Params:
     wet: float = 1.0  # the dry/wet fader: 0 sends the camera's picture, 1 the effect
     blackout: bool = False  # send black (and, with a mask's alpha, nothing)
     mask: str = "off"  # the effect on the performer (person), the stage (background) or all
+    stage: str = CAMERA  # what shows where the effect does not: the camera, or another pipeline
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -136,7 +138,7 @@ class LiveState:
         self._show: dict[str, Callable[[Any], Any]] = {
             "pipeline": self._pipeline, "strength": _unit, "temporal": _unit,
             "crossfade": _seconds, "freeze": _flag, "osd": _flag, "wet": _unit,
-            "blackout": _flag, "mask": self._mask,
+            "blackout": _flag, "mask": self._mask, "stage": self._stage,
         }
 
     @property
@@ -239,6 +241,8 @@ class LiveState:
             return self.pipelines
         if name == "mask":
             return list(MASKS) if self.can_mask else ["off"]
+        if name == "stage":
+            return [CAMERA, *self.pipelines]
         if name in self.choices:
             return self.choices[name]
         entry = self.entries.get(name)
@@ -270,6 +274,10 @@ class LiveState:
         if choice != "off" and not self.can_mask:
             raise SettingsError("mask: start the show with --mask to find the performer")
         return choice
+
+    def _stage(self, value: Any) -> str:
+        name = str(value).strip()
+        return CAMERA if name == CAMERA else self._pipeline(name)
 
     def _pipeline(self, value: Any) -> str:
         name = str(value).strip()

@@ -35,7 +35,7 @@ from dreamreel.engine.compute import working_size
 from dreamreel.engine.live.capture import Capture, Captured
 from dreamreel.engine.live.keys import handle_key
 from dreamreel.engine.live.outputs import Preview, fit
-from dreamreel.engine.live.params import LiveState, OnceLog, Params
+from dreamreel.engine.live.params import CAMERA, LiveState, OnceLog, Params
 from dreamreel.engine.live.programs import Inputs, Program
 from dreamreel.engine.mask import Mask, composite, with_alpha
 from dreamreel.engine.media import Frame, Writer
@@ -270,7 +270,15 @@ class Show:
             out = stabilise_at_size(self.stabiliser, image, out, work)
         else:
             self.stabiliser.reset()
-        return self._mix(image, out, params)
+        return self._mix(self._stage(image, params, now), out, params)
+
+    def _stage(self, image: np.ndarray, params: Params, now: float) -> np.ndarray:
+        """What shows where the effect does not: the camera's picture, or (`stage`, with a
+        mask) another pipeline of the setlist, e.g. the performer painted, the stage dreaming."""
+        if params.stage == CAMERA or params.mask == "off" or self.mask is None:
+            return image
+        program = self.programs[params.stage]
+        return program.render(image, self.governor.rung, self._inputs(program, params, now))
 
     def _mix(self, image: np.ndarray, out: np.ndarray, params: Params) -> np.ndarray:
         """The effect over the camera's picture: where the mask says, at the wet fader's
