@@ -89,20 +89,24 @@ class RunSpec:
     react_plot: Path | None = None  # where to draw the mapped values against the result
     react_fade: float = 0.0  # beats over which a value stepped on a beat or bar crosses over
     mask: MaskSpec | None = None  # the effect on the performer or the stage only (engine.mask)
+    stage: tuple[StageSpec, ...] = ()  # with a mask: the chain shown where the effect is not
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
              **values: Any) -> RunSpec:
         """A spec from a chain text ('vintage@0.6,style') and keyword values: RunSpec fields
-        (size=360, temporal=0, ...) and any stage's settings (style="7", layer="block5_conv1")."""
-        own = {f.name for f in fields(cls)} - {"input", "output", "stages"}
+        (size=360, temporal=0, ...), any stage's settings (style="7", layer="block5_conv1"),
+        and `stage`, the chain text of what shows around a mask."""
+        own = {f.name for f in fields(cls)} - {"input", "output", "stages", "stage"}
         job = {k: v for k, v in values.items() if k in own}
-        chain = stages.stages(pipeline, {k: v for k, v in values.items() if k not in own})
-        settings = {k for s in chain for k in _names(s)}
-        unknown = sorted(set(values) - own - settings)
+        given = {k: v for k, v in values.items() if k not in own and k != "stage"}
+        chain = stages.stages(pipeline, given)
+        around = stages.stages(values["stage"], given) if values.get("stage") else ()
+        settings = {k for s in (*chain, *around) for k in _names(s)}
+        unknown = sorted(set(values) - own - settings - {"stage"})
         if unknown:
             raise UsageError(f"unknown option(s) {', '.join(unknown)} for pipeline '{pipeline}'")
-        return cls(input, output, chain, **job)
+        return cls(input, output, chain, **job, stage=around)
 
     def check(self) -> None:
         """Raise UsageError for numbers that cannot work, before anything is opened."""
@@ -139,6 +143,8 @@ class RunSpec:
             if self.ray is not None:
                 raise UsageError("--mask follows the performer from frame to frame in one "
                                  "process: leave out --ray")
+        elif self.stage:
+            raise UsageError("--stage is what shows around the masked effect: add --mask")
         if (self.bpm is not None or self.react_plot is not None or self.react_fade) \
                 and not self.react:
             raise UsageError("--bpm, --react-plot and --react-fade go with --react")
@@ -192,7 +198,10 @@ def stylize(spec: RunSpec | None = None, /, *,
         try:
             with sink:
                 job = prepare(spec, info, say=say, reaction=reaction)
-                processor = job.processor(report=report, reaction=reaction)
+                stage = None if not spec.stage else prepare(
+                    dataclasses.replace(spec, stages=spec.stage, stage=(), mask=None, react=()),
+                    info, say=say)
+                processor = job.processor(report=report, reaction=reaction, stage=stage)
                 frames = resample(source, spec.fps) if spec.fps else source
                 on_frame = None if progress is None else (
                     lambda done: progress(done, info.frame_count))
@@ -215,6 +224,8 @@ def stylize(spec: RunSpec | None = None, /, *,
                                 for s in spec.stages]}
     if processor.mask is not None:
         stats.summary["mask"] = processor.mask.summary()
+        if spec.stage:
+            stats.summary["mask"]["around"] = ",".join(s.name for s in spec.stage)
     if reaction is not None:
         stats.summary["react"] = reaction.summary()
         if spec.react_plot is not None and reaction.record:
@@ -235,22 +246,29 @@ class Prepared:
     work: tuple[int, int]
 
     def processor(self, report: Callable[[str], None] | None = None, first: int = 0,
-                  reaction: music.Reaction | None = None) -> processing.Processor:
+                  reaction: music.Reaction | None = None, stage: Prepared | None = None
+                  ) -> processing.Processor:
         """A pipeline with no past (`first`: the index of the first frame it will see;
-        `reaction`: settings that follow the music)."""
+        `reaction`: settings that follow the music; `stage`: the chain shown where the mask
+        keeps the effect out, instead of the camera)."""
         spec, still = self.spec, self.info.kind == "image"
         common = dict(built=self.built, frame=(self.info.height, self.info.width),
                       work=self.work, strength=spec.strength,
                       temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
                       jit=self.choice.jit, device=self.device,
-                      preserve_color=spec.preserve_color, reaction=reaction,
-                      mask=None if spec.mask is None else Mask(spec.mask, gpu="GPU" in self.device))
+                      preserve_color=spec.preserve_color, reaction=reaction)
         if self.built.sequential is not None:
             checkpoint = None if spec.checkpoint is None or spec.ray is not None else Checkpoint(
                 spec.checkpoint, fingerprint(spec.input, describe(spec)))
-            return processing.sequential(**common, checkpoint=checkpoint, report=report,
+            made = processing.sequential(**common, checkpoint=checkpoint, report=report,
                                          first=first)
-        return processing.batched(**common, batch=self.choice.batch, backend=self.choice.backend)
+        else:
+            made = processing.batched(**common, batch=self.choice.batch,
+                                      backend=self.choice.backend)
+        if spec.mask is None:
+            return made
+        mask = Mask(spec.mask, gpu="GPU" in self.device)
+        return processing.masked(made, mask, None if stage is None else stage.processor(report))
 
 
 def prepare(spec: RunSpec, info: MediaInfo, choice: tuning.Choice | None = None,
@@ -262,7 +280,8 @@ def prepare(spec: RunSpec, info: MediaInfo, choice: tuning.Choice | None = None,
     work = compute.working_size(info.height, info.width, spec.size)
     device = spec.device or compute.default_device()
     if choice is None:
-        one_by_one = reaction is not None and reaction.changes_settings  # own controls a frame
+        # a frame at a time: its own controls (music), or in step with a second chain (--stage)
+        one_by_one = bool(spec.stage) or (reaction is not None and reaction.changes_settings)
         choice = decide(spec, work, device, 1 if still else info.frame_count, say, one_by_one)
     ctx = stages.context(choice.precision, choice.jit, video=not still, offline=spec.offline,
                          moves=None if reaction is None else reaction.moves)

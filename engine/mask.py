@@ -149,13 +149,15 @@ class Mask:
         return {"who": self.spec.who, "model": self.spec.model,
                 "coverage": round(total / frames, 4) if frames else None}
 
-    def apply(self, image: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The effect's `out` where the mask says, the camera's `image` elsewhere (uint8 HxWx3);
-        with `spec.alpha`, `out` with the mask as its alpha instead (HxWx4 RGBA)."""
+    def apply(self, image: np.ndarray, out: np.ndarray,
+              around: np.ndarray | None = None) -> np.ndarray:
+        """The effect's `out` where the mask of the camera's `image` says, `around` (by default
+        `image`) elsewhere (uint8 HxWx3); with `spec.alpha`, `out` with the mask as its alpha
+        instead (HxWx4 RGBA)."""
         alpha = self.alpha(image)
         if self.spec.alpha:
             return with_alpha(out, alpha)
-        return composite(image, out, alpha)
+        return composite(image if around is None else around, out, alpha)
 
 
 def with_alpha(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -112,12 +112,12 @@ def share(built: Built, strength: float) -> float:
 
 def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: int,
             strength: float, temporal: float | None, flow_preset: str, jit: bool, device: str,
-            preserve_color: bool, backend: str = "tf", reaction: Reaction | None = None,
-            mask: Mask | None = None) -> Processor:
+            preserve_color: bool, backend: str = "tf", reaction: Reaction | None = None
+            ) -> Processor:
     """The frame stages as one graph over batches, then the stabiliser at the working size
     (`temporal`: its weight, None for the default, 0 for off), then the enlargement; with a
     `reaction`, each frame's settings and strength follow the music (a batch of one when
-    settings move); with a `mask`, the effect shows only where it says."""
+    settings move)."""
     graph = compile_graph(built, batch, work, jit, device, backend)
     controls = built.graph_controls(strength)
     resize = Resize(frame, work, share(built, strength), preserve_color)
@@ -132,18 +132,33 @@ def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: 
     def finish(source: Frame, small: np.ndarray, out: np.ndarray) -> np.ndarray:
         if stabiliser is not None:  # what flickers is made at the working size: steady it there
             out = stabiliser(small, out)
-        return finished(reaction, mask, source, resize.enlarge(source.image, small, out))
+        return reacted(reaction, source, resize.enlarge(source.image, small, out))
 
-    return Processor(process, batch, resize.shrink, finish, weight if weight > 0 else None, mask)
+    return Processor(process, batch, resize.shrink, finish, weight if weight > 0 else None)
 
 
-def finished(reaction: Reaction | None, mask: Mask | None, source: Frame,
-             out: np.ndarray) -> np.ndarray:
-    """The finished frame at the music's strength for its time, over the camera's picture
-    where the mask keeps it (as it is without either)."""
-    if reaction is not None:
-        out = reaction.apply(source.pts, source.image, out)
-    return out if mask is None else mask.apply(source.image, out)
+def reacted(reaction: Reaction | None, source: Frame, out: np.ndarray) -> np.ndarray:
+    """The finished frame at the music's strength for its time (as it is without music)."""
+    return out if reaction is None else reaction.apply(source.pts, source.image, out)
+
+
+def masked(processor: Processor, mask: Mask, stage: Processor | None = None) -> Processor:
+    """`processor`'s effect only where `mask` says; elsewhere the camera's picture, or with a
+    `stage`, that chain's picture (both chains see each frame, one frame a call)."""
+
+    def process(frames: np.ndarray, times: np.ndarray) -> np.ndarray:
+        if stage is None:
+            return processor.process(frames, times)
+        return np.concatenate([processor.process(frames, times), stage.process(frames, times)],
+                              axis=-1)
+
+    def finish(source: Frame, small: np.ndarray, out: np.ndarray) -> np.ndarray:
+        effect = processor.finish(source, small, out[..., :3])
+        around = source.image if stage is None else stage.finish(source, small, out[..., 3:])
+        return mask.apply(source.image, effect, around)
+
+    batch = processor.batch if stage is None else 1
+    return Processor(process, batch, processor.prepare, finish, processor.temporal, mask)
 
 
 class Sequential:
@@ -188,10 +203,9 @@ def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], stre
                temporal: float | None, flow_preset: str, jit: bool, device: str,
                preserve_color: bool, checkpoint: Checkpoint | None,
                report: Callable[[str], None] | None, first: int = 0,
-               reaction: Reaction | None = None, mask: Mask | None = None) -> Processor:
+               reaction: Reaction | None = None) -> Processor:
     """The sequential branch, one frame a call (`temporal`: the blend weight, None for the
-    effect's own; `first`: the index of the first frame it sees; `reaction`, `mask`: as in
-    batched)."""
+    effect's own; `first`: the index of the first frame it sees; `reaction`: as in batched)."""
     effect = built.sequential
     graph = None if built.graph is None else compile_graph(built, 1, work, jit, device)
     weight = effect.temporal if temporal is None else temporal
@@ -207,9 +221,8 @@ def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], stre
                      report, strength if last.strength is None else last.strength, first,
                      moving)
     resize = Resize(frame, work, share(built, strength), preserve_color)
-    return Processor(run, 1, resize.shrink, lambda source, small, out: finished(
-        reaction, mask, source, resize.enlarge(source.image, small, out)),
-        weight if weight > 0 else None, mask)
+    return Processor(run, 1, resize.shrink, lambda source, small, out: reacted(
+        reaction, source, resize.enlarge(source.image, small, out)), weight if weight > 0 else None)
 
 
 def with_strength(source: np.ndarray, out: np.ndarray, strength: float) -> np.ndarray:

@@ -106,6 +106,24 @@ def test_run_paints_only_the_performer_then_only_the_stage(tmp_path: Path) -> No
             assert change[painted].mean() > 25, (who, i, change[painted].mean())
 
 
+def test_run_paints_the_performer_and_styles_the_stage(tmp_path: Path) -> None:
+    clip = crossing_clip(tmp_path / "crossing.mp4")
+    source = probe(clip, frames=True)
+    out = tmp_path / "each.mp4"
+    result = run_ok(clip, "-o", out, "--pipeline", "kernels", "--kernel", "sobel", "--mask",
+                    "person", "--stage", "style", "--style", "6", "--json")
+    assert json.loads(result.stdout)["mask"]["around"] == "style"
+    made = probe(out, frames=True)
+    assert made["count"] == FRAMES and made["times"] == source["times"]
+    for i in (0, FRAMES - 1):
+        face, stage = regions(i)
+        picture = made["images"][i]
+        black = picture.max(axis=2) < 25  # Sobel leaves much of the performer black
+        change = np.abs(picture.astype(int) - source["images"][i]).mean(axis=2)
+        assert black[face].mean() > 0.2, black[face].mean()
+        assert change[stage].mean() > 20 and black[stage].mean() < 0.15  # styled, not Sobel
+
+
 def test_run_writes_the_mask_as_alpha_in_prores_4444(tmp_path: Path) -> None:
     clip = crossing_clip(tmp_path / "crossing.mp4")
     source = probe(clip, frames=True)
@@ -229,6 +247,7 @@ def test_mask_refusals_are_one_line(tmp_path: Path) -> None:
         (["--mask", "person", "--mask-steady", "1"], "--mask-steady 1"),
         (["--mask", "person", "--ray"], "leave out --ray"),
         (["--mask", "person", "--alpha"], "cannot hold an alpha channel"),
+        (["--stage", "style"], "add --mask"),
     ]:
         result = dreamreel("run", clip, "-o", tmp_path / "out.mp4", *args)
         assert result.returncode == 2, result.stderr

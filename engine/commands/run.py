@@ -44,6 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "every frame and timestamp)")
     add_temporal_arguments(parser)
     add_mask_arguments(parser)
+    parser.add_argument("--stage", metavar="NAME[@S],...", help="with --mask: the effect shown "
+                        "where the masked one is not, instead of the camera's picture "
+                        "(--pipeline style --mask person --stage dream: the performer painted, "
+                        "the room dreaming)")
     music = parser.add_argument_group("music (settings that follow the clip's sound)")
     music.add_argument("--react", action="append", default=[], metavar="SETTING=EXPR",
                        help="a setting follows the sound, frame by frame: strength=0.4+0.6*bass, "
@@ -103,7 +107,7 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
         montage=args.montage, checkpoint=args.checkpoint, ray=cluster,
         react=tuple(args.react), bpm=args.music_bpm, react_plot=args.react_plot,
-        react_fade=args.react_fade, mask=mask_spec(args))
+        react_fade=args.react_fade, mask=mask_spec(args), stage=args.stage)
 
 
 def run(args: argparse.Namespace) -> int:
