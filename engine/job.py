@@ -199,7 +199,8 @@ def stylize(spec: RunSpec | None = None, /, *,
             with sink:
                 job = prepare(spec, info, say=say, reaction=reaction)
                 stage = None if not spec.stage else prepare(
-                    dataclasses.replace(spec, stages=spec.stage, stage=(), mask=None, react=()),
+                    dataclasses.replace(spec, stages=spec.stage, stage=(), mask=None, react=(),
+                                        batch=1),  # in step with the masked chain
                     info, say=say)
                 processor = job.processor(report=report, reaction=reaction, stage=stage)
                 frames = resample(source, spec.fps) if spec.fps else source

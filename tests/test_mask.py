@@ -110,8 +110,9 @@ def test_run_paints_the_performer_and_styles_the_stage(tmp_path: Path) -> None:
     clip = crossing_clip(tmp_path / "crossing.mp4")
     source = probe(clip, frames=True)
     out = tmp_path / "each.mp4"
+    # --batch 4: both chains still go a frame at a time, in step, whatever batch is asked
     result = run_ok(clip, "-o", out, "--pipeline", "kernels", "--kernel", "sobel", "--mask",
-                    "person", "--stage", "style", "--style", "6", "--json")
+                    "person", "--stage", "style", "--style", "6", "--batch", "4", "--json")
     assert json.loads(result.stdout)["mask"]["around"] == "style"
     made = probe(out, frames=True)
     assert made["count"] == FRAMES and made["times"] == source["times"]
