@@ -20,14 +20,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from dreamreel.engine.live.osc import OSC_PREFIX, UNIT
-from dreamreel.engine.live.params import BUTTONS, LiveState
+from dreamreel.engine.live.params import BUTTONS, MAX_CROSSFADE, SWITCHES, LiveState
 from dreamreel.engine.live.web import is_loopback, reachable_address
 from dreamreel.errors import UsageError
 
 log = logging.getLogger("dreamreel.live")
 
 READ, READ_WRITE, WRITE = 1, 3, 2  # OSCQuery ACCESS
-FLAGS = ("freeze", "osd", "blackout")
 
 
 def node(state: LiveState, name: str) -> dict[str, Any]:
@@ -42,7 +41,7 @@ def node(state: LiveState, name: str) -> dict[str, Any]:
     entry = state.entries.get(name)
     description = entry.knob.help if entry is not None else f"the show's {name}"
     out: dict[str, Any] = {"FULL_PATH": path, "ACCESS": READ_WRITE, "DESCRIPTION": description}
-    if name in FLAGS or isinstance(value, bool):
+    if name in SWITCHES or isinstance(value, bool):
         out.update(TYPE="i", VALUE=[int(bool(value))], RANGE=[{"MIN": 0, "MAX": 1}])
     elif steps:
         out.update(TYPE="s", VALUE=[str(value)], RANGE=[{"VALS": list(steps)}])
@@ -66,7 +65,7 @@ def _span(state: LiveState, name: str) -> tuple[float | None, float | None]:
     if name in ("strength", "temporal", "wet"):
         return 0.0, 1.0
     if name == "crossfade":
-        return 0.0, 30.0
+        return 0.0, MAX_CROSSFADE
     entry = state.entries.get(name)
     if entry is None:
         return None, None

@@ -36,6 +36,7 @@ TEMPO = "tempo"  # the live setting tap tempo sets
 SHOW_PARAMS = ("pipeline", "strength", "temporal", "crossfade", "freeze", "osd", "wet",
                "blackout", "mask", "stage")
 CAMERA = "camera"  # the `stage` that is the camera's own picture
+SWITCHES = ("freeze", "osd", "blackout")  # the show's on/off parameters
 MASKS = ("off", "person", "background")  # where the effect shows (engine.mask)
 
 
@@ -187,7 +188,7 @@ class LiveState:
             return self.set(name, steps[round(fraction * (len(steps) - 1))])
         if name in ("strength", "temporal", "crossfade", "wet"):  # a crossfade fader: 0..1 s
             return self.set(name, fraction)
-        if name in ("freeze", "osd", "blackout"):
+        if name in SWITCHES:
             return self.set(name, fraction >= 0.5)
         return self.set(name, self.entries[name].from_unit(fraction))
 
@@ -199,7 +200,7 @@ class LiveState:
             return steps.index(value) / max(1, len(steps) - 1) if value in steps else None
         if name in ("strength", "temporal", "crossfade", "wet"):
             return min(1.0, float(value))
-        if name in ("freeze", "osd", "blackout"):
+        if name in SWITCHES:
             return float(bool(value))
         entry = self.entries.get(name)
         return None if entry is None else entry.to_unit(value)

@@ -21,13 +21,12 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dreamreel.engine.live.params import BUTTONS, LiveState
+from dreamreel.engine.live.params import BUTTONS, SWITCHES, LiveState
 from dreamreel.errors import SettingsError, UsageError
 
 log = logging.getLogger("dreamreel.live")
 
 STATS_SECONDS = 0.5  # how often the page hears the fps and latency
-FLAGS = ("freeze", "osd", "blackout")
 
 
 def is_loopback(host: str) -> bool:
@@ -119,7 +118,7 @@ class WebControl:
                 continue
             value = self.state.value(name)
             steps = self.state.steps(name)
-            kind = ("switch" if name in FLAGS or isinstance(value, bool) else
+            kind = ("switch" if name in SWITCHES or isinstance(value, bool) else
                     "choice" if steps and len(steps) > 1 else
                     "fader" if self.state.unit(name, value) is not None else "text")
             out[name] = {"kind": kind, "value": _plain(value), "unit": self.state.unit(name, value),
