@@ -89,36 +89,38 @@ class KernelEffect:
         return tf.where(picture, coloured, tf.tile(response, [1, 1, 1, 3]))
 
     def _filter(self, x: tf.Tensor, c: dict[str, tf.Tensor]) -> tf.Tensor:
-        """x [N, H, W, C] -> the chosen kernel's picture or response map [N, H, W, C]."""
+        """x [N, H, W, C] -> the chosen kernel's picture or response map [N, H, W, C], worked
+        out on planes [N, C, H, W] (bank.correlate's layout)."""
         size, count = self.options.kernel_size, self.options.orientations
+        planes = tf.transpose(x, [0, 3, 1, 2])
 
         def blur() -> tf.Tensor:
             g = bank.gaussian_1d(size, c["sigma"])[:, None]
-            return bank.separable(x, g, g)[..., 0]
+            return bank.separable(planes, g, g)[0]
 
         def emboss() -> tf.Tensor:
-            return bank.correlate(x[..., None], bank.EMBOSS[..., None])[..., 0]
+            return bank.correlate(planes[None], bank.EMBOSS[..., None])[0]
 
         def laplacian() -> tf.Tensor:
             unit = np.eye(3, 1, -1, np.float32)  # [0, 1, 0]: no change along that axis
-            both = bank.separable(x, np.hstack([unit, bank.SECOND[:, None]]),
+            both = bank.separable(planes, np.hstack([unit, bank.SECOND[:, None]]),
                                   np.hstack([bank.SECOND[:, None], unit]))
-            return tf.reduce_sum(both, -1)
+            return both[0] + both[1]
 
         def sobel() -> tf.Tensor:
             d, s = bank.DERIVATIVE[:, None], bank.SMOOTH[:, None]
-            both = bank.separable(x, np.hstack([s, d]), np.hstack([d, s]))
-            return SOBEL_SCALE * tf.sqrt(tf.reduce_sum(tf.square(both), -1))
+            both = bank.separable(planes, np.hstack([s, d]), np.hstack([d, s]))
+            return SOBEL_SCALE * tf.sqrt(both[0] * both[0] + both[1] * both[1])
 
         def gabor(angles: tf.Tensor) -> tf.Tensor:
             columns, rows = bank.gabor_parts(size, c["sigma"], c["wavelength"], angles)
-            halves = bank.separable(x, columns, rows)
-            both = halves[..., :angles.shape[0]] + halves[..., angles.shape[0]:]
-            return GABOR_SCALE * tf.reduce_max(tf.abs(both), -1)
+            halves = bank.separable(planes, columns, rows)
+            both = halves[:angles.shape[0]] + halves[angles.shape[0]:]
+            return GABOR_SCALE * tf.reduce_max(tf.abs(both), 0)
 
         branches = [
             blur,
-            lambda: x - laplacian(),  # sharpen: the frame minus its Laplacian
+            lambda: planes - laplacian(),  # sharpen: the frame minus its Laplacian
             emboss,
             lambda: c["gain"] * sobel(),
             lambda: c["gain"] * tf.abs(laplacian()),
@@ -126,7 +128,8 @@ class KernelEffect:
             lambda: c["gain"] * gabor(bank.orientations(c["theta"], count)),
         ]
         out = tf.switch_case(tf.cast(c["kernel"], tf.int32), branches)
-        return tf.clip_by_value(tf.ensure_shape(out, x.shape), 0.0, 1.0)
+        out = tf.transpose(tf.ensure_shape(out, planes.shape), [0, 2, 3, 1])
+        return tf.clip_by_value(out, 0.0, 1.0)
 
 
 def build(options: KernelOptions, context: Context) -> KernelEffect:
