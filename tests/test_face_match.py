@@ -3,6 +3,7 @@ to match it, and the GAN's face is pasted back; everything else in the frame is 
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,6 +37,31 @@ def test_the_cascade_finds_the_astronauts_face_and_none_in_the_coffee(astronaut)
     assert face.x < NOSE[0] < face.x + face.side and face.y < NOSE[1] < face.y + face.side
     assert 70 < face.side < 160, face  # a face, not the whole portrait
     assert FaceTracker(cascade, smallest=48)(read_rgb(media("content/coffee.png"))) is None
+
+
+def test_a_show_searches_for_a_lost_face_in_the_background_and_finds_the_same_face() -> None:
+    """A live show's tracker hands the full-frame search to a thread: the frame that starts it
+    passes at once, and the face it finds, followed into later frames, is where the tracker
+    that searches in the frame itself puts it."""
+    cascade = HaarCascade(weights.load("haar_frontalface"))
+    with av.open(str(media("film/chaplin_silent.mp4"))) as clip:
+        frames = [cv2.resize(f.to_ndarray(format="rgb24")[:, 80:560], (320, 240),
+                             interpolation=cv2.INTER_AREA)
+                  for _, f in zip(range(120), clip.decode(video=0), strict=False)]
+    in_frame, show = FaceTracker(cascade), FaceTracker(cascade, background=True)
+    start = time.perf_counter()
+    assert in_frame(frames[0]) is not None  # Chaplin faces the camera from the first frame
+    searched = time.perf_counter() - start
+    start = time.perf_counter()
+    assert show(frames[0]) is None  # the search has only begun
+    assert time.perf_counter() - start < searched / 2
+    boxes = []
+    for frame in frames[1:]:
+        boxes.append((in_frame(frame), show(frame)))
+        time.sleep(1 / 30)  # a camera's pace
+    both = [(a, b) for a, b in boxes if a is not None and b is not None]
+    assert len(both) > len(frames) / 3, len(both)
+    assert np.median([np.hypot(*np.subtract(a.centre, b.centre)) for a, b in both]) < 3
 
 
 def test_the_optimised_latent_matches_the_face_better_than_its_start_and_chance(astronaut) -> None:

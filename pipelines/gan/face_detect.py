@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 GROUP_EPS = 0.2  # how far (a share of the size) two windows of one face may lie apart
+DENSE_STAGES = 3  # stages read as slices of the integral image (HaarCascade._dense)
 _CORNER_SIGN = np.array([1.0, -1.0, -1.0, 1.0])  # rectangle sum from 4 integral corners
 
 
@@ -65,15 +67,35 @@ class HaarCascade:
         corners = [top_left, top_left + w, top_left + h * stride, top_left + h * stride + w]
         return np.stack(corners, axis=-1).reshape(len(self.rects), -1).astype(np.int32)
 
+    def _dense(self, table: np.ndarray, start: int, end: int, grid: tuple[int, int],
+               step: int) -> np.ndarray:
+        """Features start..end of every window of the grid (`grid` rows and columns, `step`
+        px apart), read off the 2-D integral image `table` as strided slices: [n, end-start].
+        The first stages see nearly every window, and slices are several times cheaper than
+        gathering each window's corners."""
+        rows, cols = grid
+        out = np.zeros((end - start, rows, cols))
+
+        def corner(x: int, y: int) -> np.ndarray:
+            return table[y:y + step * (rows - 1) + 1:step, x:x + step * (cols - 1) + 1:step]
+
+        for feature, rects in zip(out, self.rects[start:end], strict=True):
+            for x, y, w, h, weight in rects.tolist():
+                x, y, w, h = int(x), int(y), int(w), int(h)
+                if weight:
+                    feature += weight * (corner(x, y) - corner(x + w, y) - corner(x, y + h)
+                                         + corner(x + w, y + h))
+        return out.reshape(end - start, -1).T
+
     def windows(self, gray: np.ndarray, step: int) -> np.ndarray:
         """(x, y) of every window of uint8 `gray` that passes all stages: int [n, 2]."""
         height, width = self.window
         rows, cols = gray.shape
         if rows < height or cols < width:
             return np.zeros((0, 2), int)
-        total, squares = cv2.integral2(gray, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
+        table, squares = cv2.integral2(gray, sdepth=cv2.CV_64F, sqdepth=cv2.CV_64F)
         stride = cols + 1
-        total, squares = total.ravel(), squares.ravel()
+        total, squares = table.ravel(), squares.ravel()
         ys, xs = np.mgrid[0:rows - height + 1:step, 0:cols - width + 1:step]
         base = (ys * stride + xs).ravel().astype(np.int32)
         # the window's spread over its inner (h-2) x (w-2) pixels, as OpenCV normalises
@@ -85,15 +107,20 @@ class HaarCascade:
         spread = area * energy - mass * mass
         spread = np.where(spread > 0, np.sqrt(np.maximum(spread, 0)), 1.0)
         corners = self._corners(stride)
-        for (start, end), needed in zip(self.stages, self.stage_threshold, strict=True):
-            sums = total.take(base[:, None, None] + corners[start:end])  # [n, k, 12]
-            values = np.einsum("nkc,kc->nk", sums, self.weights[start:end])  # the features
-            below = values < self.threshold[start:end] * spread[:, None]
+        alive = np.arange(len(base))  # which windows of the grid are still in
+        for stage, ((start, end), needed) in enumerate(zip(self.stages, self.stage_threshold,
+                                                           strict=True)):
+            if stage < DENSE_STAGES:
+                values = self._dense(table, start, end, ys.shape, step)[alive]
+            else:
+                sums = total.take(base[alive, None, None] + corners[start:end])  # [n, k, 12]
+                values = np.einsum("nkc,kc->nk", sums, self.weights[start:end])
+            below = values < self.threshold[start:end] * spread[alive, None]
             votes = np.where(below, self.leaves[start:end, 0], self.leaves[start:end, 1])
-            keep = votes.sum(axis=1) >= needed
-            base, spread = base[keep], spread[keep]
-            if not len(base):
+            alive = alive[votes.sum(axis=1) >= needed]
+            if not len(alive):
                 break
+        base = base[alive]
         return np.stack([base % stride, base // stride], axis=1)
 
     def detect(self, gray: np.ndarray, smallest: float = 0, largest: float = np.inf,
@@ -148,41 +175,61 @@ class FaceTracker:
     size around it, for faces of 0.7 to 1.4 times its size. The box moves `follow` of the way
     to the face found there, so it does not jitter; when the detector misses for up to `hold`
     frames the last box stays.
+
+    With `background` (a live show) the full search runs on its own thread and frames pass
+    meanwhile, so a lost face never stalls the show; the face it finds, in a frame a few
+    frames old, is followed into the current one by the near search.
     """
 
     def __init__(self, cascade: HaarCascade, smallest: float = 16, follow: float = 0.5,
-                 hold: int = 12, search_every: int = 4) -> None:
+                 hold: int = 12, search_every: int = 4, background: bool = False) -> None:
         self.cascade, self.follow, self.hold = cascade, follow, hold
         self.zoom = cascade.window[1] / smallest
         self.search_every = search_every
+        self._searcher = ThreadPoolExecutor(1, "face-search") if background else None
         self.reset()
 
     def reset(self) -> None:
         self.face: Face | None = None
         self.missed = 0
+        self._pending: Future | None = None  # a background full search under way
 
     def __call__(self, frame: np.ndarray) -> Face | None:
         """The face's box in uint8 RGB `frame` (HxWx3), or None."""
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if self.face is None:
+            faces = self._lost(gray)
+            if not faces:
+                return None
+            self.face, self.missed = faces[0], 0
+            if self._searcher is None:  # found in this very frame
+                return self.face
         last = self.face
-        if last is None and self.missed % self.search_every:
-            self.missed += 1
-            return None
-        faces = self._near(gray, last) if last is not None else self._anywhere(gray)
+        faces = self._near(gray, last)
         if not faces:
             self.missed += 1
             if self.missed > self.hold:
                 self.face, self.missed = None, 0
             return self.face
         self.missed = 0
-        if last is None:
-            self.face = faces[0]
-            return self.face
         new = min(faces, key=lambda f: np.hypot(*np.subtract(f.centre, last.centre)))
         a = self.follow
         self.face = Face(last.x + a * (new.x - last.x), last.y + a * (new.y - last.y),
                          last.side + a * (new.side - last.side), new.hits)
         return self.face
+
+    def _lost(self, gray: np.ndarray) -> list[Face]:
+        """Faces anywhere in the frame, when this frame's turn to search has come; with a
+        background searcher, those of the last search once it is done."""
+        if self._searcher is None:
+            self.missed += 1
+            return self._anywhere(gray) if (self.missed - 1) % self.search_every == 0 else []
+        if self._pending is None:
+            self._pending = self._searcher.submit(self._anywhere, gray)
+        if not self._pending.done():
+            return []
+        faces, self._pending = self._pending.result(), None
+        return faces
 
     def _anywhere(self, gray: np.ndarray) -> list[Face]:
         return self._search(gray, 0, 0, 0, np.inf)

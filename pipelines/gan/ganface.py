@@ -87,10 +87,11 @@ class GanFace:
     temporal = 0.0  # the warm-started latent and the smoothed box keep it steady
 
     def __init__(self, generator: DCGANGenerator, cascade: HaarCascade, options: GanFaceOptions,
-                 jit: bool = False) -> None:
+                 jit: bool = False, live: bool = False) -> None:
         self.options = options
         self.residual = not options.face_only  # pasted: only the face changes, at any size
-        self.tracker = FaceTracker(cascade, options.smallest_face)
+        # a show searches a lost face in the background; a file run finds it in its own frame
+        self.tracker = FaceTracker(cascade, options.smallest_face, background=live)
         self.matcher = LatentMatcher(generator, options.face_steps, jit)
         self.face: np.ndarray | None = None  # the last GAN face, 64x64x3 0..1
         self.reset()
@@ -145,7 +146,7 @@ class GanFace:
 def build(options: GanFaceOptions, context: Context) -> GanFace:
     generator = DCGANGenerator(context.load("dcgan_faces"))
     return GanFace(generator, HaarCascade(context.load("haar_frontalface")), options,
-                   context.jit)
+                   context.jit, context.live)
 
 
 PIPELINE = Pipeline(
