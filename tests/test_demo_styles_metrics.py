@@ -8,6 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from conftest import media
 from run_helpers import (
@@ -61,6 +63,32 @@ def test_styles_contact_sheet(tmp_path: Path) -> None:
     tiles = [image[r * 64 : (r + 1) * 64, c * 96 : (c + 1) * 96] for r in range(4) for c in range(7)]
     assert mean_abs_diff(tiles[1], tiles[2]) > 5  # style 0 and style 1 differ
     assert tiles[-1].max() == 0  # padding
+
+
+def test_a_contact_sheet_of_the_kernels_and_of_the_layers(tmp_path: Path) -> None:
+    """`--pipeline kernels` lays out every kernel (the blur tile is OpenCV's blur of the
+    source tile), `--pipeline layers` the layers a show steps through."""
+    photo = media("content/coffee.png")  # 600x400: tiles of 96x64 at --size 64
+    sheet = tmp_path / "kernels.png"
+    result = dreamreel("styles", photo, "-o", sheet, "--size", 64, "--offline", "--pipeline",
+                       "kernels")
+    assert result.returncode == 0, result.stderr
+    assert "kernels with kernel blur, sharpen, emboss, sobel, laplacian, gabor, gabor_bank" in (
+        result.stderr)
+    image = read_rgb(sheet)
+    assert image.shape == (2 * 64, 7 * 96, 3)  # the source and 7 kernels: 8 tiles
+    source, blur = image[:64, :96].astype(np.float32), image[:64, 96:192]
+    g = cv2.getGaussianKernel(15, 3.0)
+    below = np.s_[32:]  # under the tile's label
+    assert mean_abs_diff(blur[below], cv2.filter2D(source, -1, g @ g.T)[below]) < 1.0
+    assert mean_abs_diff(blur[below], source[below]) > 3  # blurred, not the source again
+    sheet = tmp_path / "layers.png"
+    result = dreamreel("styles", photo, "-o", sheet, "--size", 64, "--offline", "--pipeline",
+                       "layers")
+    assert result.returncode == 0, result.stderr
+    shown = result.stderr.split("with vgg_layer ")[1].strip().split(", ")
+    assert "block3_conv3" in shown and len(shown) >= 5, shown
+    assert read_rgb(sheet).shape[0] == -(-(1 + len(shown)) // 7) * 64
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
     dreamreel styles                                  # list the built-in and learned styles
     dreamreel styles photo.jpg -o sheet.png           # every style on one picture
+    dreamreel styles photo.jpg -o k.png --pipeline kernels   # or every kernel, every layer
     dreamreel styles learn PAINTING --name NAME       # fit a new style into the fast network
     dreamreel styles export NAME -o NAME.npz          # share it
     dreamreel styles import NAME.npz [--name OTHER]
@@ -10,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -24,11 +24,13 @@ from dreamreel.engine.graph import FrameGraph
 from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
 from dreamreel.errors import SettingsError, UsageError, WeightsError
+from dreamreel.pipelines import settings
 from dreamreel.pipelines.style.learn import LearnSettings
 from dreamreel.pipelines.style.multistyle import NORM_SHAPES, NUM_STYLES, check_norm_params
 from dreamreel.weights import learned
 
 COLUMNS = 7
+SHEETS = ("style", "kernels", "layers")  # frame effects with one setting worth laying out
 ACTIONS = ("list", "sheet", "learn", "export", "import")
 
 
@@ -48,6 +50,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     sheet.add_argument("-y", "--overwrite", action="store_true",
                        help="replace an existing contact sheet")
     sheet.add_argument("--size", type=int, default=192, help="short side of each tile (default 192)")
+    sheet.add_argument("--pipeline", default="style", choices=SHEETS,
+                       help="what the tiles step through: the styles (default), the kernels, "
+                       "the layers")
     sheet.add_argument("--offline", action="store_true", help="never download networks")
     sheet.set_defaults(handler=styles_sheet)
 
@@ -116,33 +121,46 @@ def styles_sheet(args: argparse.Namespace) -> int:
     image = stages.read_image(args.image)
     info = MediaInfo(path=args.image, kind="image", width=image.shape[1], height=image.shape[0])
     with open_sink(args.output, info, overwrite=args.overwrite) as sink:  # checks it, writes atomically
-        sheet, names = contact_sheet(image, args.size, args.offline)
+        sheet, setting, names = contact_sheet(image, args.size, args.offline, args.pipeline)
         sink.write(Frame(image=sheet, index=0, pts=0.0))
-    print(f"{args.output}: the source, then styles {', '.join(names)}", file=sys.stderr)
+    print(f"{args.output}: the source, then {args.pipeline} with {setting} "
+          f"{', '.join(names)}", file=sys.stderr)
     return 0
 
 
-def contact_sheet(image: np.ndarray, size: int, offline: bool) -> tuple[np.ndarray, list[str]]:
-    """The picture at `size` (short side), then each style (built-in, then learned), 7 tiles
-    a row; and the styles' names in order."""
+def contact_sheet(image: np.ndarray, size: int, offline: bool, pipeline: str = "style"
+                  ) -> tuple[np.ndarray, str, list[str]]:
+    """The picture at `size` (short side), then `pipeline` with each value its keys step
+    through (the styles, built-in then learned; the kernels; the layers a show compiles), 7
+    tiles a row; and that setting's name and values in order."""
     h, w = compute.working_size(*image.shape[:2], size)
     image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
     device = compute.default_device()
-    precision = compute.resolve_precision("auto", {"style"}, device)
+    precision = compute.resolve_precision("auto", {pipeline}, device)
     jit = compute.resolve_jit("auto", device)
-    built = stages.build(stages.stages("style"), stages.context(precision, jit, offline=offline))
+    built = stages.build(stages.stages(pipeline),
+                         stages.context(precision, jit, live=True, offline=offline))
     graph = FrameGraph(built.graph, 1, h, w, jit=jit, device=device)
-    names = built.graph.live_steps()["style"]
+    options = built.stages[0].options
+    entry = next(e for e in settings.entries(options) if e.knob.steps)
+    names = getattr(built.graph, "live_steps", dict)().get(entry.name) or list(entry.knob.steps)
     tiles = [image]
     for name in names:
-        mix = built.graph.controls(dataclasses.replace(built.stages[0].options, style=name))
-        tile = graph(image[np.newaxis], {"style_weights": mix["style_weights"]})[0].copy()
-        cv2.putText(tile, name, (6, 24), cv2.FONT_HERSHEY_DUPLEX, 0.8, (255, 255, 255), 2,
-                    cv2.LINE_AA)
-        tiles.append(tile)
+        controls = built.graph.controls(settings.replace(options, **{entry.name: name}))
+        tile = graph(image[np.newaxis], controls)[0].copy()
+        tiles.append(label(tile, name))
     tiles += [np.zeros_like(image)] * (-len(tiles) % COLUMNS)
     rows = [np.concatenate(tiles[i : i + COLUMNS], axis=1) for i in range(0, len(tiles), COLUMNS)]
-    return np.concatenate(rows, axis=0), names
+    return np.concatenate(rows, axis=0), entry.name, names
+
+
+def label(tile: np.ndarray, text: str) -> np.ndarray:
+    """`text` written at the tile's top left, shrunk to fit its width."""
+    (width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, 0.8, 2)
+    scale = min(0.8, 0.8 * (tile.shape[1] - 12) / width)
+    cv2.putText(tile, text, (6, 6 + round(22 * scale)), cv2.FONT_HERSHEY_DUPLEX, scale,
+                (255, 255, 255), 2 if scale > 0.5 else 1, cv2.LINE_AA)
+    return tile
 
 
 def learn_style(args: argparse.Namespace) -> int:
