@@ -78,6 +78,39 @@ def test_video_run_keeps_frames_timestamps_and_sound(tmp_path: Path) -> None:
     assert 2 < min(differences) and max(differences) < 45
 
 
+def test_a_clip_painted_by_one_network_at_four_times_its_rate(tmp_path: Path) -> None:
+    """`paint CLIP --fps 4x`: one f(x, y, t) fitted to the whole clip paints four frames for
+    each of the clip's, at its size, over its time, with its sound. Frame 4i is the network's
+    picture of source frame i (closer to it than to the clip's other frames), and the frames
+    between lie between their neighbours, not repeats of them."""
+    film = media("film/chaplin_3s.gif")  # 36 frames at 12.5 fps, 320x232, Chaplin walking
+    out = tmp_path / "film.mp4"
+    result = dreamreel("paint", film, "-o", out, "--fps", "4x", "--size", 64, "--steps", 40)
+    assert result.returncode == 0, result.stderr
+    source, painted = probe(film, frames=True), probe(out, frames=True)
+    assert painted["size"] == source["size"] == (320, 232)
+    assert painted["times"] == pytest.approx([k / 50 for k in range(144)], abs=1e-3)
+    frames, shown = source["images"], painted["images"]
+    own = [psnr(shown[4 * i], frames[i]) for i in range(36)]
+    other = [psnr(shown[4 * i], frames[(i + 18) % 36]) for i in range(36)]
+    assert np.mean(own) > np.mean(other) + 1.0, (np.mean(own), np.mean(other))
+    between = [mean_abs_diff(shown[4 * i + 2], (shown[4 * i].astype(np.float32)
+                                                + shown[4 * i + 4]) / 2) for i in range(35)]
+    apart = [mean_abs_diff(shown[4 * i], shown[4 * i + 4]) for i in range(35)]
+    steps = [mean_abs_diff(shown[4 * i + 2], shown[4 * i]) for i in range(35)]
+    assert np.median(between) < np.median(apart) and np.median(steps) > 0.05 * np.median(apart)
+    # the sound and the trim: half a second of a clip with AAC
+    clip = media("audio/bbb_14s-19s_h264_aac.mp4")
+    out = tmp_path / "sound.mp4"
+    result = dreamreel("paint", clip, "-o", out, "--fps", "2x", "--duration", 0.5, "--size",
+                       32, "--steps", 4, "--width", 16, "--quiet")
+    assert result.returncode == 0, result.stderr
+    painted = probe(out)
+    assert painted["size"] == (1280, 720) and painted["count"] == 24
+    assert painted["audio_codec"] == "aac"
+    assert painted["audio_seconds"] == pytest.approx(0.5, abs=0.1)
+
+
 def film_frames(count: int, size: tuple[int, int]) -> list[np.ndarray]:
     """The first `count` frames of the silent film, side bars cropped, shrunk to `size`."""
     with av.open(str(media("film/chaplin_silent.mp4"))) as container:
@@ -132,6 +165,7 @@ def test_a_frame_renders_the_same_every_time() -> None:
      "steps 0 is not within 1..100000"),
     (("paint", "content/coffee.png", "--per-frame"), "--per-frame is for video runs"),
     (("paint", "content/coffee.png", "--frames", "0"), "--frames must be at least 1"),
+    (("paint", "content/coffee.png", "--fps", "4x"), "--fps 4x is a multiple of a clip's rate"),
 ])
 def test_bad_settings_exit_2_in_one_line(tmp_path: Path, args: tuple[str, ...],
                                          expected: str) -> None:
@@ -144,11 +178,13 @@ def test_bad_settings_exit_2_in_one_line(tmp_path: Path, args: tuple[str, ...],
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["paint", "generate"])
-def test_a_frame_rate_of_nothing_is_refused_in_one_line(tmp_path: Path, command: str) -> None:
-    photo = (media("content/coffee.png"),) if command == "paint" else ()
-    result = dreamreel(command, *photo, "-o", tmp_path / "out.mp4", "--fps", "1/0", "--offline")
+@pytest.mark.parametrize("command, rate", [("paint", "1/0"), ("paint", "0x"),
+                                           ("generate", "1/0")])
+def test_a_frame_rate_of_nothing_is_refused_in_one_line(tmp_path: Path, command: str,
+                                                        rate: str) -> None:
+    clip = (media("film/chaplin_3s.gif"),) if command == "paint" else ()
+    result = dreamreel(command, *clip, "-o", tmp_path / "out.mp4", "--fps", rate, "--offline")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [result.stderr.strip()]
-    assert "invalid frame rate value: '1/0'" in result.stderr
+    assert "invalid frame rate" in result.stderr and f"value: '{rate}'" in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -4,6 +4,8 @@ The pixel's position, in 0..1 across the picture, goes in as itself and as Fouri
 (sin and cos of 2 pi times random frequencies, Tancik et al. 2020): without them a small
 network can only paint soft blobs; the spread of the frequencies (`detail`, cycles across the
 picture) sets how fine a detail it can learn. Hidden layers are ReLU, the output a sigmoid.
+With a third coordinate, the time across a clip, the same network is f(x, y, t): one fit of
+a whole clip that paints it at any moment.
 
 All state is in tf.Variables (weights, Adam's moments, its step count), so one compiled Adam
 step per picture size serves every frame, and warm starting a frame is doing nothing at all.
@@ -20,23 +22,30 @@ BETAS = (0.9, 0.999)
 BATCH = 4096  # pixels a step learns from, drawn at random: a step costs the same at any size
 
 
-def grid(height: int, width: int) -> tf.Tensor:
+def grid(height: int, width: int, time: float | None = None) -> tf.Tensor:
     """The pixel centres of a height x width picture as [height * width, 2] (y, x) in 0..1, row
-    major; the same positions at any size, so a fit at one size renders at another."""
+    major, or [.., 3] (y, x, t) at `time` in 0..1; the same positions at any size, so a fit at
+    one size renders at another."""
     ys = (np.arange(height, dtype=np.float32) + 0.5) / height
     xs = (np.arange(width, dtype=np.float32) + 0.5) / width
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    return tf.constant(np.stack([yy.ravel(), xx.ravel()], axis=1))
+    planes = [yy.ravel(), xx.ravel()] + ([] if time is None else [np.full(yy.size, time)])
+    return tf.constant(np.stack(planes, axis=1).astype(np.float32))
 
 
 class CoordinateNet:
     """The network, its Adam state, and the compiled step and render (see the module
     docstring). Everything random comes from `seed`: the same seed, the same painting."""
 
-    def __init__(self, detail: float, width: int, seed: int = 0, jit: bool = False) -> None:
+    def __init__(self, detail: float, width: int, seed: int = 0, jit: bool = False,
+                 time_detail: float | None = None) -> None:
+        """`time_detail` (cycles across the clip) adds the time coordinate: coords are then
+        (y, x, t)."""
         rng = np.random.default_rng(seed)
-        self.frequencies = tf.constant(rng.normal(0.0, detail, (2, FEATURES)).astype(np.float32))
-        sizes = [2 + 2 * FEATURES, *[width] * DEPTH, 3]
+        spreads = [detail, detail] + ([] if time_detail is None else [time_detail])
+        frequencies = rng.normal(0.0, 1.0, (len(spreads), FEATURES)) * np.array(spreads)[:, None]
+        self.frequencies = tf.constant(frequencies.astype(np.float32))
+        sizes = [len(spreads) + 2 * FEATURES, *[width] * DEPTH, 3]
         self.initial = []
         for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
             bound = np.sqrt(6.0 / n_in)  # He uniform, for ReLU
@@ -57,7 +66,7 @@ class CoordinateNet:
         self.step_count.assign(0.0)
 
     def _render(self, coords: tf.Tensor) -> tf.Tensor:
-        """coords [P, 2] (y, x) in 0..1 -> colours [P, 3] in 0..1."""
+        """coords [P, 2] (y, x) or [P, 3] (y, x, t) in 0..1 -> colours [P, 3] in 0..1."""
         angles = 2.0 * np.pi * tf.matmul(coords, self.frequencies)
         x = tf.concat([coords, tf.sin(angles), tf.cos(angles)], axis=1)
         last = len(self.weights) - 2
