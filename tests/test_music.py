@@ -18,7 +18,7 @@ from music_helpers import clicks, mux
 from run_helpers import FAST, dreamreel, probe
 
 from dreamreel.engine.music import audio, features, react
-from dreamreel.engine.music.reaction import live_settings
+from dreamreel.engine.music.reaction import Record, live_settings
 from dreamreel.engine.stages import stages
 
 RATE = audio.RATE
@@ -105,6 +105,18 @@ def _change_from_input(output: Path, clip: Path) -> tuple[np.ndarray, np.ndarray
     images = made["images"].astype(np.float32)
     change = np.abs(images - given["images"][: len(images)]).mean(axis=(1, 2, 3))
     return np.array(made["times"]), change
+
+
+def test_a_long_runs_record_is_an_even_sample_of_bounded_size() -> None:
+    """The per-frame record behind the summary and the plot: 100,000 frames kept as at most
+    1,000 rows, evenly spaced from the first frame to the end."""
+    record = Record(rows=1000)
+    for frame in range(100_000):
+        record.add((frame / 24, 0.5, ()))
+    times = np.array([row[0] for row in record]) * 24
+    assert 500 <= len(times) < 1000
+    assert times[0] == 0 and times[-1] > 100_000 - 2 * record.every
+    assert set(np.diff(times)) == {record.every}
 
 
 def test_a_music_video_pulses_with_its_own_bass(tmp_path: Path) -> None:

@@ -2,14 +2,15 @@
 setting values, controls and strength by its timestamp, and a record of what came out.
 
 The record (per frame: time, the mapped values, and the stylisation amount: the mean change
-from the input, 0..1) feeds the JSON summary's correlations and `--react-plot`.
+from the input, 0..1) feeds the JSON summary's correlations and `--react-plot`. It keeps an
+even sample of at most RECORD_ROWS frames, so a two-hour film costs no more memory than a clip.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,31 @@ from dreamreel.engine.music import audio, features, plot, react
 from dreamreel.engine.stages import Built, StageSpec
 from dreamreel.errors import SettingsError, UsageError
 from dreamreel.pipelines import registry, settings
+
+RECORD_ROWS = 20_000  # frames the record keeps (an even sample past that)
+
+
+class Record:
+    """Rows noted frame by frame, thinned to at most `rows`: when full, every other row goes
+    and from then on every other frame is noted (then every fourth, ...), so what is kept is
+    always an even sample of the whole run, its first frame included."""
+
+    def __init__(self, rows: int = RECORD_ROWS) -> None:
+        self.rows, self.every, self.seen = rows, 1, 0
+        self._kept: list[tuple[float, float, tuple[Any, ...]]] = []
+
+    def add(self, row: tuple[float, float, tuple[Any, ...]]) -> None:
+        if self.seen % self.every == 0:
+            self._kept.append(row)
+            if len(self._kept) >= self.rows:
+                self._kept, self.every = self._kept[::2], self.every * 2
+        self.seen += 1
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __iter__(self) -> Iterator[tuple[float, float, tuple[Any, ...]]]:
+        return iter(self._kept)
 
 
 def live_settings(stages: tuple[StageSpec, ...]) -> dict[str, tuple[settings.Entry, tuple[str, ...]]]:
@@ -43,7 +69,7 @@ class Reaction:
     stages: tuple[StageSpec, ...]
     owners: dict[str, tuple[str, ...]]  # setting -> the stages it changes
     fade: float = 0.0  # beats over which a value stepped on a beat or bar crosses over
-    record: list[tuple[float, float, tuple[Any, ...]]] = field(default_factory=list)
+    record: Record = field(default_factory=Record)
 
     @property
     def moves(self) -> dict[str, tuple[Any, ...]]:
@@ -120,7 +146,7 @@ class Reaction:
         if amount < 1.0:  # OpenCV's saturating uint8 arithmetic: 4 ms a 720p frame, not 30
             out = cv2.addWeighted(out, amount, image, 1.0 - amount, 0.0)
         change = float(np.mean(cv2.mean(cv2.absdiff(out, image))[:3])) / 255.0
-        self.record.append((t, change, tuple(values[m.setting] for m in self.mappings)))
+        self.record.add((t, change, tuple(values[m.setting] for m in self.mappings)))
         return out
 
     def summary(self) -> dict[str, Any]:
