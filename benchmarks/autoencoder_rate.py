@@ -29,7 +29,8 @@ import numpy as np  # noqa: E402
 
 from dreamreel.engine import compute, stages  # noqa: E402
 from dreamreel.engine.bench.measure import machine  # noqa: E402
-from dreamreel.engine.job import RunSpec, sample_frames, stylize  # noqa: E402
+from dreamreel.engine.job import stylize  # noqa: E402
+from dreamreel.engine.learning import sample_frames  # noqa: E402
 from dreamreel.engine.sources import open_source  # noqa: E402
 from dreamreel.pipelines.autoencoder.pipeline import (  # noqa: E402
     AutoencoderOptions,
@@ -60,9 +61,8 @@ def main() -> None:
     with open_source(CLIP) as source:
         info = source.info
     work = compute.working_size(info.height, info.width, None)
-    spec = RunSpec.make(CLIP, "unused.mp4", "autoencoder")
     began = time.perf_counter()
-    frames = sample_frames(spec, info, work)
+    frames = sample_frames(CLIP, work)
     sampling = time.perf_counter() - began
 
     rows = []

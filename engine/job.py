@@ -21,9 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from dreamreel.engine import compute, processing, stages, tuning
+from dreamreel.engine import compute, learning, processing, stages, tuning
 from dreamreel.engine.checkpoint import Checkpoint, fingerprint
 from dreamreel.engine.cluster import ClusterOptions
 from dreamreel.engine.mask import Mask, MaskSpec
@@ -39,7 +37,6 @@ from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.engine.timing import resample
 from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry
-from dreamreel.pipelines.base import Chain
 from dreamreel.pipelines.style.effects import style_terms
 from dreamreel.weights import learned
 
@@ -289,41 +286,8 @@ def prepare(spec: RunSpec, info: MediaInfo, choice: tuning.Choice | None = None,
     built = stages.build(spec.stages, ctx)
     if reaction is not None:
         reaction.check(built)
-    learn_from_clip(built, spec, info, work, say)
+    learning.teach(built, spec.input, work, spec.start, spec.duration, say)
     return Prepared(spec, info, choice, device, built, work)
-
-
-LEARN_FRAMES = 64  # frames at most that an effect learning from the clip is handed
-
-
-def learn_from_clip(built: stages.Built, spec: RunSpec, info: MediaInfo, work: tuple[int, int],
-                    say: Callable[[str], None] | None = None) -> None:
-    """Hand every effect of the chain that has `learn(frames, say)` a sample of the job's
-    frames (see pipelines/base.py) before the first frame is processed."""
-    graph = built.graph
-    parts = graph.effects if isinstance(graph, Chain) else [graph]
-    learners = [e for e in (*parts, built.sequential) if e is not None and hasattr(e, "learn")]
-    if learners:
-        frames = sample_frames(spec, info, work)
-        for effect in learners:
-            effect.learn(frames, say or (lambda line: None))
-
-
-def sample_frames(spec: RunSpec, info: MediaInfo, work: tuple[int, int],
-                  count: int = LEARN_FRAMES) -> np.ndarray:
-    """Up to `count` frames spread evenly over the job's part of the input, at the working
-    size (uint8 [N, h, w, 3]); at most twice that many are held while the input is read."""
-    shrink = processing.Resize((info.height, info.width), work).shrink
-    kept: list[np.ndarray] = []
-    step = 1
-    with open_source(spec.input, start=spec.start, duration=spec.duration) as source:
-        for frame in source:
-            if frame.index % step == 0:
-                kept.append(shrink(frame.image))
-                if len(kept) == 2 * count:  # keep every other one, and take half as many
-                    kept, step = kept[::2], step * 2
-    picks = np.linspace(0, len(kept) - 1, min(count, len(kept))).round().astype(int)
-    return np.stack([kept[i] for i in picks])
 
 
 # Tuning takes seconds (a trace and a few timed calls per candidate), so it runs when a job

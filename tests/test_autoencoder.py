@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import media
 from run_helpers import dreamreel, mean_abs_diff, probe, run_ok
 
 from dreamreel.engine import stages
-from dreamreel.engine.job import RunSpec, sample_frames
+from dreamreel.engine.learning import sample_frames
 from dreamreel.engine.media import MediaInfo
 from dreamreel.engine.sources import open_source
 from dreamreel.pipelines.autoencoder.pipeline import (
@@ -45,7 +46,7 @@ def film() -> tuple[np.ndarray, MediaInfo]:
     clip = media("film/chaplin_silent.mp4")
     with open_source(clip) as source:
         info = source.info
-    frames = sample_frames(RunSpec.make(clip, "unused.mp4", "autoencoder"), info, (180, 320), 16)
+    frames = sample_frames(clip, (180, 320), 16)
     return frames, info
 
 
@@ -65,8 +66,7 @@ def test_the_engine_samples_frames_spread_over_the_whole_clip(film) -> None:
     assert info.frame_count == 241
     assert frames.shape == (16, 180, 320, 3) and frames.dtype == np.uint8
     # the first frame of the film is among them, and no two are the same
-    assert np.array_equal(frames[0], sample_frames(
-        RunSpec.make(info.path, "unused.mp4", "autoencoder", duration=0.04), info, (180, 320))[0])
+    assert np.array_equal(frames[0], sample_frames(info.path, (180, 320), duration=0.04)[0])
     assert np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3)).min() > 0
 
 
@@ -131,3 +131,31 @@ def test_bad_settings_exit_2_with_one_line(tmp_path: Path, setting, message) -> 
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_live_show_draws_the_camera_through_a_network_learned_from_a_clip(
+        tmp_path: Path) -> None:
+    """`live --pipeline autoencoder --learn-from CLIP`: the network learns the clip before the
+    show, then redraws every camera frame through its bottleneck: the camera's picture, far
+    softer. Without a clip to learn from, the show is refused in one line."""
+    film = media("film/chaplin_silent.mp4")
+    refused = dreamreel("live", "--source", film, "--no-preview", "--duration", 1,
+                        "--pipeline", "autoencoder", "--offline")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "--learn-from CLIP" in refused.stderr
+    record = tmp_path / "show.mp4"
+    result = dreamreel("live", "--source", film, "--no-preview", "--duration", 3, "--size", 120,
+                       "--pipeline", "autoencoder", "--learn-from", film, "--record", record,
+                       "--resolution", 32, "--train-steps", 60, "--offline")
+    assert result.returncode == 0, result.stderr
+    assert "autoencoder: learning" in result.stderr
+    shown, camera = probe(record, frames=True)["images"], probe(film, frames=True)["images"]
+    assert len(shown) >= 10 and shown[0].shape == camera[0].shape
+
+    def sharpness(frame: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+    assert np.median([sharpness(f) for f in shown]) < 0.3 * np.median(
+        [sharpness(f) for f in camera[:90]])
+    likeness = [max(psnr(f / 255.0, c / 255.0) for c in camera[:100:2]) for f in shown[::10]]
+    assert min(likeness) > 15, likeness

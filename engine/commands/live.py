@@ -57,6 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="pipelines to switch between live, all compiled up front: a file with one "
                       "pipeline spec per line (# comments), or specs separated by ';' "
                       "(default: just --pipeline)")
+    show.add_argument("--learn-from", type=Path, metavar="CLIP",
+                      help="the clip an effect that learns (autoencoder) learns from before the "
+                      "show; cached, so the next show with the same clip and settings starts "
+                      "at once")
     show.add_argument("--crossfade", type=float, default=0.5, metavar="SEC",
                       help="fade style and pipeline changes over this many seconds (default 0.5)")
     show.add_argument("--temporal", type=float, default=0.0, metavar="W",
@@ -317,7 +321,8 @@ def live(args: argparse.Namespace) -> int:
         began = time.perf_counter()
         programs = compile_programs(specs, values, height, width, sizes, device, args.jit,
                                     args.precision, args.backend, args.preserve_color,
-                                    args.offline, lambda line: print(line, file=sys.stderr))
+                                    args.offline, lambda line: print(line, file=sys.stderr),
+                                    learn_from=args.learn_from)
         compile_seconds = time.perf_counter() - began
         print(f"dreamreel: compiled {len(specs)} pipeline(s) x {len(sizes)} size(s) "
               f"({', '.join(map(str, sizes))} px) in {compile_seconds:.1f} s", file=sys.stderr)

@@ -21,17 +21,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.engine import stages, tuning
+from dreamreel.engine import learning, stages, tuning
 from dreamreel.engine.compute import working_size
 from dreamreel.engine.processing import Resize, compile_graph, with_strength
 from dreamreel.engine.stages import Built, StageSpec
 from dreamreel.engine.temporal import Stabiliser
+from dreamreel.errors import UsageError
 from dreamreel.pipelines import settings
 from dreamreel.pipelines.base import Chain
 
@@ -142,13 +144,16 @@ class Program:
         return resize.enlarge(image, small, out)
 
     def _sequential(self, image: np.ndarray, rung: int, inputs: Inputs) -> np.ndarray:
-        """At the rung's size, carried from the last frame, its change added to the frame."""
+        """At the rung's size, carried from the last frame; a residual effect's change is
+        added to the full-size frame, any other's picture replaces what its strength takes."""
         effect = self.built.sequential
-        resize = Resize(self.frame_shape, self.sizes[rung], 1.0)
+        strength = self._strength(self.chain[-1], inputs)
+        resize = Resize(self.frame_shape, self.sizes[rung],
+                        1.0 if effect.residual else 1.0 - strength)
         small = resize.shrink(image)
         guide = self.stabiliser.guide(small)
         out = effect(small, guide, self._index, inputs.controls[self.chain[-1].name])
-        out = with_strength(small, out, self._strength(self.chain[-1], inputs))
+        out = with_strength(small, out, strength)
         self.stabiliser.weight = inputs.temporal
         out = self.stabiliser.blend(out, guide)
         self.stabiliser.commit(small, out)
@@ -179,13 +184,15 @@ def parse_spec(spec: str, values: dict[str, Any] | None = None) -> tuple[StageSp
 def compile_programs(specs: list[str], values: dict[str, Any], height: int, width: int,
                      sizes: list[int], device: str, jit: str = "auto", precision: str = "auto",
                      backend: str = "auto", preserve_color: bool = False, offline: bool = False,
-                     say: Callable[[str], None] | None = None) -> dict[str, Program]:
+                     say: Callable[[str], None] | None = None, learn_from: Path | None = None
+                     ) -> dict[str, Program]:
     """Build and trace every setlist entry at every working size for frames of height x width.
 
     `values`: the settings given on the command line, by name (each stage takes its own;
     live defaults fill the rest). What `auto` leaves open is measured for each entry at the
     largest working size, once per machine (`dreamreel tune`). Tracing takes seconds per
-    graph on a CPU, all before the show starts.
+    graph on a CPU, all before the show starts. An effect that learns from a clip learns
+    from `learn_from` first.
     """
     work_sizes = [working_size(height, width, side) for side in sizes]
     # Each FrameGraph traces its own tf.function of the same method, which TensorFlow would
@@ -206,7 +213,13 @@ def compile_programs(specs: list[str], values: dict[str, Any], height: int, widt
             ctx = stages.context(choice.precision, choice.jit, video=True, live=True,
                                  offline=offline)
             # the faces' generator: XLA unless --jit off, 2.4x faster even on a CPU
-            program = Program(spec, chain, stages.build(chain, ctx), (height, width), work_sizes,
+            built = stages.build(chain, ctx)
+            if learning.learners(built):
+                if learn_from is None:
+                    raise UsageError(f"{spec}: learns from a clip before the show; give one "
+                                     "with --learn-from CLIP")
+                learning.teach(built, learn_from, work_sizes[0], say=say)
+            program = Program(spec, chain, built, (height, width), work_sizes,
                               device, choice, preserve_color, source_jit=jit != "off")
             program.warm_up()
             programs[spec] = program

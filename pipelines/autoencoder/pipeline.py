@@ -190,7 +190,6 @@ PIPELINE = Pipeline(
     settings=AutoencoderOptions,
     build=build,
     place="last",
-    live=False,
     learns=True,
     precisions=("float32",),
 )
