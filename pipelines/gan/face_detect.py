@@ -178,7 +178,9 @@ class FaceTracker:
 
     With `background` (a live show) the full search runs on its own thread and frames pass
     meanwhile, so a lost face never stalls the show; the face it finds, in a frame a few
-    frames old, is followed into the current one by the near search.
+    frames old, is followed into the current one by the near search. A search that finds
+    nothing is followed by the next `search_every` frames later, so the show keeps most of a
+    core; a reset (a cut) cancels a search not yet begun.
     """
 
     def __init__(self, cascade: HaarCascade, smallest: float = 16, follow: float = 0.5,
@@ -187,12 +189,15 @@ class FaceTracker:
         self.zoom = cascade.window[1] / smallest
         self.search_every = search_every
         self._searcher = ThreadPoolExecutor(1, "face-search") if background else None
+        self._pending: Future | None = None  # a background full search under way
         self.reset()
 
     def reset(self) -> None:
         self.face: Face | None = None
         self.missed = 0
-        self._pending: Future | None = None  # a background full search under way
+        if self._pending is not None:
+            self._pending.cancel()  # one that has begun runs out, unheard
+            self._pending = None
 
     def __call__(self, frame: np.ndarray) -> Face | None:
         """The face's box in uint8 RGB `frame` (HxWx3), or None."""
@@ -221,15 +226,18 @@ class FaceTracker:
     def _lost(self, gray: np.ndarray) -> list[Face]:
         """Faces anywhere in the frame, when this frame's turn to search has come; with a
         background searcher, those of the last search once it is done."""
-        if self._searcher is None:
-            self.missed += 1
-            return self._anywhere(gray) if (self.missed - 1) % self.search_every == 0 else []
-        if self._pending is None:
-            self._pending = self._searcher.submit(self._anywhere, gray)
-        if not self._pending.done():
+        if self._pending is not None:
+            if not self._pending.done():
+                return []
+            faces, self._pending = self._pending.result(), None
+            return faces
+        self.missed += 1
+        if (self.missed - 1) % self.search_every:
             return []
-        faces, self._pending = self._pending.result(), None
-        return faces
+        if self._searcher is None:
+            return self._anywhere(gray)
+        self._pending = self._searcher.submit(self._anywhere, gray)
+        return []
 
     def _anywhere(self, gray: np.ndarray) -> list[Face]:
         return self._search(gray, 0, 0, 0, np.inf)
