@@ -15,6 +15,7 @@ being the network's own. The clip's size, duration and sound are kept.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -101,9 +102,13 @@ def paint(args: argparse.Namespace) -> int:
         raise UsageError("--fps must be positive")
     jit = compute.resolve_jit(args.jit, compute.default_device())
     with open_source(args.image, duration=args.duration) as source:
-        if source.info.kind != "image":
-            return paint_clip(args, source, values, jit)
-        photo = next(iter(source)).image
+        if source.info.kind == "image":
+            return paint_photo(args, next(iter(source)).image, values, jit)
+        return paint_clip(args, source, values, jit)
+
+
+def paint_photo(args: argparse.Namespace, photo: np.ndarray, values: dict, jit: bool) -> int:
+    """The fitting of one photo as a video, --steps between frames (or only its end)."""
     if isinstance(args.fps, str):
         raise UsageError(f"--fps {args.fps} is a multiple of a clip's rate; {args.image} is a "
                          "photo (give a rate: --fps 25)")
@@ -144,36 +149,42 @@ def paint(args: argparse.Namespace) -> int:
 
 
 def paint_clip(args: argparse.Namespace, source: Source, values: dict, jit: bool) -> int:
-    """One network f(x, y, t) fitted to every frame of the clip, rendered at --fps."""
+    """One network f(x, y, t) fitted to every frame of the clip at its own time (timestamps,
+    not frame numbers: a GIF's delays, a phone's varying rate), rendered at --fps."""
     info = source.info
-    if args.output.suffix.lower() in IMAGE_EXTENSIONS:
-        raise UsageError(f"{args.output}: a clip paints a video (.mp4 .webm .gif or a folder/)")
     height, width = compute.working_size(info.height, info.width, args.size)
-    frames = []
+    clip_fps = info.fps or Fraction(25)
+    frames, starts, ends, first = [], [], [], None
     for frame in source:
+        first = frame.image if first is None else first
         frames.append(cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_AREA))
+        if starts:
+            ends[-1] = frame.pts
+        starts.append(frame.pts)
+        ends.append(frame.pts + (frame.duration or float(1 / clip_fps)))
         if len(frames) * width * height > CLIP_PIXELS:
             raise UsageError(f"{args.image}: over {CLIP_PIXELS // 1_000_000}M pixels at "
                              f"{width}x{height}, more than one network holds; a smaller --size "
                              "or a shorter clip")
-    count = len(frames)
-    if count < 2:
-        raise UsageError(f"{args.image}: one frame; paint a photo without --fps multiples")
-    clip_fps = info.fps or Fraction(25)
+    if len(frames) == 1:  # a still GIF: a photo after all
+        return paint_photo(args, first, values, jit)
+    if args.output.suffix.lower() in IMAGE_EXTENSIONS:
+        raise UsageError(f"{args.output}: a clip paints a video (.mp4 .webm .gif or a folder/)")
+    seconds = ends[-1] - starts[0]
+    centres = [((a + b) / 2 - starts[0]) / seconds for a, b in zip(starts, ends, strict=True)]
     fps = (clip_fps * Fraction(args.fps[:-1]) if isinstance(args.fps, str)
            else args.fps or clip_fps)
-    seconds = count / clip_fps
     options = stages.options("painting", {"steps": CLIP_STEPS_PER_FRAME, "width": CLIP_WIDTH,
                                           **values})
     net = CoordinateNet(options.detail, options.width, options.seed, jit=jit,
                         time_detail=args.time_detail if args.time_detail is not None
-                        else CLIP_TIME_DETAIL * float(seconds))
-    coords = tf.concat([grid(height, width, (i + 0.5) / count) for i in range(count)], axis=0)
+                        else CLIP_TIME_DETAIL * seconds)
+    coords = tf.concat([grid(height, width, t) for t in centres], axis=0)
     target = tf.constant(np.stack(frames).reshape(-1, 3).astype(np.float32) / 255.0)
-    steps = options.steps * count
+    steps = options.steps * len(frames)
     out_count = max(1, round(seconds * fps))
-    out = MediaInfo(path=args.image, kind="video", width=info.width, height=info.height,
-                    fps=fps, frame_count=out_count)
+    out = dataclasses.replace(info, fps=fps, frame_count=out_count, duration=seconds,
+                              time_base=None)
     time_base = 1 / fps
     with open_sink(args.output, out, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
                    audio_from=info if info.has_audio else None,
@@ -187,12 +198,15 @@ def paint_clip(args: argparse.Namespace, source: Source, values: dict, jit: bool
             progress(min(steps, done + 100))
         progress.close()
         for index in range(out_count):  # painted at the working size, shown at the clip's
-            moment = (float(index * clip_fps / fps) + 0.5) / count
+            # output frame k shows the moment the clip's frame at k/fps shows (its centre),
+            # never past the first or last frame the network learnt
+            moment = (index / float(fps) + (ends[0] - starts[0]) / 2) / seconds
+            moment = min(max(moment, centres[0]), centres[-1])
             picture = cv2.resize(net.picture(grid(height, width, moment), height, width),
                                  (info.width, info.height), interpolation=cv2.INTER_CUBIC)
             sink.write(Frame(image=picture, index=index, pts=float(index * time_base),
                              duration=float(time_base), pts_ticks=index, time_base=time_base))
     if not args.quiet:
-        print(f"{args.output}: {out_count} frames at {float(fps):g} fps from {count}, {steps} "
-              f"steps, loss {loss:.4f}", file=sys.stderr)
+        print(f"{args.output}: {out_count} frames at {float(fps):g} fps from {len(frames)}, "
+              f"{steps} steps, loss {loss:.4f}", file=sys.stderr)
     return 0
