@@ -28,7 +28,7 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 FPS = 12.5  # the clip's own rate, as PyAV gives it: 4x paints at 50 fps
 RESULTS = Path(__file__).resolve().parent / "results" / "paint_clip.json"
 SETTINGS = {
-    "defaults (time detail 0.5 a second: 1.44)": [],
+    "defaults (time detail 0.5 a second: 1.5)": [],
     "--time-detail 4": ["--time-detail", "4"],
     "--time-detail 11.5": ["--time-detail", "11.5"],
     "--width 256 --learning-rate 0.002 --time-detail 2": [
