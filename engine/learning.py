@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from dreamreel.engine import processing, stages
+from dreamreel.engine.sampling import EvenSample
 from dreamreel.engine.sources import open_source
 from dreamreel.pipelines.base import Chain
 
@@ -39,14 +40,11 @@ def sample_frames(clip: Path, work: tuple[int, int], count: int = LEARN_FRAMES,
     """Up to `count` frames spread evenly over the clip's part from `start` for `duration`,
     at the working size (uint8 [N, h, w, 3]); at most twice that many are held while it is
     read."""
-    kept: list[np.ndarray] = []
-    step = 1
+    sample: EvenSample[np.ndarray] = EvenSample(2 * count)
     with open_source(clip, start=start, duration=duration) as source:
         shrink = processing.Resize((source.info.height, source.info.width), work).shrink
         for frame in source:
-            if frame.index % step == 0:
-                kept.append(shrink(frame.image))
-                if len(kept) == 2 * count:  # keep every other one, and take half as many
-                    kept, step = kept[::2], step * 2
+            sample.offer(lambda image=frame.image: shrink(image))
+    kept = sample.items
     picks = np.linspace(0, len(kept) - 1, min(count, len(kept))).round().astype(int)
     return np.stack([kept[i] for i in picks])

@@ -18,7 +18,8 @@ from music_helpers import clicks, mux
 from run_helpers import FAST, dreamreel, probe
 
 from dreamreel.engine.music import audio, features, react
-from dreamreel.engine.music.reaction import Record, live_settings
+from dreamreel.engine.music.reaction import live_settings
+from dreamreel.engine.sampling import EvenSample
 from dreamreel.engine.stages import stages
 
 RATE = audio.RATE
@@ -110,9 +111,9 @@ def _change_from_input(output: Path, clip: Path) -> tuple[np.ndarray, np.ndarray
 def test_a_long_runs_record_is_an_even_sample_of_bounded_size() -> None:
     """The per-frame record behind the summary and the plot: 100,000 frames kept as at most
     1,000 rows, evenly spaced from the first frame to the end."""
-    record = Record(rows=1000)
+    record = EvenSample(1000)
     for frame in range(100_000):
-        record.add((frame / 24, 0.5, ()))
+        record.offer(lambda frame=frame: (frame / 24, 0.5, ()))
     times = np.array([row[0] for row in record]) * 24
     assert 500 <= len(times) < 1000
     assert times[0] == 0 and times[-1] > 100_000 - 2 * record.every

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,34 +20,12 @@ import numpy as np
 
 from dreamreel.engine.media import MediaInfo
 from dreamreel.engine.music import audio, features, plot, react
+from dreamreel.engine.sampling import EvenSample
 from dreamreel.engine.stages import Built, StageSpec
 from dreamreel.errors import SettingsError, UsageError
 from dreamreel.pipelines import registry, settings
 
 RECORD_ROWS = 20_000  # frames the record keeps (an even sample past that)
-
-
-class Record:
-    """Rows noted frame by frame, thinned to at most `rows`: when full, every other row goes
-    and from then on every other frame is noted (then every fourth, ...), so what is kept is
-    always an even sample of the whole run, its first frame included."""
-
-    def __init__(self, rows: int = RECORD_ROWS) -> None:
-        self.rows, self.every, self.seen = rows, 1, 0
-        self._kept: list[tuple[float, float, tuple[Any, ...]]] = []
-
-    def add(self, row: tuple[float, float, tuple[Any, ...]]) -> None:
-        if self.seen % self.every == 0:
-            self._kept.append(row)
-            if len(self._kept) >= self.rows:
-                self._kept, self.every = self._kept[::2], self.every * 2
-        self.seen += 1
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-    def __iter__(self) -> Iterator[tuple[float, float, tuple[Any, ...]]]:
-        return iter(self._kept)
 
 
 def live_settings(stages: tuple[StageSpec, ...]) -> dict[str, tuple[settings.Entry, tuple[str, ...]]]:
@@ -69,7 +47,8 @@ class Reaction:
     stages: tuple[StageSpec, ...]
     owners: dict[str, tuple[str, ...]]  # setting -> the stages it changes
     fade: float = 0.0  # beats over which a value stepped on a beat or bar crosses over
-    record: Record = field(default_factory=Record)
+    record: EvenSample[tuple[float, float, tuple[Any, ...]]] = field(
+        default_factory=lambda: EvenSample(RECORD_ROWS))
 
     @property
     def moves(self) -> dict[str, tuple[Any, ...]]:
@@ -146,7 +125,7 @@ class Reaction:
         if amount < 1.0:  # OpenCV's saturating uint8 arithmetic: 4 ms a 720p frame, not 30
             out = cv2.addWeighted(out, amount, image, 1.0 - amount, 0.0)
         change = float(np.mean(cv2.mean(cv2.absdiff(out, image))[:3])) / 255.0
-        self.record.add((t, change, tuple(values[m.setting] for m in self.mappings)))
+        self.record.offer(lambda: (t, change, tuple(values[m.setting] for m in self.mappings)))
         return out
 
     def summary(self) -> dict[str, Any]:
