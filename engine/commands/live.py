@@ -374,6 +374,9 @@ def live(args: argparse.Namespace) -> int:
             web.stats = show.readout
         stats = show.run()
     finally:
+        for output in outputs:
+            if isinstance(output, Paced):
+                output.stop()
         capture.stop()
         if music is not None:
             music.close()

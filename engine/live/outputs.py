@@ -300,9 +300,14 @@ class Paced:
             due += self.period
             self._stop.wait(max(0.0, due - time.perf_counter()))
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """No more ticks: called the moment the show ends, so the stream is as long as the
+        show, however long the other outputs and the camera take to close."""
         self._stop.set()
         self._thread.join()
+
+    def close(self) -> None:
+        self.stop()
         self.output.close()
 
 

@@ -185,7 +185,7 @@ class Show:
         try:
             while not self.state.quit.is_set():
                 now = self.clock()
-                if self.duration is not None and now - began >= self.duration:
+                if self._over(began):
                     break
                 self._poll_keys()
                 params = self.state.snapshot()
@@ -194,7 +194,10 @@ class Show:
                 if params.freeze and last is not None:
                     captured = last
                 else:
-                    captured = self.capture.mailbox.wait_newer(last.seq if last else 0, IDLE_WAIT)
+                    captured = self.capture.mailbox.wait_newer(last.seq if last else 0,
+                                                               self._wait(began, now))
+                    if self._over(began):  # the wait reached the end: not one frame more
+                        break
                 if captured is None:
                     if self.capture.ended.is_set():
                         break
@@ -218,6 +221,16 @@ class Show:
             self.stats.seconds = self.clock() - began
             self._worker.shutdown(wait=False, cancel_futures=True)
         return self.stats
+
+    def _over(self, began: float) -> bool:
+        return self.duration is not None and self.clock() - began >= self.duration
+
+    def _wait(self, began: float, now: float) -> float:
+        """How long to wait for the camera: IDLE_WAIT, or less when --duration ends sooner
+        (a 12 fps camera would otherwise carry the show 80 ms past it)."""
+        if self.duration is None:
+            return IDLE_WAIT
+        return min(IDLE_WAIT, max(0.0, began + self.duration - now))
 
     def readout(self) -> dict[str, float]:
         """Frames a second since the last readout and the recent median latency, for the
