@@ -68,7 +68,7 @@ def main() -> None:
     from dreamreel.engine import stages, temporal
     from dreamreel.engine.bench.measure import machine
     from dreamreel.engine.compute import working_size
-    from dreamreel.engine.consistency import drift, warping_errors
+    from dreamreel.engine.consistency import drift, mean_error, warping_errors
     from dreamreel.engine.graph import FrameGraph
     from dreamreel.engine.processing import flow_scale
     from dreamreel.engine.temporal import DEFAULT_PRESET, Stabiliser
@@ -95,11 +95,11 @@ def main() -> None:
             temporal.structure_confidence = confidence if variant != "untrusted" else untrusted
             stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((h, w)))
             steady = [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]
-            per_frame, stabilised = warping_errors(small, [painted, steady])
+            per_frame, stabilised = map(mean_error, warping_errors(small, [painted, steady]))
             apart = drift(steady, painted)
             end = max(1, len(frames) // 4)
-            print(f"| {Path(clip).name} | {variant} | {len(frames)} | {np.mean(per_frame):.5f} | "
-                  f"{np.mean(stabilised):.5f} | {np.mean(stabilised) / np.mean(per_frame):.2f}x | "
+            print(f"| {Path(clip).name} | {variant} | {len(frames)} | {per_frame:.5f} | "
+                  f"{stabilised:.5f} | {stabilised / per_frame:.2f}x | "
                   f"{np.mean(apart['difference']):.4f} | "
                   f"{np.mean(apart['difference'][-end:]):.4f} | {np.mean(apart['texture']):.4f} | "
                   f"{np.mean(apart['texture'][-end:]):.4f} | {gradient_ratio(painted[-1]):.2f} | "

@@ -31,6 +31,7 @@ from dreamreel.engine.flow import (
     to_gray,
     warp,
 )
+from dreamreel.engine.temporal import hard_cut
 
 
 def warping_error(
@@ -41,18 +42,31 @@ def warping_error(
     O are the outputs as RGB in 0..1, ||.||^2 sums the three channels, warp(O_{t+1}) pulls
     O_{t+1} onto frame t with the flow I_t -> I_{t+1} of the inputs, and M_t is the binary
     non-occlusion mask of that flow (``flow.reliability_mask`` with ``soften=False``; it also
-    excludes pixels that flow out of the frame). Returns (mean, per-pair errors), T-1 pairs;
-    a pair with no visible pixel scores 0. Raises ValueError if the streams differ in length.
+    excludes pixels that flow out of the frame). Returns (mean, per-pair errors), T-1 pairs.
+    A pair across a scene cut is not scored (NaN, left out of the mean; see
+    ``warping_errors``). Raises ValueError if the streams differ in length.
     """
     per_frame = warping_errors(inputs, [outputs])[0]
-    return (float(np.mean(per_frame)) if per_frame else 0.0), per_frame
+    return mean_error(per_frame), per_frame
+
+
+def mean_error(per_pair: list[float]) -> float:
+    """The mean of the scored pairs (0 when none is)."""
+    scored = [e for e in per_pair if not np.isnan(e)]
+    return float(np.mean(scored)) if scored else 0.0
 
 
 def warping_errors(
     inputs: Iterable[np.ndarray], output_streams: list[Iterable[np.ndarray]]
 ) -> list[list[float]]:
     """Per-pair warping errors of several outputs of the same input, sharing one flow per pair
-    (so comparing a stabilised result with the per-frame one costs one flow computation)."""
+    (so comparing a stabilised result with the per-frame one costs one flow computation).
+
+    A pair across a scene cut scores NaN: no pixel of one shot corresponds to the other, yet
+    the occlusion test passes a share of chance matches whose errors, the same for every
+    method, would outweigh the rest of a clip (Lai et al. score shots, not films). A cut is
+    told from the inputs alone, by their gray histograms (``temporal.hard_cut``); fast motion,
+    where most pixels lose their correspondence, is still scored."""
     dis = create_accurate_dis()
     prev_gray: np.ndarray | None = None
     prev_outs: list[np.ndarray] = []
@@ -61,14 +75,26 @@ def warping_errors(
         gray = to_gray(frame_in)  # HxW uint8
         outs = [f.astype(np.float32) / 255.0 for f in frames_out]  # HxWx3 in 0..1 each
         if prev_gray is not None:
-            flow_fw = compute_flow(dis, prev_gray, gray)  # HxWx2, t -> t+1 on t's grid
-            flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, t+1 -> t on t+1's grid
-            mask = reliability_mask(flow_fw, flow_bw, soften=False)  # HxW, M_t
-            visible = max(float(mask.sum()), 1.0)
-            for series, prev, out in zip(errors, prev_outs, outs, strict=True):
-                diff = prev - warp(out, flow_fw)  # HxWx3
-                series.append(float((mask * (diff * diff).sum(axis=2)).sum()) / visible)
+            for series, error in zip(errors, _pair_errors(dis, prev_gray, gray, prev_outs, outs),
+                                     strict=True):
+                series.append(error)
         prev_gray, prev_outs = gray, outs
+    return errors
+
+
+def _pair_errors(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.ndarray,
+                 prev_outs: list[np.ndarray], outs: list[np.ndarray]) -> list[float]:
+    """The warping error of each output between frames t (prev) and t+1; NaN across a cut."""
+    flow_fw = compute_flow(dis, prev_gray, gray)  # HxWx2, t -> t+1 on t's grid
+    flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, t+1 -> t on t+1's grid
+    mask = reliability_mask(flow_fw, flow_bw, soften=False)  # HxW, M_t
+    if hard_cut(prev_gray, gray):
+        return [float("nan")] * len(outs)
+    visible = max(float(mask.sum()), 1.0)
+    errors = []
+    for prev, out in zip(prev_outs, outs, strict=True):
+        diff = prev - warp(out, flow_fw)  # HxWx3
+        errors.append(float((mask * (diff * diff).sum(axis=2)).sum()) / visible)
     return errors
 
 

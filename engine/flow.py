@@ -144,7 +144,7 @@ def _gradient_energy(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def reliability_mask(
-    flow_fw: np.ndarray, flow_bw: np.ndarray, soften: bool = True
+    flow_fw: np.ndarray, flow_bw: np.ndarray, soften: bool = True, boundaries: bool = True
 ) -> np.ndarray:
     """Where flow_fw (A -> B, on A's grid) can be trusted: float32 HxW on A's grid, 1 = reliable.
 
@@ -159,7 +159,9 @@ def reliability_mask(
 
     With ``soften`` the binary mask is eroded and blurred so that a blend through it has no
     hard seams, while every failing pixel stays exactly 0. ``soften=False`` gives the binary
-    mask of the papers (what the warping-error metric uses).
+    mask of the papers (what the warping-error metric uses). ``boundaries=False`` leaves the
+    motion-boundary test out: for small motions its threshold (0.045 px per px) fails on
+    DIS's own noise, and a caller with ``photometric_mask`` has a sharper guard there.
     """
     h, w = flow_fw.shape[:2]
     xs, ys = _grid(h, w)
@@ -171,7 +173,7 @@ def reliability_mask(
     fw_sq = u * u + v * v  # HxW
     ru, rv = u + bu, v + bv  # round trip
     disoccluded = ru * ru + rv * rv > 0.01 * (fw_sq + bu * bu + bv * bv) + 0.5
-    boundary = _gradient_energy(u, v) > 0.01 * fw_sq + 0.002
+    boundary = _gradient_energy(u, v) > 0.01 * fw_sq + 0.002 if boundaries else False
     outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
     mask = (~(disoccluded | boundary | outside)).astype(np.float32)  # HxW
     return soften_mask(mask) if soften else mask
@@ -217,6 +219,15 @@ def structure_confidence(gray: np.ndarray) -> np.ndarray:
     jxx, jxy, jyy = structure_tensor(gray)
     largest = (jxx + jyy) / 2 + np.sqrt(((jxx - jyy) / 2) ** 2 + jxy * jxy)  # HxW
     return largest / (largest + STRUCTURE_LEVEL ** 2)
+
+
+def fill_specks(mask: np.ndarray) -> np.ndarray:
+    """Binary float32 HxW mask with its failing specks (single pixels, 2-pixel lines) set to
+    1: occlusions and moving edges fail in regions, while a lone failing pixel among passing
+    ones is film grain or noise in the flow, and eroding around it (``soften_mask``) would
+    leave a 3x3 hole of flicker in a steady picture."""
+    return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8),
+                            borderType=cv2.BORDER_REPLICATE)
 
 
 def soften_mask(mask: np.ndarray) -> np.ndarray:

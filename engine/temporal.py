@@ -33,6 +33,7 @@ import numpy as np
 from dreamreel.engine.flow import (
     compute_flow,
     create_dis,
+    fill_specks,
     photometric_mask,
     reliability_mask,
     resize_flow,
@@ -197,14 +198,16 @@ class Stabiliser:
         flow_fw = compute_flow(self._dis, gray, self._prev_gray, init_fw)  # h x w x 2, cur->prev
         flow_bw = compute_flow(self._dis, self._prev_gray, gray, init_bw)  # h x w x 2, prev->cur
         full_fw = resize_flow(flow_fw, size)  # HxWx2
-        binary = reliability_mask(full_fw, resize_flow(flow_bw, size), soften=False)  # HxW
+        binary = reliability_mask(full_fw, resize_flow(flow_bw, size), soften=False,
+                                  boundaries=False)  # HxW; the photometric test guards edges
         binary *= photometric_mask(source, self._prev_source, full_fw)
         if 1.0 - float(binary.mean()) > self.cut_threshold:
             return _cut_guide(size), None
         warped = warp(self._prev_output, full_fw)  # HxWx3 float32
         warped_source = warp(self._prev_source.astype(np.float32), full_fw)  # HxWx3 float32
         confidence = cv2.resize(structure_confidence(gray), size[::-1])  # HxW: no smearing
-        return Guide(warped, warped_source, soften_mask(binary) * confidence, full_fw,
+        mask = soften_mask(fill_specks(binary)) * confidence
+        return Guide(warped, warped_source, mask, full_fw,
                      is_cut=False), (
             flow_fw, flow_bw)
 

@@ -85,7 +85,7 @@ def _style_distances(paths: list[str], painting: Path, every: int, offline: bool
 
 
 def metrics(args: argparse.Namespace) -> int:
-    from dreamreel.engine.consistency import drift, warping_errors
+    from dreamreel.engine.consistency import drift, mean_error, warping_errors
 
     if args.every < 1:
         raise UsageError("--every must be at least 1")
@@ -109,9 +109,11 @@ def metrics(args: argparse.Namespace) -> int:
     brightness = [[float(img.mean()) / 255.0 for img in _frames(c, limit=limit)] for c in clips]
     names = ["output", "reference"][: len(clips)]
     report: dict[str, dict[str, float]] = {
-        name: {"warping_error": float(np.mean(e)) if e else 0.0} for name, e in zip(names, per_pair, strict=True)
+        name: {"warping_error": mean_error(e)} for name, e in zip(names, per_pair, strict=True)
     }
-    pairs = {name: [round(x, 6) for x in e] for name, e in zip(names, per_pair, strict=True)}
+    # A pair across a scene cut is not scored: null in the JSON, a gap in the plot.
+    pairs = {name: [None if np.isnan(x) else round(x, 6) for x in e]
+             for name, e in zip(names, per_pair, strict=True)}
     drifts = None
     if args.reference:
         drifts = drift(_frames(args.output, limit=limit), _frames(args.reference, limit=limit))
@@ -128,17 +130,19 @@ def metrics(args: argparse.Namespace) -> int:
     if args.plot:
         _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=True)],
               per_pair, brightness, drifts, args.overwrite)
+    cuts = int(np.isnan(per_pair[0]).sum())
     if args.json:
-        print(json.dumps({"input": args.input, "frames": total, **report,
+        print(json.dumps({"input": args.input, "frames": total, "cuts": cuts, **report,
                           "per_pair": pairs}))
     else:
-        _table(report, total)
+        _table(report, total, cuts)
     return 0
 
 
-def _table(report: dict[str, dict[str, float]], frames: int) -> None:
+def _table(report: dict[str, dict[str, float]], frames: int, cuts: int) -> None:
     keys = sorted({k for row in report.values() for k in row})
-    print(f"{'':10}" + "".join(f"{k:>30}" for k in keys) + f"   ({frames} frames)")
+    print(f"{'':10}" + "".join(f"{k:>30}" for k in keys) + f"   ({frames} frames"
+          + (f"; {cuts} pair(s) across a cut not scored)" if cuts else ")"))
     for name, row in report.items():
         print(f"{name:10}" + "".join(f"{row[k]:>30.6f}" if k in row else f"{'-':>30}" for k in keys))
 
