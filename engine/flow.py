@@ -45,6 +45,16 @@ PHOTO_THRESHOLD = 40
 # every pixel that failed a test stays exactly 0 and the seam ramps up over 2*SOFT_RADIUS px.
 SOFT_RADIUS = 1
 
+# The motion-boundary test's floor, in squared px per px of flow gradient: Ruder et al.'s
+# 0.002 (a gradient of 0.045 px per px) for the metric. DIS's own noise fails that wherever
+# the motion is small, so the stabiliser's is 0.05 (0.22 px per px), while two motions 3 px
+# apart, which DIS blurs over about 6 px (0.5 px per px, 0.25), still fail it. On 80 frames
+# at 320 px (benchmarks/RESULTS.md, "What the mask trusts") it takes the silent film from
+# 0.29x to 0.22x of per-frame warping error; leaving the test out reaches 0.20x but lets a
+# dark actor on a dark lawn pick up the lawn's paint at small working sizes.
+RUDER_BOUNDARY_FLOOR = 0.002
+STABILISER_BOUNDARY_FLOOR = 0.05
+
 # ``structure_confidence``: the structure tensor's window, in pixels, and the gradient, in
 # grey levels per pixel, at which the flow is half trusted. Measured with
 # benchmarks/smear_eval.py (benchmarks/RESULTS.md, "Smearing"): the demo's gradient sky has
@@ -144,7 +154,8 @@ def _gradient_energy(u: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def reliability_mask(
-    flow_fw: np.ndarray, flow_bw: np.ndarray, soften: bool = True, boundaries: bool = True
+    flow_fw: np.ndarray, flow_bw: np.ndarray, soften: bool = True,
+    boundary_floor: float = RUDER_BOUNDARY_FLOOR,
 ) -> np.ndarray:
     """Where flow_fw (A -> B, on A's grid) can be trusted: float32 HxW on A's grid, 1 = reliable.
 
@@ -154,14 +165,13 @@ def reliability_mask(
     * disoccluded: the round trip does not return,
       |w(x) + w~(x)|^2 > 0.01 (|w(x)|^2 + |w~(x)|^2) + 0.5 with w = flow_fw and
       w~(x) = flow_bw(x + w(x)) the backward flow warped onto A's grid;
-    * on a motion boundary: |grad u|^2 + |grad v|^2 > 0.01 |w|^2 + 0.002, (u, v) = flow_fw;
+    * on a motion boundary: |grad u|^2 + |grad v|^2 > 0.01 |w|^2 + boundary_floor (0.002 in
+      the paper), (u, v) = flow_fw;
     * flowing out of frame B: x + w(x) lies outside the image.
 
     With ``soften`` the binary mask is eroded and blurred so that a blend through it has no
     hard seams, while every failing pixel stays exactly 0. ``soften=False`` gives the binary
-    mask of the papers (what the warping-error metric uses). ``boundaries=False`` leaves the
-    motion-boundary test out: for small motions its threshold (0.045 px per px) fails on
-    DIS's own noise, and a caller with ``photometric_mask`` has a sharper guard there.
+    mask of the papers (what the warping-error metric uses).
     """
     h, w = flow_fw.shape[:2]
     xs, ys = _grid(h, w)
@@ -173,7 +183,7 @@ def reliability_mask(
     fw_sq = u * u + v * v  # HxW
     ru, rv = u + bu, v + bv  # round trip
     disoccluded = ru * ru + rv * rv > 0.01 * (fw_sq + bu * bu + bv * bv) + 0.5
-    boundary = _gradient_energy(u, v) > 0.01 * fw_sq + 0.002 if boundaries else False
+    boundary = _gradient_energy(u, v) > 0.01 * fw_sq + boundary_floor
     outside = (map_x < 0) | (map_x > w - 1) | (map_y < 0) | (map_y > h - 1)
     mask = (~(disoccluded | boundary | outside)).astype(np.float32)  # HxW
     return soften_mask(mask) if soften else mask

@@ -11,12 +11,13 @@ training-free, causal version of both: it blends
     out_t = m * weight * warp(out_{t-1}) + (1 - m * weight) * stylized_t
 
 followed by a local contrast restoration (``restore_texture``), where m is the softened
-reliability mask of the flow (``engine.flow``): Ruder et al.'s disocclusion and motion-boundary
-tests, pixels flowing out of the frame, a photometric test on the inputs that catches what
-DIS's blurred motion boundaries let through, and the input's structure (flat regions, where
-any flow fits, would drag strokes into streaks). Because m
-is 0 where the scene is disoccluded, at motion boundaries and on scene cuts (detected from the
-inputs), moving objects leave no ghosts, unlike ``ExponentialBlend`` (plain smoothing over
+reliability mask of the flow (``engine.flow``): Ruder et al.'s disocclusion and
+motion-boundary tests (the latter above DIS's noise), pixels flowing out of the frame, a
+photometric test on the inputs that catches what DIS's blurred motion boundaries let through,
+and the input's structure (flat regions, where any flow fits, would drag strokes into
+streaks). Because m is 0 where the scene is disoccluded, at motion boundaries, where the pulled
+input does not match and on scene cuts (detected from the inputs), moving objects leave no
+ghosts, unlike ``ExponentialBlend`` (plain smoothing over
 time), kept for comparisons. Only past frames are used, so the same code serves files and
 live video.
 
@@ -31,6 +32,7 @@ import cv2
 import numpy as np
 
 from dreamreel.engine.flow import (
+    STABILISER_BOUNDARY_FLOOR,
     compute_flow,
     create_dis,
     fill_specks,
@@ -199,7 +201,7 @@ class Stabiliser:
         flow_bw = compute_flow(self._dis, self._prev_gray, gray, init_bw)  # h x w x 2, prev->cur
         full_fw = resize_flow(flow_fw, size)  # HxWx2
         binary = reliability_mask(full_fw, resize_flow(flow_bw, size), soften=False,
-                                  boundaries=False)  # HxW; the photometric test guards edges
+                                  boundary_floor=STABILISER_BOUNDARY_FLOOR)  # HxW
         binary *= photometric_mask(source, self._prev_source, full_fw)
         if 1.0 - float(binary.mean()) > self.cut_threshold:
             return _cut_guide(size), None
