@@ -89,7 +89,7 @@ def test_temporal_at_a_reduced_working_size_steadies_the_full_size_output(tmp_pa
     measured = dreamreel("metrics", clip, steady, "--reference", per_frame, "--frames", 25, "--json")
     assert measured.returncode == 0, measured.stderr
     report = json.loads(measured.stdout)
-    assert report["frames"] == 25
+    assert report["frames"] == 25 and report["cuts"] == 0  # one shot: every pair scored
     error_steady, error_per_frame = (report[k]["warping_error"] for k in ("output", "reference"))
     assert error_steady < 0.45 * error_per_frame, (error_steady, error_per_frame)  # ~0.3x
     # steadier without wandering from the per-frame painting, in colour or in texture. Strokes

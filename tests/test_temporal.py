@@ -21,8 +21,10 @@ from dreamreel.engine.consistency import drift, warping_error
 from dreamreel.engine.flow import (
     compute_flow,
     create_dis,
+    fill_specks,
     photometric_mask,
     reliability_mask,
+    soften_mask,
     to_gray,
     warp,
 )
@@ -282,6 +284,31 @@ def test_warping_error_zero_for_consistent_outputs() -> None:
     assert flicker > 10 * consistent and flicker > 5e-3, (consistent, flicker)
     same = drift(inputs, inputs)
     assert same["difference"] == same["texture"] == [0.0] * 6
+
+
+def test_warping_error_leaves_out_the_pair_across_a_cut() -> None:
+    """No output can be consistent across a cut: that pair is not scored (NaN), and the mean
+    is the other pairs', not swamped by the cut's chance matches."""
+    dark, bright = texture(14, lo=0, hi=100), texture(15, lo=150, hi=256)
+    inputs = [dark] * 3 + [bright] * 3
+    rng = np.random.default_rng(16)
+    mean, per_pair = warping_error(inputs, [noisy(colour_map(f), rng, 8.0) for f in inputs])
+    assert [bool(np.isnan(e)) for e in per_pair] == [False, False, True, False, False]
+    assert mean == pytest.approx(np.mean([e for e in per_pair if not np.isnan(e)]))
+    assert mean > 5e-3  # the noise is still measured on both sides of the cut
+
+
+def test_grain_is_trusted_and_occlusions_are_not() -> None:
+    """A lone failing pixel (grain, noise in the flow) must not punch a 3x3 hole of flicker
+    into the blend; a real occluded region stays exactly 0 after softening."""
+    mask = np.ones((40, 40), np.float32)
+    mask[5, 5] = 0.0  # a speck
+    mask[12, 8:10] = 0.0  # two pixels
+    mask[20:30, 20:30] = 0.0  # an occlusion
+    soft = soften_mask(fill_specks(mask))
+    assert soft[3:8, 3:8].min() == 1.0 and soft[10:15, 6:12].min() == 1.0
+    assert soft[20:30, 20:30].max() == 0.0  # the region itself
+    assert soft[19, 25] < 0.5 and soft[17, 25] == 1.0  # a ramp of two pixels around it
 
 
 def clip_frames(count: int) -> list[np.ndarray]:
