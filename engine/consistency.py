@@ -27,11 +27,11 @@ import numpy as np
 from dreamreel.engine.flow import (
     compute_flow,
     create_accurate_dis,
+    hard_cut,
     reliability_mask,
     to_gray,
     warp,
 )
-from dreamreel.engine.temporal import hard_cut
 
 
 def warping_error(
@@ -65,7 +65,7 @@ def warping_errors(
     A pair across a scene cut scores NaN: no pixel of one shot corresponds to the other, yet
     the occlusion test passes a share of chance matches whose errors, the same for every
     method, would outweigh the rest of a clip (Lai et al. score shots, not films). A cut is
-    told from the inputs alone, by their gray histograms (``temporal.hard_cut``); fast motion,
+    told from the inputs alone, by their gray histograms (``flow.hard_cut``); fast motion,
     where most pixels lose their correspondence, is still scored."""
     dis = create_accurate_dis()
     prev_gray: np.ndarray | None = None

@@ -55,6 +55,12 @@ SOFT_RADIUS = 1
 RUDER_BOUNDARY_FLOOR = 0.002
 STABILISER_BOUNDARY_FLOOR = 0.05
 
+# Bhattacharyya distance of gray histograms that declares a scene cut (``hard_cut``): between
+# consecutive frames of a grainy, flickering silent film it stays <= 0.05; unrelated frames
+# score 0.08-0.11 and unrelated random textures 0.02, so it catches the cuts whose histograms
+# differ plainly (to a flat frame, a dark scene) and the stabiliser's mask test the rest.
+DEFAULT_HIST_THRESHOLD = 0.3
+
 # ``structure_confidence``: the structure tensor's window, in pixels, and the gradient, in
 # grey levels per pixel, at which the flow is half trusted. Measured with
 # benchmarks/smear_eval.py (benchmarks/RESULTS.md, "Smearing"): the demo's gradient sky has
@@ -246,3 +252,18 @@ def soften_mask(mask: np.ndarray) -> np.ndarray:
     size = 2 * SOFT_RADIUS + 1
     mask = cv2.erode(mask, np.ones((size, size), np.uint8), borderType=cv2.BORDER_REPLICATE)
     return cv2.GaussianBlur(mask, (size, size), 0, borderType=cv2.BORDER_REPLICATE)
+
+
+def hard_cut(prev_gray: np.ndarray, gray: np.ndarray,
+             threshold: float = DEFAULT_HIST_THRESHOLD) -> bool:
+    """Whether two uint8 gray frames are either side of a scene cut, by their histograms: the
+    stabiliser's first cut test and the warping error's. It needs no past beyond the previous
+    frame, so a film's cuts can be found in parallel and a chunk begun at one matches a
+    single run exactly."""
+    return _hist_distance(prev_gray, gray) > threshold
+
+
+def _hist_distance(gray_a: np.ndarray, gray_b: np.ndarray) -> float:
+    """Bhattacharyya distance (0 = same, 1 = disjoint) of two 64-bin gray histograms."""
+    hists = [cv2.calcHist([g], [0], None, [64], [0, 256]) for g in (gray_a, gray_b)]  # 64x1
+    return cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA)

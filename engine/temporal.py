@@ -32,10 +32,12 @@ import cv2
 import numpy as np
 
 from dreamreel.engine.flow import (
+    DEFAULT_HIST_THRESHOLD,
     STABILISER_BOUNDARY_FLOOR,
     compute_flow,
     create_dis,
     fill_specks,
+    hard_cut,
     photometric_mask,
     reliability_mask,
     resize_flow,
@@ -50,8 +52,8 @@ DEFAULT_WEIGHT = 0.85  # chosen by measurement: benchmarks/RESULTS.md, "Temporal
 # Scene-cut thresholds, from measurement: between consecutive frames of a grainy, flickering
 # silent film the share of unreliable pixels stays <= 0.26 and the histogram distance <= 0.05;
 # unrelated frames score 0.5-0.97 and 0.08-0.11, unrelated random textures 0.83 and 0.02.
+# (The histogram test is ``flow.hard_cut``, at DEFAULT_HIST_THRESHOLD.)
 DEFAULT_CUT_THRESHOLD = 0.5  # share of unreliable pixels that declares a scene cut
-DEFAULT_HIST_THRESHOLD = 0.3  # Bhattacharyya distance of gray histograms that declares a cut
 # Flow on the full frame by default: on 60 frames of the silent film with a colour map + noise
 # as "style", flow_scale 0.5 saves ~25% of the time at 640x480 but leaves 5% more error against
 # the noise-free result and a 10% higher warping error ("medium" at 0.5 matches "fast" at 1.0
@@ -286,20 +288,6 @@ def flow_gray(source: np.ndarray, flow_scale: float) -> np.ndarray:
     h, w = gray.shape
     size = (max(round(w * flow_scale), 16), max(round(h * flow_scale), 16))
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-
-
-def hard_cut(prev_gray: np.ndarray, gray: np.ndarray,
-             threshold: float = DEFAULT_HIST_THRESHOLD) -> bool:
-    """The stabiliser's first cut test (see `flow_gray`): it needs no past beyond the previous
-    frame, so a film's cuts can be found in parallel and a chunk begun at one matches a
-    single run exactly."""
-    return _hist_distance(prev_gray, gray) > threshold
-
-
-def _hist_distance(gray_a: np.ndarray, gray_b: np.ndarray) -> float:
-    """Bhattacharyya distance (0 = same, 1 = disjoint) of two 64-bin gray histograms."""
-    hists = [cv2.calcHist([g], [0], None, [64], [0, 256]) for g in (gray_a, gray_b)]  # 64x1
-    return cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA)
 
 
 class ExponentialBlend:

@@ -74,8 +74,9 @@ class Renderer:
              origin: int, work: tuple[int, int], flow_scale: float) -> list[int]:
         """The frames lo+1.. of `frame_pts` (frames lo.. of the film) where the stabiliser
         would see a scene cut, judged on what it sees (the frames at the working size)."""
+        from dreamreel.engine.flow import hard_cut
         from dreamreel.engine.processing import Resize
-        from dreamreel.engine.temporal import flow_gray, hard_cut
+        from dreamreel.engine.temporal import flow_gray
 
         shrink = Resize((self.info.height, self.info.width), work).shrink
         found, previous = [], None
