@@ -85,11 +85,11 @@ def warping_errors(
 def _pair_errors(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.ndarray,
                  prev_outs: list[np.ndarray], outs: list[np.ndarray]) -> list[float]:
     """The warping error of each output between frames t (prev) and t+1; NaN across a cut."""
+    if hard_cut(prev_gray, gray):
+        return [float("nan")] * len(outs)
     flow_fw = compute_flow(dis, prev_gray, gray)  # HxWx2, t -> t+1 on t's grid
     flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, t+1 -> t on t+1's grid
     mask = reliability_mask(flow_fw, flow_bw, soften=False)  # HxW, M_t
-    if hard_cut(prev_gray, gray):
-        return [float("nan")] * len(outs)
     visible = max(float(mask.sum()), 1.0)
     errors = []
     for prev, out in zip(prev_outs, outs, strict=True):
