@@ -11,6 +11,7 @@ runs it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 
@@ -21,6 +22,7 @@ from dreamreel.weights.convert import TFLITE_OPS
 
 SIDE = 256  # the network's input: 256x256 RGB in [0, 1]
 ACTIVATIONS = {0: tf.identity, 1: tf.nn.relu, 3: tf.nn.relu6}  # the schema's fused activations
+_CONVERTED: dict[str, bytes] = {}  # TF Lite models by their weights' hash: convert once a process
 
 
 class Selfie:
@@ -35,15 +37,21 @@ class Selfie:
         batch = 1 if backend == "lite" else None
         self.run = tf.function(self._graph, jit_compile=jit,
                                input_signature=[tf.TensorSpec([batch, SIDE, SIDE, 3], tf.float32)])
-        self.lite = self._lite() if backend == "lite" else None
+        self.lite = self._lite(arrays) if backend == "lite" else None
 
-    def _lite(self) -> tf.lite.Interpreter:
-        converter = tf.lite.TFLiteConverter.from_concrete_functions(
-            [self.run.get_concrete_function()], self.run)
+    def _lite(self, arrays: dict[str, np.ndarray]) -> tf.lite.Interpreter:
+        """The converter (MLIR) takes seconds and holds process-wide state, so each set of
+        weights is converted once and every further mask reuses the model."""
+        digest = hashlib.sha256()
+        for name in sorted(arrays):
+            digest.update(name.encode() + np.ascontiguousarray(arrays[name]).tobytes())
+        key = digest.hexdigest()
+        if key not in _CONVERTED:
+            _CONVERTED[key] = tf.lite.TFLiteConverter.from_concrete_functions(
+                [self.run.get_concrete_function()], self.run).convert()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            lite = tf.lite.Interpreter(model_content=converter.convert(),
-                                       num_threads=os.cpu_count())
+            lite = tf.lite.Interpreter(model_content=_CONVERTED[key], num_threads=os.cpu_count())
         lite.allocate_tensors()
         self.ports = (lite.get_input_details()[0]["index"], lite.get_output_details()[0]["index"])
         return lite
