@@ -417,7 +417,7 @@ def check_music(args: argparse.Namespace, specs: list[str], values: dict) -> Non
     if args.audio_in is not None and sound_file(args.audio_in) is None:
         sound_library()  # a microphone: its library is there, before minutes of compiling
     names = {s.name for spec in specs for s in parse_spec(spec, values)}
-    entries = {k: e for k, e in live_entries(names).items() if not e.knob.slow}
+    entries = react.quick(live_entries(names))
     for text in args.react:
         mapping = react.parse(text, entries)
         if mapping.sources & set(react.SOUND) and args.audio_in is None:
@@ -428,15 +428,15 @@ def live_music(args: argparse.Namespace, state: LiveState) -> LiveMusic:
     """The show's beat clock, sound, mappings and presets, wired to taps, MIDI clock, OSC
     and MIDI notes."""
     from dreamreel.engine.live.presets import Presets
+    from dreamreel.engine.music import react
     from dreamreel.engine.music.link import LinkSession
     from dreamreel.engine.music.live import BeatClock, LiveMusic, open_sound
 
     bpm = getattr(args, "bpm", None)  # --bpm: also the faces' tempo
     link = LinkSession(bpm or 120.0) if args.link else None
     clock = BeatClock(bpm or 120.0, time.perf_counter(), fixed=bpm is not None, link=link)
-    entries = {k: e for k, e in state.entries.items() if not e.knob.slow}
-    music = LiveMusic(entries, clock, open_sound(args.audio_in), tuple(args.react),
-                      args.quantise)
+    music = LiveMusic(react.quick(state.entries), clock, open_sound(args.audio_in),
+                      tuple(args.react), args.quantise)
     presets = Presets(state, args.presets, lambda: clock.bpm)
     state.on_tap, state.on_clock = clock.tap, clock.midi
     state.commands.update(react=music.set, react_clear=music.clear, preset=presets.recall,

@@ -154,6 +154,11 @@ class Mapping:
         return number
 
 
+def quick(entries: dict[str, settings.Entry]) -> dict[str, settings.Entry]:
+    """The settings music may move: not those that rebuild a network (a style image's)."""
+    return {k: e for k, e in entries.items() if not e.knob.slow}
+
+
 def parse(text: str, live: dict[str, settings.Entry]) -> Mapping:
     """A `--react` mapping against the chain's live settings (name -> Entry)."""
     if len(text) > MAX_TEXT:
