@@ -34,6 +34,7 @@ import numpy as np
 from dreamreel.engine.flow import (
     DEFAULT_HIST_THRESHOLD,
     STABILISER_BOUNDARY_FLOOR,
+    STABILISER_ROUND_TRIP_FLOOR,
     compute_flow,
     create_dis,
     fill_specks,
@@ -203,7 +204,8 @@ class Stabiliser:
         flow_bw = compute_flow(self._dis, self._prev_gray, gray, init_bw)  # h x w x 2, prev->cur
         full_fw = resize_flow(flow_fw, size)  # HxWx2
         binary = reliability_mask(full_fw, resize_flow(flow_bw, size), soften=False,
-                                  boundary_floor=STABILISER_BOUNDARY_FLOOR)  # HxW
+                                  boundary_floor=STABILISER_BOUNDARY_FLOOR,
+                                  round_trip_floor=STABILISER_ROUND_TRIP_FLOOR)  # HxW
         binary *= photometric_mask(source, self._prev_source, full_fw)
         if 1.0 - float(binary.mean()) > self.cut_threshold:
             return _cut_guide(size), None
