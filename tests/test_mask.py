@@ -237,7 +237,9 @@ def test_live_performer_painted_stage_styled(tmp_path: Path) -> None:
         if index < 3:  # the stage is the camera's picture
             assert change[stage].mean() < 3, (index, change[stage].mean())
         elif index > 3:  # the stage is painted: far from the camera, and not Sobel's black
-            assert change[stage].mean() > 20 and black[stage].mean() < 0.15, index
+            # (black on a styled stage: 0.02-0.15, by which camera frames the show caught;
+            # under Sobel: 0.71-0.76)
+            assert change[stage].mean() > 20 and black[stage].mean() < 0.3, index
 
 
 def test_mask_refusals_are_one_line(tmp_path: Path) -> None:
