@@ -167,15 +167,22 @@ def cached(request: Request) -> Choice | None:
 
 
 def default(request: Request) -> Choice:
-    """The choice without measuring: TensorFlow, bfloat16 only where it is native, XLA on a
-    GPU, four frames a call for a frame chain on a file (the rules `auto` fell back on)."""
+    """The choice without measuring: bfloat16 only where it is native, XLA on a GPU; TF
+    Lite/XNNPACK float32 for a chain whose pipelines all measured faster that way on a CPU
+    where TensorFlow leaves oneDNN off (one frame a call), else TensorFlow with four frames a
+    call for a frame chain on a file (the rules `auto` falls back on)."""
     names = {s.name for s in request.chain}
     native = set.intersection(*(set(registry.get(n).precisions) for n in names))
     precision = compute.resolve_precision(request.precision or "auto", names, request.device,
                                           tuple(native))
     jit = request.jit if request.jit is not None else "GPU" in request.device.upper()
-    batch = request.batch or (4 if request.kind == "frame" and request.batches else 1)
-    return Choice(request.backend or "tf", precision, jit, batch)
+    lite = (request.kind == "frame" and precision == "float32" and not jit
+            and "GPU" not in request.device.upper() and not compute.onednn_enabled()
+            and all(registry.get(n).lite_without_onednn for n in names))
+    backend = request.backend or ("lite" if lite else "tf")
+    batch = request.batch or (4 if backend == "tf" and request.kind == "frame"
+                              and request.batches else 1)
+    return Choice(backend, precision, jit, batch)
 
 
 def candidates(request: Request) -> list[Choice]:

@@ -95,6 +95,10 @@ class Pipeline:
     # How far (mean absolute difference, levels of 255) another compute type or backend may
     # take the output from float32 TensorFlow and still be chosen by the tuner.
     tolerance: float = 1.5
+    # Whether, before anything is measured, it runs as TF Lite/XNNPACK float32 on a CPU where
+    # TensorFlow leaves oneDNN off: there it measured 1.5-2.3x as fast as TensorFlow on both
+    # such CPUs at hand (benchmarks/RESULTS.md, "Speed on every CPU").
+    lite_without_onednn: bool = False
     # Defaults that differ in a live show (a lighter dream), by setting name.
     live_defaults: dict[str, Any] = field(default_factory=dict)
 

@@ -105,3 +105,22 @@ def test_a_long_job_tunes_once_and_says_so():
     # a short job at a size near a tuned one takes its choice without timing
     near = job.decide(spec, (40, 72), device, 10, say=said.append)
     assert near == first and not said
+
+
+def test_without_a_measurement_the_style_network_takes_xnnpack_where_onednn_is_off():
+    """The rule a short job falls back on: TF Lite where TensorFlow would run its generic Eigen
+    kernels (1.5-2.3x slower for the style network on both such CPUs measured), TensorFlow
+    where oneDNN is on; a chain with a pipeline TF Lite cannot run stays on TensorFlow."""
+    (TEST_HOME / "tuning.json").unlink(missing_ok=True)  # nothing measured yet on this machine
+    device = compute.default_device()
+    eigen = not compute.onednn_enabled() and "GPU" not in device.upper()
+    short = 10  # frames: too few to repay tuning
+    style = job.decide(job.RunSpec.make("in.mp4", "out.mp4", "style", offline=True),
+                       (360, 640), device, short)
+    assert (style.backend, style.batch) == (("lite", 1) if eigen else ("tf", 4))
+    chain = job.decide(job.RunSpec.make("in.mp4", "out.mp4", "vintage,style", offline=True),
+                       (360, 640), device, short)
+    assert chain.backend == "tf"
+    forced = job.decide(job.RunSpec.make("in.mp4", "out.mp4", "style", offline=True,
+                                         backend="tf"), (360, 640), device, short)
+    assert forced.backend == "tf"

@@ -76,4 +76,5 @@ PIPELINE = Pipeline(
     settings=StyleOptions,
     build=build,
     networks=("multistyle26", "magenta_predict", "magenta_transform"),
+    lite_without_onednn=True,
 )
