@@ -59,8 +59,12 @@ def test_a_show_searches_for_a_lost_face_in_the_background_and_finds_the_same_fa
     for frame in frames[1:]:
         boxes.append((in_frame(frame), show(frame)))
         time.sleep(1 / 30)  # a camera's pace
-    both = [(a, b) for a, b in boxes if a is not None and b is not None]
-    assert len(both) > len(frames) / 3, len(both)
+    # once the background search has delivered (how soon depends on the machine's speed), the
+    # show follows the face in most frames where the in-frame tracker sees it
+    found = next(i for i, (_, b) in enumerate(boxes) if b is not None)
+    seen = [(a, b) for a, b in boxes[found:] if a is not None]
+    both = [(a, b) for a, b in seen if b is not None]
+    assert found < len(boxes) / 2 and len(both) > len(seen) / 2, (found, len(both), len(seen))
     assert np.median([np.hypot(*np.subtract(a.centre, b.centre)) for a, b in both]) < 3
 
 
