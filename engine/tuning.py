@@ -175,9 +175,10 @@ def default(request: Request) -> Choice:
     native = set.intersection(*(set(registry.get(n).precisions) for n in names))
     precision = compute.resolve_precision(request.precision or "auto", names, request.device,
                                           tuple(native))
-    jit = request.jit if request.jit is not None else "GPU" in request.device.upper()
-    lite = (request.kind == "frame" and precision == "float32" and not jit
-            and "GPU" not in request.device.upper() and not compute.onednn_enabled()
+    on_gpu = "GPU" in request.device.upper()
+    jit = request.jit if request.jit is not None else on_gpu
+    lite = (request.kind == "frame" and precision == "float32" and not jit and not on_gpu
+            and not compute.onednn_enabled()
             and all(registry.get(n).lite_without_onednn for n in names))
     backend = request.backend or ("lite" if lite else "tf")
     batch = request.batch or (4 if backend == "tf" and request.kind == "frame"
