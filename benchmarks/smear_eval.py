@@ -48,6 +48,25 @@ def clip_frames(clip: str, count: int) -> list[np.ndarray]:
                 for f in islice(container.decode(video=0), count)]
 
 
+def clip_parser(doc: str, frames: int, clips: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The options this and benchmarks/stroke_grid.py share: frames, style, size, clips."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=frames)
+    parser.add_argument("--style", default="19")
+    parser.add_argument("--size", type=int, default=320, help="working short side")
+    parser.add_argument("--clips", nargs="+", default=clips)
+    return parser
+
+
+def working_frames(clip: str, count: int, size: int) -> list[np.ndarray]:
+    """The clip's first `count` frames at the working short side `size`."""
+    from dreamreel.engine.compute import working_size
+
+    frames = clip_frames(clip, count)
+    h, w = working_size(*frames[0].shape[:2], size)
+    return [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+
+
 def gradient_ratio(image: np.ndarray) -> float:
     """mean |d/dy| / mean |d/dx| of the luma: horizontal streaks raise it."""
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -55,11 +74,7 @@ def gradient_ratio(image: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--style", default="19")
-    parser.add_argument("--size", type=int, default=320, help="working short side")
-    parser.add_argument("--clips", nargs="+", default=CLIPS)
+    parser = clip_parser(__doc__, 100, CLIPS)
     parser.add_argument("--untrusted", action="store_true",
                         help="also the stabiliser trusting the flow everywhere (no structure "
                         "confidence), for the comparison")
@@ -67,7 +82,6 @@ def main() -> None:
 
     from dreamreel.engine import stages, temporal
     from dreamreel.engine.bench.measure import machine
-    from dreamreel.engine.compute import working_size
     from dreamreel.engine.consistency import drift, mean_error, warping_errors
     from dreamreel.engine.graph import FrameGraph
     from dreamreel.engine.processing import flow_scale
@@ -84,9 +98,8 @@ def main() -> None:
           "stabilised |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for clip in args.clips:
-        frames = clip_frames(clip, args.frames)
-        h, w = working_size(*frames[0].shape[:2], args.size)
-        small = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+        small = working_frames(clip, args.frames, args.size)
+        h, w = small[0].shape[:2]
         graph = FrameGraph(built.graph, 1, h, w, jit=False, device="/CPU:0")
         controls = built.graph_controls(1.0)
         painted = [graph(f[None], controls)[0] for f in small]
@@ -97,8 +110,8 @@ def main() -> None:
             steady = [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]
             per_frame, stabilised = map(mean_error, warping_errors(small, [painted, steady]))
             apart = drift(steady, painted)
-            end = max(1, len(frames) // 4)
-            print(f"| {Path(clip).name} | {variant} | {len(frames)} | {per_frame:.5f} | "
+            end = max(1, len(small) // 4)
+            print(f"| {Path(clip).name} | {variant} | {len(small)} | {per_frame:.5f} | "
                   f"{stabilised:.5f} | {stabilised / per_frame:.2f}x | "
                   f"{np.mean(apart['difference']):.4f} | "
                   f"{np.mean(apart['difference'][-end:]):.4f} | {np.mean(apart['texture']):.4f} | "

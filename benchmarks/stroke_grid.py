@@ -1,0 +1,122 @@
+"""Why flat regions flicker: the style network places their strokes by its own pixel grid.
+
+    python benchmarks/stroke_grid.py [--frames 60] [--style 19] [--size 320] [--clips ...]
+
+The 26-style network goes down by two stride-2 convolutions and back up by two nearest-
+neighbour 2x upsamplings, so it is equivariant only to shifts of a multiple of 4 pixels. Where
+the input is flat and the camera moves, its strokes stay with the frame's 4-pixel grid instead of
+the scene, which the warping error counts as flicker and no stabiliser after the network can
+fix (benchmarks/RESULTS.md, "Flat regions"). Two variants built here, for the measurement only,
+test that explanation against the network as shipped:
+
+* "grid anchored": each frame padded by the accumulated global motion (phase correlation of
+  consecutive frames, not reset at cuts) modulo 4, so that the network's grid moves with the
+  camera, then cropped;
+* "bilinear upsampling": the two upsamplings bilinear instead of nearest, with the trained
+  weights unchanged (so a different look: the convolutions after them were trained on blocks).
+
+Per clip and variant: the warping error of the per-frame output and of the stabilised one (both
+as a share of the shipped network's per-frame error), and how far the variant's look is from the
+shipped network's (mean absolute difference in grey levels, and the texture distance of
+``consistency.drift``). The CPU is named first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smear_eval import clip_parser, working_frames  # noqa: E402
+
+GRID = 4  # the network's period: two stride-2 convolutions
+CLIPS = ("demo pan", "film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4",
+         "audio/bbb_14s-19s_h264_aac.mp4")
+
+
+def bilinear_2x(x):
+    """The variant's upsampling: [N, H, W, C] -> [N, 2H, 2W, C], bilinear, in x's dtype."""
+    import tensorflow as tf
+
+    shape = tf.shape(x)
+    up = tf.image.resize(tf.cast(x, tf.float32), (2 * shape[1], 2 * shape[2]), method="bilinear")
+    return tf.cast(up, x.dtype)
+
+
+def painter(style: str, height: int, width: int, bilinear: bool):
+    """A function uint8 HxWx3 -> stylised uint8 HxWx3 for frames of this size."""
+    from dreamreel.engine import stages
+    from dreamreel.engine.graph import FrameGraph
+    from dreamreel.pipelines.style import multistyle
+
+    shipped = multistyle.upsample_nearest_2x
+    multistyle.upsample_nearest_2x = bilinear_2x if bilinear else shipped
+    try:
+        built = stages.build(stages.stages("style", {"style": style}),
+                             stages.context("float32", False))
+        graph = FrameGraph(built.graph, 1, height, width, jit=False, device="/CPU:0")
+        controls = built.graph_controls(1.0)
+        graph(np.zeros((1, height, width, 3), np.uint8), controls)  # traced with the variant
+    finally:
+        multistyle.upsample_nearest_2x = shipped
+    return lambda frame: graph(frame[None], controls)[0]
+
+
+def anchored(frames: list[np.ndarray], paint_padded) -> list[np.ndarray]:
+    """Each frame padded (reflected) so the network's grid follows the accumulated global
+    motion, painted at (H + GRID) x (W + GRID), and cropped back."""
+    h, w = frames[0].shape[:2]
+    motion, previous, out = np.zeros(2), None, []
+    for frame in frames:
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        if previous is not None:
+            motion += cv2.phaseCorrelate(previous, gray)[0]  # (dx, dy) of the content
+        previous = gray
+        px, py = (int(v) for v in (-np.round(motion).astype(int)) % GRID)
+        padded = cv2.copyMakeBorder(frame, py, GRID - py, px, GRID - px, cv2.BORDER_REFLECT_101)
+        out.append(paint_padded(padded)[py:py + h, px:px + w])
+    return out
+
+
+def main() -> None:
+    args = clip_parser(__doc__, 60, CLIPS).parse_args()
+
+    from dreamreel.engine.bench.measure import machine
+    from dreamreel.engine.consistency import drift, mean_error, warping_errors
+    from dreamreel.engine.processing import flow_scale
+    from dreamreel.engine.temporal import Stabiliser
+
+    m = machine()
+    print(f"{m['cpu']} ({m['isa']}), {m['cores']} cores, TensorFlow {m['tensorflow']}\n")
+    print("| clip | network | per-frame E_warp | stabilised E_warp | look change (levels) | "
+          "texture distance |")
+    print("|---|---|---|---|---|---|")
+    for clip in args.clips:
+        small = working_frames(clip, args.frames, args.size)
+        h, w = small[0].shape[:2]
+        paint, paint_bilinear = painter(args.style, h, w, False), painter(args.style, h, w, True)
+        shipped = [paint(f) for f in small]
+        variants = {
+            "as shipped": shipped,
+            "grid anchored": anchored(small, painter(args.style, h + GRID, w + GRID, False)),
+            "bilinear upsampling": [paint_bilinear(f) for f in small],
+        }
+        base = mean_error(warping_errors(small, [shipped])[0])
+        for name, painted in variants.items():
+            stabiliser = Stabiliser(flow_scale=flow_scale((h, w)))
+            steady = [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]
+            per_frame, stabilised = map(mean_error, warping_errors(small, [painted, steady]))
+            look = np.mean([np.abs(p.astype(np.float32) - s).mean()
+                            for p, s in zip(painted, shipped, strict=True)])
+            texture = np.mean(drift(painted, shipped)["texture"])
+            print(f"| {Path(clip).name} | {name} | {per_frame / base:.2f}x | "
+                  f"{stabilised / base:.2f}x | {look:.1f} | {texture:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
