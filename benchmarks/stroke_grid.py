@@ -10,8 +10,9 @@ fix (benchmarks/RESULTS.md, "Flat regions"). Two variants built here, for the me
 test that explanation against the network as shipped:
 
 * "grid anchored": each frame padded by the accumulated global motion (phase correlation of
-  consecutive frames, not reset at cuts) modulo 4, so that the network's grid moves with the
-  camera, then cropped;
+  consecutive frames, back to 0 at a cut) modulo 4, so that the network's grid moves with the
+  camera, then cropped; "anchored where flat": that output only where the input is flat
+  (``flow.structure_confidence``), the shipped one elsewhere (two passes a frame);
 * "bilinear upsampling": the two upsamplings bilinear instead of nearest, with the trained
   weights unchanged (so a different look: the convolutions after them were trained on blocks).
 
@@ -70,16 +71,33 @@ def painter(style: str, height: int, width: int, bilinear: bool):
 def anchored(frames: list[np.ndarray], paint_padded) -> list[np.ndarray]:
     """Each frame padded (reflected) so the network's grid follows the accumulated global
     motion, painted at (H + GRID) x (W + GRID), and cropped back."""
+    from dreamreel.engine.flow import hard_cut, to_gray
+
     h, w = frames[0].shape[:2]
     motion, previous, out = np.zeros(2), None, []
     for frame in frames:
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gray = to_gray(frame)
         if previous is not None:
-            motion += cv2.phaseCorrelate(previous, gray)[0]  # (dx, dy) of the content
+            if hard_cut(previous, gray):
+                motion[:] = 0
+            else:  # (dx, dy) of the content
+                motion += cv2.phaseCorrelate(previous.astype(np.float32), gray.astype(np.float32))[0]
         previous = gray
         px, py = (int(v) for v in (-np.round(motion).astype(int)) % GRID)
         padded = cv2.copyMakeBorder(frame, py, GRID - py, px, GRID - px, cv2.BORDER_REFLECT_101)
         out.append(paint_padded(padded)[py:py + h, px:px + w])
+    return out
+
+
+def where_flat(frames: list[np.ndarray], anchored_out: list[np.ndarray],
+               shipped: list[np.ndarray]) -> list[np.ndarray]:
+    """The anchored output where the input is flat, the shipped one where it has structure."""
+    from dreamreel.engine.flow import structure_confidence, to_gray
+
+    out = []
+    for frame, a, b in zip(frames, anchored_out, shipped, strict=True):
+        flat = 1.0 - structure_confidence(to_gray(frame))[..., None]  # HxWx1
+        out.append(np.clip(b + flat * (a.astype(np.float32) - b) + 0.5, 0, 255).astype(np.uint8))
     return out
 
 
@@ -104,6 +122,9 @@ def main() -> None:
         variants = {
             "as shipped": shipped,
             "grid anchored": anchored(small, painter(args.style, h + GRID, w + GRID, False)),
+        }
+        variants |= {
+            "anchored where flat": where_flat(small, variants["grid anchored"], shipped),
             "bilinear upsampling": [paint_bilinear(f) for f in small],
         }
         base = mean_error(warping_errors(small, [shipped])[0])
