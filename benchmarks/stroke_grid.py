@@ -6,7 +6,7 @@ The 26-style network goes down by two stride-2 convolutions and back up by two n
 neighbour 2x upsamplings, so it is equivariant only to shifts of a multiple of 4 pixels. Where
 the input is flat and the camera moves, its strokes stay with the frame's 4-pixel grid instead of
 the scene, which the warping error counts as flicker and no stabiliser after the network can
-fix (benchmarks/RESULTS.md, "Flat regions"). Two variants built here, for the measurement only,
+fix (benchmarks/RESULTS.md, "Flat regions"). Three variants built here, for the measurement only,
 test that explanation against the network as shipped:
 
 * "grid anchored": each frame padded by the accumulated global motion (phase correlation of
@@ -77,11 +77,10 @@ def anchored(frames: list[np.ndarray], paint_padded) -> list[np.ndarray]:
     motion, previous, out = np.zeros(2), None, []
     for frame in frames:
         gray = to_gray(frame)
-        if previous is not None:
-            if hard_cut(previous, gray):
-                motion[:] = 0
-            else:  # (dx, dy) of the content
-                motion += cv2.phaseCorrelate(previous.astype(np.float32), gray.astype(np.float32))[0]
+        if previous is not None and hard_cut(previous, gray):
+            motion[:] = 0
+        elif previous is not None:  # (dx, dy) of the content
+            motion += cv2.phaseCorrelate(np.float32(previous), np.float32(gray))[0]
         previous = gray
         px, py = (int(v) for v in (-np.round(motion).astype(int)) % GRID)
         padded = cv2.copyMakeBorder(frame, py, GRID - py, px, GRID - px, cv2.BORDER_REFLECT_101)
@@ -119,19 +118,21 @@ def main() -> None:
         h, w = small[0].shape[:2]
         paint, paint_bilinear = painter(args.style, h, w, False), painter(args.style, h, w, True)
         shipped = [paint(f) for f in small]
+        grid = anchored(small, painter(args.style, h + GRID, w + GRID, False))
         variants = {
             "as shipped": shipped,
-            "grid anchored": anchored(small, painter(args.style, h + GRID, w + GRID, False)),
-        }
-        variants |= {
-            "anchored where flat": where_flat(small, variants["grid anchored"], shipped),
+            "grid anchored": grid,
+            "anchored where flat": where_flat(small, grid, shipped),
             "bilinear upsampling": [paint_bilinear(f) for f in small],
         }
-        base = mean_error(warping_errors(small, [shipped])[0])
-        for name, painted in variants.items():
+        streams = []  # per variant: its per-frame output, then that output stabilised
+        for painted in variants.values():
             stabiliser = Stabiliser(flow_scale=flow_scale((h, w)))
-            steady = [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]
-            per_frame, stabilised = map(mean_error, warping_errors(small, [painted, steady]))
+            streams += [painted, [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]]
+        errors = [mean_error(e) for e in warping_errors(small, streams)]  # one flow per pair
+        base = errors[0]
+        for (name, painted), per_frame, stabilised in zip(variants.items(), errors[::2],
+                                                           errors[1::2], strict=True):
             look = np.mean([np.abs(p.astype(np.float32) - s).mean()
                             for p, s in zip(painted, shipped, strict=True)])
             texture = np.mean(drift(painted, shipped)["texture"])
