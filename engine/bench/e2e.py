@@ -46,7 +46,8 @@ def dreamreel_e2e(plan: Plan, pipeline: str, clip: Path, width: int, height: int
     """The real job in this process, as `dreamreel run --size SHORT_SIDE` runs it."""
     from dreamreel.engine.job import RunSpec, stylize
 
-    values = {"style": plan.style, "steps": plan.steps, "octaves": plan.octaves}
+    values = {"style": plan.style, "steps": plan.steps, "octaves": plan.octaves,
+              "upsampling": plan.upsampling}
     if pipeline == STYLE_IMAGE:
         values["style_image"] = plan.style_image
     spec = RunSpec.make(clip, workdir / f"{pipeline}.mp4", pipeline_of(pipeline).name,

@@ -36,7 +36,8 @@ class Models:
         """The settings the bench runs a pipeline with."""
         p = self.plan
         values: dict[str, Any] = {"style": p.style, "steps": p.steps, "octaves": p.octaves,
-                                  "steps_warm": p.steps, "style_image": p.style_image}
+                                  "steps_warm": p.steps, "style_image": p.style_image,
+                                  "upsampling": p.upsampling}
         if name != STYLE_IMAGE and pipeline_of(name).name == "style":
             values["style_image"] = None
         return values

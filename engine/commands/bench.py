@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dreamreel.engine import bench, compute
 from dreamreel.errors import UsageError
+from dreamreel.pipelines.style.multistyle import UPSAMPLING
 
 
 def _sizes(text: str) -> tuple[tuple[int, int], ...]:
@@ -88,6 +89,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     effect.add_argument("--style-image", type=Path, metavar="PAINTING",
                         help="the painting of the style-image rows (default: a picture "
                         "dreamreel draws)")
+    effect.add_argument("--upsampling", choices=UPSAMPLING, default="nearest",
+                        help="the style networks' upsampling (default nearest, as trained)")
     effect.add_argument("--strength", type=float, default=1.0, help="0..1 (default 1)")
     effect.add_argument("--preserve-color", action="store_true")
     parser.add_argument("--device", help="TensorFlow device (default: GPU if any)")
@@ -108,7 +111,8 @@ def make_plan(args: argparse.Namespace) -> bench.Plan:
         if path is not None and not path.is_file():
             raise UsageError(f"{path}: no such file")
     settings = dict(clip=args.clip, style=args.style, style_image=args.style_image,
-                    strength=args.strength, preserve_color=args.preserve_color,
+                    upsampling=args.upsampling, strength=args.strength,
+                    preserve_color=args.preserve_color,
                     device=args.device or compute.default_device(), offline=args.offline)
     if args.quick:
         return bench.quick_plan(**settings)

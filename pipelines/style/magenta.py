@@ -45,12 +45,13 @@ import tensorflow as tf
 from dreamreel.pipelines.style.multistyle import (
     check_dtype,
     check_spatial,
+    check_upsampling,
     conditional_instance_norm,
     conv2d,
     oihw_to_hwio,
     one_at_a_time,
     reflect_pad,
-    upsample_nearest_2x,
+    upsample_2x,
 )
 
 __all__ = ["BOTTLENECK", "STRIDE", "StylePredictor", "StyleTransformer"]
@@ -257,7 +258,8 @@ class StyleTransformer(tf.Module):
     * returns float32 [N, H, W, 3] in 0..1.
 
     ``dtype=tf.bfloat16`` runs the image convolutions in bfloat16; the style dense layers,
-    instance-norm statistics and residual sums stay float32.
+    instance-norm statistics and residual sums stay float32. ``upsampling`` is one of
+    :data:`~dreamreel.pipelines.style.multistyle.UPSAMPLING`.
     """
 
     stride: int = STRIDE
@@ -267,11 +269,13 @@ class StyleTransformer(tf.Module):
         arrays: Mapping[str, np.ndarray],
         *,
         dtype: tf.DType = tf.float32,
+        upsampling: str = "nearest",
         name: str = "magenta_transform",
     ) -> None:
         super().__init__(name=name)
         check_dtype(dtype)
-        self.dtype = dtype
+        check_upsampling(upsampling)
+        self.dtype, self.upsampling = dtype, upsampling
         self._eps = float(_array(arrays, _EPS_KEY, (1, 1, 1, 1)).item())  # 1e-5
         self._kernels: dict[str, tf.Tensor] = {}  # conv -> [k, k, Cin, Cout] in `dtype`
         self._biases: dict[str, tf.Tensor] = {}  # conv -> [Cout] float32
@@ -306,7 +310,7 @@ class StyleTransformer(tf.Module):
         kernel = self._kernels[layer.conv]
         x = tf.cast(x, kernel.dtype)
         if layer.upsample:
-            x = upsample_nearest_2x(x)  # [N, 2h, 2w, Cin]
+            x = upsample_2x(x, self.upsampling)  # [N, 2h, 2w, Cin]
         x = reflect_pad(x, layer.kernel // 2)
         x = tf.nn.conv2d(x, kernel, strides=layer.stride, padding="VALID")  # [N, h', w', Cout]
         return x + tf.cast(self._biases[layer.conv], x.dtype)

@@ -46,6 +46,9 @@ __all__ = [
     "check_norm_params",
     "one_at_a_time",
     "reflect_pad",
+    "UPSAMPLING",
+    "check_upsampling",
+    "upsample_2x",
     "upsample_nearest_2x",
 ]
 
@@ -54,6 +57,11 @@ NUM_STYLES = 26
 
 STRIDE = 4
 """Two stride-2 convs down, two 2x upsamplings up: H and W must be multiples of 4."""
+
+UPSAMPLING = ("nearest", "bilinear")
+"""How the networks go back up: ``nearest`` as they were trained; ``bilinear`` moves the strokes
+with the picture instead of the network's 4-pixel grid (half the flicker on pans, bolder strokes:
+benchmarks/RESULTS.md, "The network's grid")."""
 
 IN_EPS = 1e-5
 """Instance-norm epsilon, read from the ONNX graph (``/.../norm/Constant_4_output_0``)."""
@@ -207,6 +215,21 @@ def upsample_nearest_2x(x: tf.Tensor) -> tf.Tensor:
     return tf.reshape(x, tf.stack([n, 2 * h, 2 * w, c]))  # [N, 2H, 2W, C]
 
 
+def upsample_2x(x: tf.Tensor, method: str = "nearest") -> tf.Tensor:
+    """2x upsampling [N, H, W, C] -> [N, 2H, 2W, C] by one of :data:`UPSAMPLING`, in x's dtype."""
+    if method == "nearest":
+        return upsample_nearest_2x(x)
+    shape = tf.shape(x)  # bilinear, with half-pixel centres: symmetric, no shift
+    up = tf.image.resize(tf.cast(x, tf.float32), tf.stack([2 * shape[1], 2 * shape[2]]))
+    return tf.cast(up, x.dtype)
+
+
+def check_upsampling(method: str) -> None:
+    """Raise ValueError unless `method` is one of :data:`UPSAMPLING` (before any tracing)."""
+    if method not in UPSAMPLING:
+        raise ValueError(f"upsampling {method!r} is not one of {', '.join(UPSAMPLING)}")
+
+
 def check_spatial(images: tf.Tensor, stride: int, where: str) -> None:
     """Trace-time check (static shapes only) that H and W are multiples of ``stride``."""
     if images.shape.rank != 4 or images.shape[-1] != 3:
@@ -235,7 +258,7 @@ class MultiStyleNet(tf.Module):
 
     ``dtype=tf.bfloat16`` runs the convolutions in bfloat16 (kernels stored in bfloat16) and
     keeps the activations between layers in bfloat16, while instance-norm statistics, the residual
-    sums and the output stay float32.
+    sums and the output stay float32. ``upsampling`` is one of :data:`UPSAMPLING`.
     """
 
     stride: int = STRIDE
@@ -246,11 +269,13 @@ class MultiStyleNet(tf.Module):
         *,
         extra: Sequence[Mapping[str, np.ndarray]] = (),
         dtype: tf.DType = tf.float32,
+        upsampling: str = "nearest",
         name: str = "multistyle26",
     ) -> None:
         super().__init__(name=name)
         check_dtype(dtype)
-        self.dtype = dtype
+        check_upsampling(upsampling)
+        self.dtype, self.upsampling = dtype, upsampling
         self.num_styles = NUM_STYLES + len(extra)
         self._kernels: dict[str, tf.Tensor] = {}  # name -> [k, k, Cin, Cout] in `dtype`
         self._gamma: dict[str, tf.Tensor] = {}  # name -> [num_styles, Cout] float32
@@ -293,7 +318,7 @@ class MultiStyleNet(tf.Module):
         """
         x = tf.cast(x, self.dtype)
         if layer.upsample:
-            x = upsample_nearest_2x(x)  # [N, 2H, 2W, Cin]
+            x = upsample_2x(x, self.upsampling)  # [N, 2H, 2W, Cin]
         x = reflect_pad(x, layer.kernel // 2)
         x = tf.nn.conv2d(x, self._kernels[layer.name], strides=layer.stride, padding="VALID")
         return conditional_instance_norm(x, norm[f"{layer.name}.gamma"],

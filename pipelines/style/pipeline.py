@@ -18,7 +18,7 @@ from dreamreel.pipelines.style.effects import (
     style_terms,
 )
 from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
-from dreamreel.pipelines.style.multistyle import NUM_STYLES, MultiStyleNet
+from dreamreel.pipelines.style.multistyle import NUM_STYLES, UPSAMPLING, MultiStyleNet
 
 
 def _strongest(spec: str) -> str:
@@ -39,6 +39,10 @@ class StyleOptions:
                          nearest=_strongest, aliases=("blend",))
     style_image: Path | None = setting(None, "any picture as the style (Magenta arbitrary "
                                        "style)", flag="--style-image", live=True, slow=True)
+    upsampling: str = setting("nearest", "how the network scales back up: nearest, as trained, "
+                              "or bilinear: strokes move with the picture, not the network's "
+                              "4-pixel grid (about half the flicker on pans; bolder strokes)",
+                              choices=UPSAMPLING)
 
 
 def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryStyle:
@@ -46,11 +50,12 @@ def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryS
     if settings.style_image is None:
         learned = context.styles() if context.styles else {}
         net = MultiStyleNet(context.load("multistyle26"), extra=list(learned.values()),
-                            dtype=dtype)
+                            dtype=dtype, upsampling=settings.upsampling)
         return BuiltinStyle(net, settings.style, learned=list(learned))
     context.read_image(settings.style_image)  # a bad painting fails before networks load
     predictor = StylePredictor(context.load("magenta_predict"))
-    transformer = StyleTransformer(context.load("magenta_transform"), dtype=dtype)
+    transformer = StyleTransformer(context.load("magenta_transform"), dtype=dtype,
+                                   upsampling=settings.upsampling)
 
     def vector_of(painting: Path) -> np.ndarray:
         """The 100-d style vector of a painting, predicted once per picture and cached."""
