@@ -6,15 +6,16 @@ The 26-style network goes down by two stride-2 convolutions and back up by two n
 neighbour 2x upsamplings, so it is equivariant only to shifts of a multiple of 4 pixels. Where
 the input is flat and the camera moves, its strokes stay with the frame's 4-pixel grid instead of
 the scene, which the warping error counts as flicker and no stabiliser after the network can
-fix (benchmarks/RESULTS.md, "Flat regions"). Three variants built here, for the measurement only,
-test that explanation against the network as shipped:
+fix (benchmarks/RESULTS.md, "Flat regions"). Three variants test that explanation against the
+network as shipped (its default), two of them built here for the measurement only:
 
 * "grid anchored": each frame padded by the accumulated global motion (phase correlation of
   consecutive frames, back to 0 at a cut) modulo 4, so that the network's grid moves with the
   camera, then cropped; "anchored where flat": that output only where the input is flat
   (``flow.structure_confidence``), the shipped one elsewhere (two passes a frame);
-* "bilinear upsampling": the two upsamplings bilinear instead of nearest, with the trained
-  weights unchanged (so a different look: the convolutions after them were trained on blocks).
+* "bilinear upsampling" (``--upsampling bilinear``): the two upsamplings bilinear instead of
+  nearest, with the trained weights unchanged (so a different look: the convolutions after
+  them were trained on blocks).
 
 Per clip and variant: the warping error of the per-frame output and of the stabilised one (both
 as a share of the shipped network's per-frame error), and how far the variant's look is from the
@@ -40,31 +41,15 @@ CLIPS = ("demo pan", "film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4",
          "audio/bbb_14s-19s_h264_aac.mp4")
 
 
-def bilinear_2x(x):
-    """The variant's upsampling: [N, H, W, C] -> [N, 2H, 2W, C], bilinear, in x's dtype."""
-    import tensorflow as tf
-
-    shape = tf.shape(x)
-    up = tf.image.resize(tf.cast(x, tf.float32), (2 * shape[1], 2 * shape[2]), method="bilinear")
-    return tf.cast(up, x.dtype)
-
-
-def painter(style: str, height: int, width: int, bilinear: bool):
+def painter(style: str, height: int, width: int, upsampling: str = "nearest"):
     """A function uint8 HxWx3 -> stylised uint8 HxWx3 for frames of this size."""
     from dreamreel.engine import stages
     from dreamreel.engine.graph import FrameGraph
-    from dreamreel.pipelines.style import multistyle
 
-    shipped = multistyle.upsample_nearest_2x
-    multistyle.upsample_nearest_2x = bilinear_2x if bilinear else shipped
-    try:
-        built = stages.build(stages.stages("style", {"style": style}),
-                             stages.context("float32", False))
-        graph = FrameGraph(built.graph, 1, height, width, jit=False, device="/CPU:0")
-        controls = built.graph_controls(1.0)
-        graph(np.zeros((1, height, width, 3), np.uint8), controls)  # traced with the variant
-    finally:
-        multistyle.upsample_nearest_2x = shipped
+    built = stages.build(stages.stages("style", {"style": style, "upsampling": upsampling}),
+                         stages.context("float32", False))
+    graph = FrameGraph(built.graph, 1, height, width, jit=False, device="/CPU:0")
+    controls = built.graph_controls(1.0)
     return lambda frame: graph(frame[None], controls)[0]
 
 
@@ -116,9 +101,9 @@ def main() -> None:
     for clip in args.clips:
         small = working_frames(clip, args.frames, args.size)
         h, w = small[0].shape[:2]
-        paint, paint_bilinear = painter(args.style, h, w, False), painter(args.style, h, w, True)
+        paint, paint_bilinear = painter(args.style, h, w), painter(args.style, h, w, "bilinear")
         shipped = [paint(f) for f in small]
-        grid = anchored(small, painter(args.style, h + GRID, w + GRID, False))
+        grid = anchored(small, painter(args.style, h + GRID, w + GRID))
         variants = {
             "as shipped": shipped,
             "grid anchored": grid,
