@@ -34,7 +34,7 @@ from dreamreel.engine import compute, stages
 from dreamreel.engine.graph import FrameGraph, LiteGraph
 from dreamreel.engine.stages import Built, StageSpec
 from dreamreel.errors import SettingsError
-from dreamreel.pipelines import registry
+from dreamreel.pipelines import registry, settings
 
 BACKENDS = ("tf", "lite")
 TIMED_CALLS = 2  # at most, after a warm-up call that traces
@@ -92,9 +92,18 @@ class Request:
     def key(self) -> str:
         """What a choice is kept under: the chain and the size class (pixels rounded to a
         power of two: which way is fastest changes slowly with the size)."""
-        chain = ",".join(s.name for s in self.chain)
+        chain = ",".join(_stage_key(s) for s in self.chain)
         pixels = 2 ** round(math.log2(self.height * self.width))
         return f"{chain}|{self.kind}|{pixels}px|{self.device}|batches {self.batches}"
+
+
+def _stage_key(stage: StageSpec) -> str:
+    """'style', or 'style[upsampling=bilinear]' where a setting that builds another graph is
+    not at its default."""
+    shaping = [f"{e.name}={getattr(stage.options, e.name)}"
+               for e in settings.entries(type(stage.options))
+               if e.knob.graph and getattr(stage.options, e.name) != e.default]
+    return stage.name + (f"[{';'.join(shaping)}]" if shaping else "")
 
 
 def machine() -> str:

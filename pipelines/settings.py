@@ -48,6 +48,8 @@ class Knob:
       give others, e.g. the layers it compiled); `nearest(value)` is the step a value (a blend)
       counts as when stepping from it.
     aliases: other OSC addresses for it.
+    graph: another value builds another graph (not a live control), so the tuner times it on
+      its own instead of reusing the default's choice.
     """
 
     help: str
@@ -65,6 +67,7 @@ class Knob:
     steps: tuple[str, ...] | None = None
     nearest: Callable[[str], str] | None = None
     aliases: tuple[str, ...] = ()
+    graph: bool = False
 
 
 def setting(default: Any, help: str, **knob: Any) -> Any:

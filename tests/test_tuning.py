@@ -8,6 +8,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 from conftest import TEST_HOME, cli, media
 from run_helpers import FAST, dreamreel, read_rgb
 
@@ -63,13 +64,14 @@ def test_tune_measures_each_way_keeps_the_fastest_and_runs_reuse_it(tmp_path):
     assert (summary["backend"], summary["precision"]) == ("tf", "float32")
 
 
-def test_tf_lite_paints_what_tensorflow_paints(tmp_path):
+@pytest.mark.parametrize("upsampling", ["nearest", "bilinear"])
+def test_tf_lite_paints_what_tensorflow_paints(tmp_path, upsampling):
     source = _still(tmp_path, 320, 180)
     outputs = {}
     for backend in ("tf", "lite"):
         out = tmp_path / f"{backend}.png"
         ran = dreamreel("run", source, "-o", out, "--style", "19", "--backend", backend,
-                        "--precision", "float32", *FAST)
+                        "--precision", "float32", "--upsampling", upsampling, *FAST)
         assert ran.returncode == 0, ran.stderr
         outputs[backend] = read_rgb(out).astype(np.float32)
     assert outputs["tf"].shape == outputs["lite"].shape == (180, 320, 3)
@@ -105,6 +107,9 @@ def test_a_long_job_tunes_once_and_says_so():
     # a short job at a size near a tuned one takes its choice without timing
     near = job.decide(spec, (40, 72), device, 10, say=said.append)
     assert near == first and not said
+    # another upsampling is another graph: timed on its own, not given the default's choice
+    bilinear = tuning.Request(stages.stages("style", {"upsampling": "bilinear"}), *work, device)
+    assert bilinear.key() != request.key() and tuning.cached(bilinear) is None
 
 
 def test_without_a_measurement_the_style_network_takes_xnnpack_where_onednn_is_off():

@@ -42,7 +42,7 @@ class StyleOptions:
     upsampling: str = setting("nearest", "how the network scales back up: nearest, as trained, "
                               "or bilinear: strokes move with the picture, not the network's "
                               "4-pixel grid (about half the flicker on pans; bolder strokes)",
-                              choices=UPSAMPLING)
+                              choices=UPSAMPLING, graph=True)
 
 
 def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryStyle:
