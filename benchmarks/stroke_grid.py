@@ -26,6 +26,7 @@ shipped network's (mean absolute difference in grey levels, and the texture dist
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -41,8 +42,10 @@ CLIPS = ("demo pan", "film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4",
          "audio/bbb_14s-19s_h264_aac.mp4")
 
 
-def painter(style: str, height: int, width: int, upsampling: str = "nearest"):
-    """A function uint8 HxWx3 -> stylised uint8 HxWx3 for frames of this size."""
+def painter(style: str, height: int, width: int, upsampling: str = "nearest"
+            ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function uint8 HxWx3 -> stylised uint8 HxWx3 for frames of this size, with the
+    network's `upsampling` (nearest, as shipped, or bilinear)."""
     from dreamreel.engine import stages
     from dreamreel.engine.graph import FrameGraph
 

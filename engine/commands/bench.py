@@ -90,7 +90,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="the painting of the style-image rows (default: a picture "
                         "dreamreel draws)")
     effect.add_argument("--upsampling", choices=UPSAMPLING, default="nearest",
-                        help="the style networks' upsampling (default nearest, as trained)")
+                        help="the style networks' upsampling (default nearest, as trained; "
+                        "the peer's rows keep theirs)")
     effect.add_argument("--strength", type=float, default=1.0, help="0..1 (default 1)")
     effect.add_argument("--preserve-color", action="store_true")
     parser.add_argument("--device", help="TensorFlow device (default: GPU if any)")

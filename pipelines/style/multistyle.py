@@ -76,7 +76,7 @@ class _Layer:
     stride: int
     cin: int
     cout: int
-    upsample: bool = False  # nearest 2x upsampling before the pad + conv
+    upsample: bool = False  # 2x upsampling (the network's `upsampling`) before the pad + conv
 
 
 # Explicit map from ONNX initializer prefixes to layers, in execution order.
@@ -217,6 +217,7 @@ def upsample_nearest_2x(x: tf.Tensor) -> tf.Tensor:
 
 def upsample_2x(x: tf.Tensor, method: str = "nearest") -> tf.Tensor:
     """2x upsampling [N, H, W, C] -> [N, 2H, 2W, C] by one of :data:`UPSAMPLING`, in x's dtype."""
+    check_upsampling(method)
     if method == "nearest":
         return upsample_nearest_2x(x)
     shape = tf.shape(x)  # bilinear, with half-pixel centres: symmetric, no shift
