@@ -8,15 +8,18 @@ downloads nothing.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_live import free_port, perform, scripted_show, show_state, wait_for
+from test_live import free_port, perform, scripted_show, show_state
 from test_mask import sobel_show
 
 from dreamreel.engine.live.web import WebControl
@@ -34,8 +37,16 @@ def chromium() -> str:
     return CHROMIUM if Path(CHROMIUM).is_file() else shutil.which("chromium")
 
 
+async def until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    """`wait_for` for the browser's thread, which keeps its event loop turning meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
 def test_page_fader_reaches_the_picture(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.async_api import async_playwright
 
     browser_path = chromium()
     capture, programs, state = sobel_show(tmp_path, 64)
@@ -43,30 +54,35 @@ def test_page_fader_reaches_the_picture(tmp_path: Path) -> None:
     web = WebControl(state, free_port(), stats=show.readout).start()
     seen: dict[str, object] = {}
 
+    async def play() -> None:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=browser_path, args=FLAGS)
+            page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+            await page.goto(web.url)
+            await page.wait_for_selector("#f-wet")
+            await page.wait_for_function("document.getElementById('stats').textContent"
+                                         ".includes('fps')", timeout=30_000)
+            seen["stats"] = await page.inner_text("#stats")
+            await page.click("#c-kernel-blur")
+            await until(lambda: state.value("kernel") == "blur", "the kernel button")
+            seen["before"] = len(shown)
+            box = await page.locator("#f-wet").bounding_box()  # drag the wet fader to dry
+            await page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+            await page.mouse.down()
+            await page.mouse.move(box["x"] + 1, box["y"] + box["height"] / 2, steps=8)
+            await page.mouse.up()
+            await until(lambda: state.value("wet") < 0.02, "the wet fader")
+            seen["dry_from"] = len(shown)
+            await until(lambda: len(shown) > seen["dry_from"] + 5, "frames after the change")
+            await page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            seen["wet_label"] = await page.inner_text("#f-wet >> xpath=.. >> .value")
+            await browser.close()
+
     def performer() -> None:
+        # The async API on a loop of this thread's own: the sync API's greenlets, switched
+        # on a thread that then ends, are a native crash waiting for the collector.
         try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=browser_path, args=FLAGS)
-                page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-                page.goto(web.url)
-                page.wait_for_selector("#f-wet")
-                page.wait_for_function("document.getElementById('stats').textContent"
-                                       ".includes('fps')", timeout=30_000)
-                seen["stats"] = page.inner_text("#stats")
-                page.click("#c-kernel-blur")
-                wait_for(lambda: state.value("kernel") == "blur", "the kernel button")
-                seen["before"] = len(shown)
-                box = page.locator("#f-wet").bounding_box()  # drag the wet fader to dry
-                page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
-                page.mouse.down()
-                page.mouse.move(box["x"] + 1, box["y"] + box["height"] / 2, steps=8)
-                page.mouse.up()
-                wait_for(lambda: state.value("wet") < 0.02, "the wet fader")
-                seen["dry_from"] = len(shown)
-                wait_for(lambda: len(shown) > seen["dry_from"] + 5, "frames after the change")
-                page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
-                seen["wet_label"] = page.inner_text("#f-wet >> xpath=.. >> .value")
-                browser.close()
+            asyncio.run(play())
         finally:
             state.quit.set()
 
@@ -91,12 +107,13 @@ def test_page_beyond_loopback_needs_its_token() -> None:
     try:
         assert "token=" in web.url
         local = f"http://127.0.0.1:{web.port}/"
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(local, timeout=10)
-        assert refused.value.code == 403
-        with pytest.raises(urllib.error.HTTPError):
-            urllib.request.urlopen(local + "?token=wrong", timeout=10)
-        page = urllib.request.urlopen(local + "?" + web.url.split("?")[1], timeout=10)
-        assert page.status == 200 and b"dreamreel" in page.read()
+        for wrong in ("", "?token=wrong"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(local + wrong, timeout=10)
+            refused.value.close()
+            assert refused.value.code == 403
+        with urllib.request.urlopen(local + "?" + web.url.split("?")[1], timeout=10) as page:
+            assert page.status == 200 and b"dreamreel" in page.read()
     finally:
         web.stop()
+
