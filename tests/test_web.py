@@ -9,6 +9,7 @@ downloads nothing.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import shutil
 import time
@@ -117,3 +118,16 @@ def test_page_beyond_loopback_needs_its_token() -> None:
     finally:
         web.stop()
 
+
+def test_server_stops_promptly_while_a_client_holds_the_page_open() -> None:
+    """Quitting the show while a browser keeps the page's connection alive: no 10 s hang."""
+    web = WebControl(show_state(["style"]), 0).start()
+    held = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    try:
+        held.request("GET", "/")
+        assert held.getresponse().read().startswith(b"<!doctype html")
+        began = time.monotonic()
+        web.stop()
+        assert time.monotonic() - began < 5, "stop() waited out the held connection"
+    finally:
+        held.close()

@@ -27,6 +27,9 @@ from dreamreel.errors import SettingsError, UsageError
 log = logging.getLogger("dreamreel.live")
 
 STATS_SECONDS = 0.5  # how often the page hears the fps and latency
+# How long a connection may take to close. websockets' 10 s default held the show's quit for
+# that long whenever a client still had the page's HTTP connection open.
+CLOSE_SECONDS = 1.0
 
 
 def is_loopback(host: str) -> bool:
@@ -64,6 +67,7 @@ class WebControl:
         self._stop = threading.Event()
         try:
             self._server = serve(self._session, host, port, process_request=self._http,
+                                 close_timeout=CLOSE_SECONDS,
                                  logger=logging.getLogger("dreamreel.web"))
         except OSError as err:
             raise UsageError(f"--web {port}: cannot listen on {host}:{port} ({err.strerror})") from err
