@@ -19,7 +19,7 @@ import cv2  # noqa: E402
 
 from dreamreel import weights  # noqa: E402
 from dreamreel.engine.temporal import Stabiliser  # noqa: E402
-from dreamreel.pipelines.base import DTYPES  # noqa: E402
+from dreamreel.pipelines.base import compute_dtype  # noqa: E402
 from dreamreel.pipelines.film import FilmSettings, FilmStylizer, StyleTarget  # noqa: E402
 from dreamreel.pipelines.vgg16 import VGG16Features  # noqa: E402
 
@@ -40,7 +40,7 @@ def main() -> None:
               .decode(video=0)]  # each HxWx3 uint8 RGB
     frames = frames[: int(options.get("frames", len(frames)))]
     painting = cv2.cvtColor(cv2.imread(str(style_path)), cv2.COLOR_BGR2RGB)
-    features = VGG16Features(weights.load("vgg16"), DTYPES[settings.precision])
+    features = VGG16Features(weights.load("vgg16"), compute_dtype(settings.precision))
     stylizer = FilmStylizer(features, StyleTarget(features, [painting]), settings)
     stabiliser = Stabiliser()
     OUT.mkdir(exist_ok=True)

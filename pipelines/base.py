@@ -27,9 +27,10 @@ from typing import Any, Protocol
 import numpy as np
 import tensorflow as tf
 
-# The compute types a precision setting names (one map for every pipeline).
-DTYPES: dict[str, tf.DType] = {"float32": tf.float32, "bfloat16": tf.bfloat16,
-                               "float16": tf.float16}
+
+def compute_dtype(precision: str) -> tf.DType:
+    """The compute type a precision setting names ("float32", "bfloat16", "float16")."""
+    return tf.as_dtype(precision)
 
 
 class Effect(Protocol):

@@ -52,7 +52,8 @@ class VGG16Features:
     so losses and gradients accumulate in float32.
     """
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], dtype: tf.DType = tf.float32) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray], dtype: tf.DType | str = "float32"
+                 ) -> None:
         names = sorted(
             (key[: -len("/kernel")] for key in arrays
              if key.endswith("/kernel") and f"{key[: -len('/kernel')]}/bias" in arrays),
@@ -63,7 +64,7 @@ class VGG16Features:
                 "no convolution layers found: expected `<layer>/kernel` and `<layer>/bias` "
                 "arrays (the keras_h5 converter names a Keras conv net's layers so)"
             )
-        self.dtype = dtype
+        self.dtype = dtype = tf.as_dtype(dtype)
         self.layers: tuple[str, ...] = tuple(names)
         self._kernels: list[tf.Tensor] = []
         self._biases: list[tf.Tensor] = []

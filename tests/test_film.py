@@ -11,7 +11,7 @@ from conftest import media
 
 from dreamreel import weights
 from dreamreel.errors import SettingsError
-from dreamreel.pipelines.base import DTYPES, Guide
+from dreamreel.pipelines.base import Guide, compute_dtype
 from dreamreel.pipelines.film import (
     FilmSettings,
     FilmStylizer,
@@ -36,7 +36,7 @@ def image(relative: str, size: tuple[int, int] | None = None) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def vgg() -> VGG16Features:
-    return VGG16Features(weights.load("vgg16"), DTYPES[FilmSettings().precision])
+    return VGG16Features(weights.load("vgg16"), compute_dtype(FilmSettings().precision))
 
 
 @pytest.fixture(scope="module")

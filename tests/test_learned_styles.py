@@ -47,7 +47,7 @@ def wave(home: Path) -> tuple[Path, object]:
 
 
 def test_learn_stores_the_style_its_record_and_a_preview(wave, home: Path) -> None:
-    from dreamreel.pipelines.style.multistyle import NORM_SHAPES
+    from dreamreel.pipelines.style.layout import NORM_SHAPES
     from dreamreel.weights import learned
 
     path, result = wave

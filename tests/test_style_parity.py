@@ -26,6 +26,7 @@ tf = pytest.importorskip("tensorflow")
 from conftest import MEDIA  # noqa: E402
 
 from dreamreel.pipelines.style import magenta, multistyle  # noqa: E402
+from dreamreel.pipelines.style.layout import NUM_STYLES  # noqa: E402
 from dreamreel.weights import get, load, source_path  # noqa: E402
 
 CONTENT = MEDIA / "content"
@@ -144,7 +145,7 @@ def run_multistyle_onnx(sess, image: np.ndarray, weights: np.ndarray) -> np.ndar
 
 
 def one_hot(style: int) -> np.ndarray:
-    weights = np.zeros(multistyle.NUM_STYLES, np.float32)
+    weights = np.zeros(NUM_STYLES, np.float32)
     weights[style] = 1.0
     return weights
 
@@ -173,7 +174,7 @@ def test_multistyle_blend_per_image(multistyle_pair):
     """[N, 26] style weights: a different blend for each image of the batch."""
     net, sess = multistyle_pair
     images = np.stack([photo("astronaut.png", 192, 256), photo("coffee.png", 192, 256)])
-    blends = np.zeros((2, multistyle.NUM_STYLES), np.float32)
+    blends = np.zeros((2, NUM_STYLES), np.float32)
     blends[0, [3, 17]] = 0.5
     blends[1, [1, 9, 22]] = (0.2, 0.3, 0.5)
     out = net(images, blends).numpy()

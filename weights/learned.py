@@ -1,7 +1,7 @@
 """Learned styles: a painting's scales and shifts for the 26-style network, kept in the cache.
 
 Each style is one `.npz` under `<home>/styles/` holding the 990 numbers (named as
-`pipelines.style.multistyle.NORM_SHAPES`) and `meta`, a JSON record of the painting's sha256
+`pipelines.style.layout.NORM_SHAPES`) and `meta`, a JSON record of the painting's sha256
 and the settings it was learned with; the same file is what `dreamreel styles export` writes
 and `import` reads. An interrupted or unfinished fit keeps its optimiser state under
 `<home>/styles/partial/` so it can be resumed. Every file is written to a temporary name and
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from dreamreel.errors import SettingsError, WeightsError
-from dreamreel.pipelines.style.multistyle import NORM_SHAPES, check_norm_params
+from dreamreel.pipelines.style.layout import NORM_SHAPES, check_norm_params
 from dreamreel.weights import manifest
 from dreamreel.weights.integrity import Damaged, read_arrays, say
 

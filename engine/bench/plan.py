@@ -63,7 +63,7 @@ class Plan:
     clip: Path | None = None
     style: str = "0"
     style_image: Path | None = None
-    upsampling: str = "nearest"  # the style networks' (pipelines/style/multistyle.UPSAMPLING)
+    upsampling: str = "nearest"  # the style networks' (pipelines/style/layout.UPSAMPLING)
     strength: float = 1.0
     preserve_color: bool = False
     device: str = "/CPU:0"

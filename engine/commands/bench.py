@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dreamreel.engine import bench, compute
 from dreamreel.errors import UsageError
-from dreamreel.pipelines.style.multistyle import UPSAMPLING
+from dreamreel.pipelines.style.layout import UPSAMPLING
 
 
 def _sizes(text: str) -> tuple[tuple[int, int], ...]:

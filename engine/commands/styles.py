@@ -25,8 +25,8 @@ from dreamreel.engine.media import Frame, MediaInfo
 from dreamreel.engine.sinks import open_sink
 from dreamreel.errors import SettingsError, UsageError, WeightsError
 from dreamreel.pipelines import settings
+from dreamreel.pipelines.style.layout import NORM_SHAPES, NUM_STYLES, check_norm_params
 from dreamreel.pipelines.style.learn import LearnSettings
-from dreamreel.pipelines.style.multistyle import NORM_SHAPES, NUM_STYLES, check_norm_params
 from dreamreel.weights import learned
 
 COLUMNS = 7

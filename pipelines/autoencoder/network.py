@@ -17,15 +17,16 @@ DOWN = 2 ** (len(CHANNELS) - 1)  # the working height and width must be multiple
 KERNEL = 4  # a kernel divisible by the stride: transposed convolutions without checkerboards
 
 
-class AutoEncoder(tf.Module):
+class AutoEncoder:
     """Encoder and decoder for [N, H, W, 3] pictures in 0..1 (H and W multiples of DOWN).
 
     All the weights are one variable, `vector`, cut into kernels by `parts`: the cache keeps
-    that vector as it is, and Adam updates it in a handful of operations.
+    that vector as it is, and Adam updates it in a handful of operations. (A plain class, not
+    a tf.Module: it tracks its one variable itself, and the command line reads this module's
+    sizes without loading TensorFlow.)
     """
 
     def __init__(self, shape: tuple[int, int], latent: int, seed: int = 0) -> None:
-        super().__init__()
         height, width = shape
         if height % DOWN or width % DOWN:
             raise ValueError(f"the working size {width}x{height} is not a multiple of {DOWN}")

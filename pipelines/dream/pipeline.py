@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.errors import SettingsError
-from dreamreel.pipelines.base import DTYPES, Guide
+from dreamreel.pipelines.base import Guide, compute_dtype
 from dreamreel.pipelines.dream.dream import DreamEffect, DreamSettings, parse_layers
 from dreamreel.pipelines.registry import Context, Pipeline
 from dreamreel.pipelines.settings import setting
@@ -147,7 +147,7 @@ def build(options: DreamOptions, context: Context) -> DreamSequence:
                              octave_scale=options.octave_scale, jitter=options.jitter,
                              tile_size=options.tile, guide=guide,
                              tv_weight=options.tv_weight or 0.0, jit=context.jit)
-    features = VGG16Features(context.load("vgg16"), dtype=DTYPES[context.precision])
+    features = VGG16Features(context.load("vgg16"), dtype=compute_dtype(context.precision))
     return DreamSequence(DreamEffect(features, settings, seed=options.seed), options,
                          context.video)
 

@@ -55,7 +55,7 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.errors import SettingsError
-from dreamreel.pipelines.base import DTYPES, Guide
+from dreamreel.pipelines.base import Guide, compute_dtype
 from dreamreel.pipelines.gram import STYLE_LAYERS, gram
 from dreamreel.pipelines.settings import setting
 from dreamreel.pipelines.vgg16 import VGG16Features
@@ -164,10 +164,10 @@ class FilmSettings:
         """Raise SettingsError for a layer `features` does not have, or the wrong precision."""
         for name in (self.content_layer, *self.style_layers):
             features.check(name)
-        if features.dtype != DTYPES[self.precision]:
+        if features.dtype != compute_dtype(self.precision):
             raise SettingsError(f"precision is {self.precision} but the features compute in "
                                 f"{features.dtype.name}: build VGG16Features(arrays, "
-                                f"DTYPES['{self.precision}'])")
+                                f"compute_dtype('{self.precision}'))")
 
 
 def _to_float(image: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from dreamreel.errors import SettingsError
-from dreamreel.pipelines.base import DTYPES, Guide
+from dreamreel.pipelines.base import Guide, compute_dtype
 from dreamreel.pipelines.film.gatys import FilmSettings, FilmStylizer, StyleTarget
 from dreamreel.pipelines.registry import Context, Pipeline
 from dreamreel.pipelines.settings import setting
@@ -80,7 +80,7 @@ def build(options: FilmOptions, context: Context) -> FilmSequence:
     images = [context.read_image(path) for path in paths]
     fields = {f.name: getattr(options, f.name) for f in dataclasses.fields(FilmSettings)}
     settings = FilmSettings(**{**fields, "precision": context.precision, "jit": context.jit})
-    features = VGG16Features(context.load("vgg16"), dtype=DTYPES[context.precision])
+    features = VGG16Features(context.load("vgg16"), dtype=compute_dtype(context.precision))
     settings.check_layers(features)
     target = StyleTarget(features, images, mix, settings.style_layers)
     return FilmSequence(FilmStylizer(features, target, settings), options.per_frame)

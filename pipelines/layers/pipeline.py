@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from dreamreel.errors import SettingsError
-from dreamreel.pipelines.base import DTYPES
+from dreamreel.pipelines.base import compute_dtype
 from dreamreel.pipelines.layers import picture
 from dreamreel.pipelines.registry import Context, Pipeline
 from dreamreel.pipelines.settings import setting
@@ -83,7 +83,7 @@ class LayerEffect:
 def build(options: LayerOptions, context: Context) -> LayerEffect:
     wanted = {options.vgg_layer, *(LIVE_LAYERS if context.live else ())}
     layers = tuple(layer for layer in LAYERS if layer in wanted)  # shallow to deep
-    features = VGG16Features(context.load("vgg16"), dtype=DTYPES[context.precision])
+    features = VGG16Features(context.load("vgg16"), dtype=compute_dtype(context.precision))
     return LayerEffect(features, options, layers)
 
 

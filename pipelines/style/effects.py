@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
 from dreamreel.errors import SettingsError
 from dreamreel.pipelines.resize import shrink
-from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
-from dreamreel.pipelines.style.multistyle import NUM_STYLES, STRIDE, MultiStyleNet
+from dreamreel.pipelines.style.layout import NUM_STYLES, STRIDE
+
+if TYPE_CHECKING:
+    from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
+    from dreamreel.pipelines.style.multistyle import MultiStyleNet
 
 PREDICTOR_SIZE = 256  # the style-prediction network's training resolution
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -24,8 +25,11 @@ from dreamreel.errors import SettingsError
 from dreamreel.pipelines.film.gatys import StyleTarget
 from dreamreel.pipelines.gram import STYLE_LAYERS, gram, style_distance
 from dreamreel.pipelines.settings import setting
-from dreamreel.pipelines.style.multistyle import NORM_SHAPES, NUM_STYLES, STRIDE, MultiStyleNet
+from dreamreel.pipelines.style.layout import NORM_SHAPES, NUM_STYLES, STRIDE
 from dreamreel.pipelines.vgg16 import VGG16Features
+
+if TYPE_CHECKING:
+    from dreamreel.pipelines.style.multistyle import MultiStyleNet
 
 ADAM_BETAS = (0.9, 0.999)
 NEAREST_SIZE = 128  # side of the frames on which the built-in styles are compared

@@ -42,10 +42,10 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from dreamreel.pipelines.style.layout import check_upsampling
 from dreamreel.pipelines.style.multistyle import (
     check_dtype,
     check_spatial,
-    check_upsampling,
     conditional_instance_norm,
     conv2d,
     oihw_to_hwio,
@@ -259,7 +259,7 @@ class StyleTransformer(tf.Module):
 
     ``dtype=tf.bfloat16`` runs the image convolutions in bfloat16; the style dense layers,
     instance-norm statistics and residual sums stay float32. ``upsampling`` is one of
-    :data:`~dreamreel.pipelines.style.multistyle.UPSAMPLING`.
+    :data:`~dreamreel.pipelines.style.layout.UPSAMPLING`.
     """
 
     stride: int = STRIDE

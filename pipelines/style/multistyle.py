@@ -31,73 +31,34 @@ it pays off): 1.7-2x faster in bfloat16, 1.2-1.3x in float32 than a cast, pad an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
+from dreamreel.pipelines.style.layout import (
+    CONTRACT,
+    EXPAND,
+    LAYERS,
+    NUM_STYLES,
+    RESIDUAL,
+    STRIDE,
+    Layer,
+    check_norm_params,
+    check_upsampling,
+)
+
 __all__ = [
-    "NORM_SHAPES",
-    "NUM_STYLES",
-    "STRIDE",
     "MultiStyleNet",
     "conditional_instance_norm",
     "conv2d",
-    "check_norm_params",
     "one_at_a_time",
     "reflect_pad",
-    "UPSAMPLING",
-    "check_upsampling",
     "upsample_2x",
     "upsample_nearest_2x",
 ]
 
-NUM_STYLES = 26
-"""Number of built-in styles: ``style_weights`` has this many entries."""
-
-STRIDE = 4
-"""Two stride-2 convs down, two 2x upsamplings up: H and W must be multiples of 4."""
-
-UPSAMPLING = ("nearest", "bilinear")
-"""How the networks go back up: ``nearest`` as they were trained; ``bilinear`` moves the strokes
-with the picture instead of the network's 4-pixel grid (half the flicker on pans, bolder strokes:
-benchmarks/RESULTS.md, "The network's grid")."""
-
 IN_EPS = 1e-5
 """Instance-norm epsilon, read from the ONNX graph (``/.../norm/Constant_4_output_0``)."""
-
-
-@dataclass(frozen=True)
-class _Layer:
-    """One conv + conditional-instance-norm layer: ONNX prefix and its expected shapes."""
-
-    name: str  # ONNX prefix: weights at f"{name}.w", norm at f"{name}.norm.gamma/beta"
-    kernel: int
-    stride: int
-    cin: int
-    cout: int
-    upsample: bool = False  # 2x upsampling (the network's `upsampling`) before the pad + conv
-
-
-# Explicit map from ONNX initializer prefixes to layers, in execution order.
-_CONTRACT = (
-    _Layer("contract.0", 9, 1, 3, 32),
-    _Layer("contract.1", 3, 2, 32, 32),
-    _Layer("contract.2", 3, 2, 32, 32),
-)
-_RESIDUAL = tuple(
-    (_Layer(f"res.{i}.0", 3, 1, 32, 32), _Layer(f"res.{i}.1", 3, 1, 32, 32)) for i in range(6)
-)
-_EXPAND = (
-    _Layer("expand.0", 3, 1, 32, 8, upsample=True),
-    _Layer("expand.1", 3, 1, 8, 4, upsample=True),
-    _Layer("expand.2", 9, 1, 4, 3),
-)
-_ALL_LAYERS = _CONTRACT + tuple(layer for block in _RESIDUAL for layer in block) + _EXPAND
-
-NORM_SHAPES = {f"{layer.name}.{kind}": (layer.cout,) for layer in _ALL_LAYERS
-               for kind in ("gamma", "beta")}
-"""One style's parameters: a scale and a shift per channel of every layer (990 numbers)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,19 +177,13 @@ def upsample_nearest_2x(x: tf.Tensor) -> tf.Tensor:
 
 
 def upsample_2x(x: tf.Tensor, method: str = "nearest") -> tf.Tensor:
-    """2x upsampling [N, H, W, C] -> [N, 2H, 2W, C] by one of :data:`UPSAMPLING`, in x's dtype."""
+    """2x upsampling [N, H, W, C] -> [N, 2H, 2W, C] by one of :data:`~dreamreel.pipelines.style.layout.UPSAMPLING`, in x's dtype."""
     check_upsampling(method)
     if method == "nearest":
         return upsample_nearest_2x(x)
     shape = tf.shape(x)  # bilinear, with half-pixel centres: symmetric, no shift
     up = tf.image.resize(tf.cast(x, tf.float32), tf.stack([2 * shape[1], 2 * shape[2]]))
     return tf.cast(up, x.dtype)
-
-
-def check_upsampling(method: str) -> None:
-    """Raise ValueError unless `method` is one of :data:`UPSAMPLING` (before any tracing)."""
-    if method not in UPSAMPLING:
-        raise ValueError(f"upsampling {method!r} is not one of {', '.join(UPSAMPLING)}")
 
 
 def check_spatial(images: tf.Tensor, stride: int, where: str) -> None:
@@ -250,16 +205,16 @@ class MultiStyleNet(tf.Module):
 
     ``net(images, style_weights)``:
 
-    * images: float32 [N, H, W, 3], RGB in 0..1, H and W multiples of :data:`STRIDE`;
+    * images: float32 [N, H, W, 3], RGB in 0..1, H and W multiples of :data:`~dreamreel.pipelines.style.layout.STRIDE`;
     * style_weights: float32 [S] (one mixture for the whole batch) or [N, S] (one per image),
       S = ``num_styles``: the 26 built-in styles, then the learned ones given as ``extra``
-      (each a :data:`NORM_SHAPES` dict); a one-hot vector selects a style, a convex
+      (each a :data:`~dreamreel.pipelines.style.layout.NORM_SHAPES` dict); a one-hot vector selects a style, a convex
       combination blends styles;
     * returns float32 [N, H, W, 3] in 0..1.
 
     ``dtype=tf.bfloat16`` runs the convolutions in bfloat16 (kernels stored in bfloat16) and
     keeps the activations between layers in bfloat16, while instance-norm statistics, the residual
-    sums and the output stay float32. ``upsampling`` is one of :data:`UPSAMPLING`.
+    sums and the output stay float32. ``upsampling`` is one of :data:`~dreamreel.pipelines.style.layout.UPSAMPLING`.
     """
 
     stride: int = STRIDE
@@ -284,7 +239,7 @@ class MultiStyleNet(tf.Module):
         for style in extra:
             check_norm_params(style)
         with self.name_scope:
-            for layer in _ALL_LAYERS:
+            for layer in LAYERS:
                 w = np.asarray(arrays[f"{layer.name}.w"], dtype=np.float32)
                 gamma = np.asarray(arrays[f"{layer.name}.norm.gamma"], dtype=np.float32)
                 beta = np.asarray(arrays[f"{layer.name}.norm.beta"], dtype=np.float32)
@@ -300,18 +255,18 @@ class MultiStyleNet(tf.Module):
 
     def norm_params(self, style: int) -> dict[str, np.ndarray]:
         """Style `style`'s scales and shifts, {layer.gamma / layer.beta: [C]}: a learned
-        style's starting point and storage format (:data:`NORM_SHAPES`)."""
+        style's starting point and storage format (:data:`~dreamreel.pipelines.style.layout.NORM_SHAPES`)."""
         return {f"{layer.name}.{kind}": table[layer.name][style].numpy()
-                for layer in _ALL_LAYERS for kind, table in (("gamma", self._gamma),
+                for layer in LAYERS for kind, table in (("gamma", self._gamma),
                                                              ("beta", self._beta))}
 
     def mixed(self, mix: tf.Tensor) -> dict[str, tf.Tensor]:
         """A mixture [N or 1, num_styles] -> its scales and shifts {name: [N or 1, C]}."""
         return {f"{layer.name}.{kind}": tf.matmul(mix, table[layer.name])
-                for layer in _ALL_LAYERS for kind, table in (("gamma", self._gamma),
+                for layer in LAYERS for kind, table in (("gamma", self._gamma),
                                                              ("beta", self._beta))}
 
-    def _layer(self, x: tf.Tensor, layer: _Layer, norm: Mapping[str, tf.Tensor],
+    def _layer(self, x: tf.Tensor, layer: Layer, norm: Mapping[str, tf.Tensor],
                relu: bool) -> tf.Tensor:
         """[optional 2x upsample] -> reflect pad -> conv -> conditional IN -> [ReLU].
 
@@ -344,23 +299,13 @@ class MultiStyleNet(tf.Module):
         ({layer.gamma / layer.beta: [N or 1, C]}) -> [N, H, W, 3] 0..1. Differentiable in
         `norm`, which is how a new style is learned (pipelines/style/learn.py)."""
         x = images
-        for layer in _CONTRACT:
+        for layer in CONTRACT:
             x = self._layer(x, layer, norm, relu=True)  # -> [N, H/4, W/4, 32] after the last
         x = tf.cast(x, tf.float32)  # the residual sums stay float32
-        for first, second in _RESIDUAL:
+        for first, second in RESIDUAL:
             y = self._layer(x, first, norm, relu=True)  # [N, H/4, W/4, 32]
             x = x + tf.cast(self._layer(y, second, norm, relu=False), tf.float32)
-        x = self._layer(x, _EXPAND[0], norm, relu=True)  # [N, H/2, W/2, 8]
-        x = self._layer(x, _EXPAND[1], norm, relu=True)  # [N, H, W, 4]
-        x = self._layer(x, _EXPAND[2], norm, relu=False)  # [N, H, W, 3]
+        x = self._layer(x, EXPAND[0], norm, relu=True)  # [N, H/2, W/2, 8]
+        x = self._layer(x, EXPAND[1], norm, relu=True)  # [N, H, W, 4]
+        x = self._layer(x, EXPAND[2], norm, relu=False)  # [N, H, W, 3]
         return tf.sigmoid(tf.cast(x, tf.float32))  # [N, H, W, 3] in 0..1
-
-
-def check_norm_params(style: Mapping[str, np.ndarray]) -> None:
-    """Raise ValueError unless `style` has exactly the scales and shifts of one style."""
-    for key, shape in NORM_SHAPES.items():
-        if key not in style or np.shape(style[key]) != shape:
-            raise ValueError(f"{key}: expected shape {shape}, got "
-                             f"{np.shape(style[key]) if key in style else 'nothing'}")
-        if not np.all(np.isfinite(style[key])):
-            raise ValueError(f"{key} holds a NaN or an infinity")

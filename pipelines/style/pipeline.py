@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 
-from dreamreel.pipelines.base import DTYPES
+from dreamreel.pipelines.base import compute_dtype
 from dreamreel.pipelines.registry import Context, Pipeline
 from dreamreel.pipelines.settings import setting
 from dreamreel.pipelines.style.effects import (
@@ -17,8 +18,10 @@ from dreamreel.pipelines.style.effects import (
     BuiltinStyle,
     style_terms,
 )
-from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
-from dreamreel.pipelines.style.multistyle import NUM_STYLES, UPSAMPLING, MultiStyleNet
+from dreamreel.pipelines.style.layout import NUM_STYLES, UPSAMPLING
+
+if TYPE_CHECKING:
+    from dreamreel.pipelines.style.magenta import StylePredictor
 
 
 def _strongest(spec: str) -> str:
@@ -46,7 +49,12 @@ class StyleOptions:
 
 
 def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryStyle:
-    dtype = DTYPES[context.precision]
+    # The networks' modules load TensorFlow: imported here, the command line reads the
+    # settings above without it.
+    from dreamreel.pipelines.style.magenta import StylePredictor, StyleTransformer
+    from dreamreel.pipelines.style.multistyle import MultiStyleNet
+
+    dtype = compute_dtype(context.precision)
     if settings.style_image is None:
         learned = context.styles() if context.styles else {}
         net = MultiStyleNet(context.load("multistyle26"), extra=list(learned.values()),
