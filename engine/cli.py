@@ -8,38 +8,73 @@ the subcommand has saved its work (engine.signals).
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
+import threading
+import types
+from typing import Any
 
 from dreamreel.engine import signals
 
 
-def _import_tensorflow_quietly() -> None:
+def _import_quietly(name: str) -> types.ModuleType:
     """TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) would bury our one-line errors.
 
     Part of it is printed before its log level is read, so stderr is closed for the import
     alone (an import that fails still raises). DREAMREEL_TF_LOGS=1 keeps everything visible.
     """
     if os.environ.get("DREAMREEL_TF_LOGS"):
-        return
+        return importlib.import_module(name)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # e.g. V4L2 warnings for a missing camera
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        import tensorflow  # noqa: F401
+        return importlib.import_module(name)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
 
 
-try:
-    with signals.handled():
-        _import_tensorflow_quietly()
-except KeyboardInterrupt:  # a signal while TensorFlow loads (seconds): nothing started yet
-    print("dreamreel: interrupted", file=sys.stderr)
-    sys.exit(signals.exit_code())
+class _Deferred(types.ModuleType):
+    """Stands in for a module until an attribute of it is first used, then imports it quietly
+    and takes on its attributes. (importlib's LazyLoader cannot: every `import` statement of a
+    module reads its `__spec__`, which loads it.)"""
+
+    _lock = threading.Lock()
+
+    def __getattr__(self, attr: str) -> Any:
+        with self._lock:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+                try:
+                    self.__dict__.update(_import_quietly(self.__name__).__dict__)
+                except BaseException:
+                    sys.modules.setdefault(self.__name__, self)  # a later use tries again
+                    raise
+        return getattr(sys.modules[self.__name__], attr)
+
+
+def _defer_tensorflow() -> None:
+    """Parsing the command line needs no TensorFlow, and importing it takes seconds: until
+    `main` loads it, once the command line is read, every module's `import tensorflow as tf`
+    gets a stand-in, so `--help` and a bad flag answer at once."""
+    if "tensorflow" not in sys.modules and importlib.util.find_spec("tensorflow") is not None:
+        sys.modules["tensorflow"] = _Deferred("tensorflow")
+
+
+def _load_tensorflow() -> None:
+    """Load a deferred TensorFlow now, in the main thread, before the command runs."""
+    import tensorflow
+
+    tensorflow.__version__  # noqa: B018  (the first use loads it)
+
+
+if not os.environ.get("DREAMREEL_TF_LOGS"):
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # e.g. V4L2 warnings for a missing camera
+_defer_tensorflow()
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -50,7 +85,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def commands() -> list:
-    """The subcommand modules (imported after TensorFlow, so its import stays quiet)."""
+    """The subcommand modules (their TensorFlow deferred: see `_defer_tensorflow`)."""
     from dreamreel.engine.commands import (
         bench,
         demo,
@@ -89,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             from dreamreel.engine.commands.styles import with_action
 
             args = parser.parse_args(with_action(sys.argv[1:] if argv is None else list(argv)))
+            _load_tensorflow()
             return int(args.handler(args) or 0)
         except KeyboardInterrupt:
             print("dreamreel: interrupted", file=sys.stderr)

@@ -137,6 +137,24 @@ def test_the_installed_command_says_a_bad_input_in_one_line(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(("args", "code"), [(["--help"], 0),
+                                             (["run", "in.mp4", "-o", "out.mp4", "--sise", "64"], 2)])
+def test_help_and_a_mistyped_flag_answer_before_tensorflow_loads(args: list[str], code: int) -> None:
+    """The command line is read before TensorFlow loads (seconds), so `--help` and a mistyped
+    flag answer at once: argparse exits before anything imports TensorFlow's modules."""
+    script = ("import sys\nfrom dreamreel.engine.cli import main\ntry:\n    main(sys.argv[1:])\n"
+              "except SystemExit as exit_:\n"
+              "    print('exit', exit_.code, 'tensorflow loaded:', 'tensorflow.python' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
+                            env=user_env(), timeout=120, check=False)
+    assert result.stdout.splitlines()[-1] == f"exit {code} tensorflow loaded: False", result.stdout
+    if code:
+        assert result.stderr.splitlines() == [
+            "dreamreel: error: unrecognized arguments: --sise 64 (see dreamreel --help)"]
+    else:
+        assert "usage: dreamreel" in result.stdout and "run" in result.stdout
+
+
 def test_truncated_mp4_keeps_what_decodes_and_says_how_much_was_lost(tmp_path: Path) -> None:
     clip = media("audio/bbb_14s-19s_h264_aac.mp4")  # moov at the front: the first half decodes
     cut = tmp_path / "cut.mp4"
@@ -161,7 +179,8 @@ def test_truncated_mp4_keeps_what_decodes_and_says_how_much_was_lost(tmp_path: P
 
 
 def test_ctrl_c_while_starting_up_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
-    """Ctrl-C half a second in lands while TensorFlow loads (seconds): no traceback, 130."""
+    """Ctrl-C half a second in lands while the command starts (the command line read,
+    TensorFlow loading): no traceback, 130."""
     out = tmp_path / "never.mp4"
     process = subprocess.Popen([*CLI, "run", str(media("film/chaplin_3s.gif")), "-o", str(out), *FAST],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=user_env())
