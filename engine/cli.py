@@ -58,18 +58,11 @@ class _Deferred(types.ModuleType):
 
 
 def _defer_tensorflow() -> None:
-    """Parsing the command line needs no TensorFlow, and importing it takes seconds: until
-    `main` loads it, once the command line is read, every module's `import tensorflow as tf`
-    gets a stand-in, so `--help` and a bad flag answer at once."""
+    """Importing TensorFlow takes seconds, and neither reading the command line nor checking
+    the inputs needs it: every module's `import tensorflow as tf` gets a stand-in that loads
+    it when first used, so `--help`, a bad flag or a missing file answer at once."""
     if "tensorflow" not in sys.modules and importlib.util.find_spec("tensorflow") is not None:
         sys.modules["tensorflow"] = _Deferred("tensorflow")
-
-
-def _load_tensorflow() -> None:
-    """Load a deferred TensorFlow now, in the main thread, before the command runs."""
-    import tensorflow
-
-    tensorflow.__version__  # noqa: B018  (the first use loads it)
 
 
 if not os.environ.get("DREAMREEL_TF_LOGS"):
@@ -124,7 +117,6 @@ def main(argv: list[str] | None = None) -> int:
             from dreamreel.engine.commands.styles import with_action
 
             args = parser.parse_args(with_action(sys.argv[1:] if argv is None else list(argv)))
-            _load_tensorflow()
             return int(args.handler(args) or 0)
         except KeyboardInterrupt:
             print("dreamreel: interrupted", file=sys.stderr)

@@ -137,22 +137,30 @@ def test_the_installed_command_says_a_bad_input_in_one_line(tmp_path: Path) -> N
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("args", "code"), [(["--help"], 0),
-                                             (["run", "in.mp4", "-o", "out.mp4", "--sise", "64"], 2)])
-def test_help_and_a_mistyped_flag_answer_before_tensorflow_loads(args: list[str], code: int) -> None:
-    """The command line is read before TensorFlow loads (seconds), so `--help` and a mistyped
-    flag answer at once: argparse exits before anything imports TensorFlow's modules."""
-    script = ("import sys\nfrom dreamreel.engine.cli import main\ntry:\n    main(sys.argv[1:])\n"
-              "except SystemExit as exit_:\n"
-              "    print('exit', exit_.code, 'tensorflow loaded:', 'tensorflow.python' in sys.modules)")
+ANSWERED_AT_ONCE = [
+    (["--help"], 0, None),
+    (["run", "in.mp4", "-o", "out.mp4", "--sise", "64"], 2,
+     "dreamreel: error: unrecognized arguments: --sise 64 (see dreamreel --help)"),
+    (["run", "in.mp4", "-o", "out.mp4"], 2, "dreamreel: error: in.mp4: no such file"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "said"), ANSWERED_AT_ONCE)
+def test_help_and_bad_input_answer_before_tensorflow_loads(
+        tmp_path: Path, args: list[str], code: int, said: str | None) -> None:
+    """TensorFlow takes seconds to load and is loaded only when first used, so `--help`, a
+    mistyped flag and a missing input answer at once, and the answer is the only line."""
+    script = ("import sys\nfrom dreamreel.engine.cli import main\ntry:\n    code = main(sys.argv[1:])\n"
+              "except SystemExit as exit_:\n    code = exit_.code\n"
+              "print('exit', code, 'tensorflow loaded:', 'tensorflow.python' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
-                            env=user_env(), timeout=120, check=False)
+                            cwd=tmp_path, env=user_env(), timeout=120, check=False)
     assert result.stdout.splitlines()[-1] == f"exit {code} tensorflow loaded: False", result.stdout
-    if code:
-        assert result.stderr.splitlines() == [
-            "dreamreel: error: unrecognized arguments: --sise 64 (see dreamreel --help)"]
+    if said:
+        assert result.stderr.splitlines() == [said]
     else:
         assert "usage: dreamreel" in result.stdout and "run" in result.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_truncated_mp4_keeps_what_decodes_and_says_how_much_was_lost(tmp_path: Path) -> None:
