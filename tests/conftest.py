@@ -30,6 +30,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("DREAMREEL_HOME", str(ROOT / ".test-home"))
+# Ray's driver, started inside the test process, swaps faulthandler's handler for its own, which
+# after ray.shutdown() writes to a closed log: a native crash in any later test printed nothing.
+os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
 TEST_HOME = Path(os.environ["DREAMREEL_HOME"])
 
 
@@ -56,6 +59,12 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("DREAMREEL_HOME", str(home))
     return home
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The Ray cluster's tests run last: a Ray driver leaves native threads in the process after
+    shutdown, and no other test should share a process with them (a user's run never does)."""
+    items.sort(key=lambda item: item.path.name == "test_cluster.py")
 
 
 @pytest.hookimpl(hookwrapper=True)
