@@ -80,8 +80,11 @@ class LiteGraph:
         self.graph = graph
         self.batch, self.height, self.width = graph.batch, graph.height, graph.width
         function = graph._fn
-        converter = tf.lite.TFLiteConverter.from_concrete_functions(
-            [function.get_concrete_function()], function)
+        concrete = function.get_concrete_function()
+        if _switches(concrete.graph.as_graph_def()):
+            raise SettingsError(f"{graph.effect.name} cannot run on TF Lite (its switch between "
+                                "branches does not convert); use --backend tf")
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], function)
         with quiet_stderr(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             try:
@@ -109,6 +112,14 @@ class LiteGraph:
             self._lite.set_tensor(index, np.asarray(values[name], np.float32))
         self._lite.invoke()
         return self._lite.get_tensor(self._output)
+
+
+def _switches(graph_def: tf.compat.v1.GraphDef) -> bool:
+    """Whether the graph switches between branches (`tf.switch_case`), at any depth. The
+    converter cannot functionalize that, and its failed attempts are not safe to repeat in a
+    process: a few in a row end in a segmentation fault inside the converter."""
+    nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
+    return any(node.op in ("Case", "StatelessCase") for node in nodes)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,8 @@ from conftest import TEST_HOME, cli, media
 from run_helpers import FAST, dreamreel, read_rgb
 
 from dreamreel.engine import compute, job, stages, tuning
+from dreamreel.engine.graph import FrameGraph, LiteGraph
+from dreamreel.errors import SettingsError
 
 
 def _choices() -> dict:
@@ -87,6 +89,19 @@ def test_tf_lite_refuses_a_network_it_has_no_kernels_for_in_one_line(tmp_path):
     assert "cannot run on TF Lite" in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "v.png").exists()
+
+
+def test_a_switch_between_branches_is_refused_before_the_converter_sees_it():
+    """The converter fails on `tf.switch_case` (the kernels and layers effects), and a few
+    failed attempts in one process ended in a segmentation fault inside it: the tuner tries
+    TF Lite for every program of a live show, so the graph is refused before conversion."""
+    built = stages.build(stages.stages("kernels"), stages.context())
+    graph = FrameGraph(built.graph, 1, 48, 64)
+    for _ in range(30):  # without the check, the converter crashed within 30 tries 4 times of 4
+        with pytest.raises(SettingsError, match="switch between branches"):
+            LiteGraph(graph)
+    frames = np.full((1, 48, 64, 3), 128, np.uint8)
+    assert graph(frames, built.graph_controls(1.0)).shape == frames.shape  # TensorFlow runs it
 
 
 def test_a_long_job_tunes_once_and_says_so():
