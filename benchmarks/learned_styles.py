@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--duration", default="3")
     parser.add_argument("--steps", help="learning steps (default: the command's)")
     parser.add_argument("--temporal-weight", help="learn with the temporal term at this weight")
+    parser.add_argument("--style-scale", help="learn with the painting at this scale")
     parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON to write")
     parser.add_argument("--picture", type=Path, help="also draw the first painting, Magenta's "
                         "arbitrary style and the learned style on one frame into this file")
@@ -65,6 +66,8 @@ def main() -> None:
             steps = ["--steps", args.steps] if args.steps else []
             if args.temporal_weight:
                 steps += ["--temporal-weight", args.temporal_weight]
+            if args.style_scale:
+                steps += ["--style-scale", args.style_scale]
             tic = time.perf_counter()
             dreamreel("styles", "learn", painting, "--name", name, "--content", clip, *steps, "-y")
             learn_seconds = time.perf_counter() - tic
@@ -92,7 +95,8 @@ def main() -> None:
                 leftover.unlink()
     args.out.write_text(json.dumps({"clip": args.clip, "size": args.size,
                                     "duration": args.duration, "steps": args.steps,
-                                    "temporal_weight": args.temporal_weight, "rows": rows},
+                                    "temporal_weight": args.temporal_weight,
+                                    "style_scale": args.style_scale, "rows": rows},
                                    indent=1) + "\n")
     print("| painting | learn | style distance: learned / Magenta / built-in | E_warp: learned "
           "/ Magenta / built-in | fps: learned / Magenta |")

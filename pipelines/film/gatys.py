@@ -117,8 +117,8 @@ class FilmSettings:
                                    high=1.0)
     coarse_to_fine: float | None = setting(None, "optimise the first frame at this scale first, "
                                            "then refine", low=0.0, high=1.0)
-    style_scale: float = setting(1.0, "painting area relative to the frame's (bigger strokes "
-                                 "above 1)", low=0.1, high=4.0)
+    style_scale: float = setting(1.0, "the painting's scale: 1 at the frame's area, 2 at twice "
+                                 "those sides (bigger strokes above 1)", low=0.1, high=4.0)
     # 1e3 held nothing; 1e5 fought the style (test_film)
     temporal_weight: float = setting(2e4, "weight of the temporal loss on reliable pixels",
                                      low=0.0)
@@ -192,8 +192,8 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 class StyleTarget:
     """The Gram matrices of one or several paintings, mixed by weight, per layer and size.
 
-    The paintings are resized to `scale` times the content's pixel area (aspect kept) before
-    their Gram matrices are taken, so the strokes keep their size relative to the picture; the
+    The paintings are resized to the content's pixel area, then `scale` times on each side
+    (aspect kept), before their Gram matrices are taken, so the strokes keep their size relative to the picture; the
     result is cached per content size, so a run computes them once per size it optimises at.
     """
 

@@ -51,8 +51,8 @@ class LearnSettings:
                                      "pairs (0: off)", low=0.0)
     content_layer: str = setting("block3_conv3", "the VGG16 layer whose activations must "
                                  "match the frame's")
-    style_scale: float = setting(1.0, "painting area relative to the crop's (bigger strokes "
-                                 "above 1)", low=0.1, high=4.0)
+    style_scale: float = setting(1.0, "the painting's scale: 1 at the crop's area, 2 at twice "
+                                 "those sides (bigger strokes above 1)", low=0.1, high=4.0)
 
     def __post_init__(self) -> None:
         if self.size % STRIDE:
