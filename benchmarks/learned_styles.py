@@ -7,6 +7,7 @@ Gram style distance to the painting, warping error, and the run's frames a secon
 Prints a markdown table and writes benchmarks/results/learned_styles.json.
 
     python benchmarks/learned_styles.py [--paintings hokusai_great_wave.jpg ...] [--steps N]
+        [--temporal-weight W] [--style-scale S]
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ def main() -> None:
         for painting_name in args.paintings:
             painting = MEDIA / "styles" / painting_name
             name = "bench-" + painting.stem.replace("_", "-")
-            steps = ["--steps", args.steps] if args.steps else []
-            if args.temporal_weight:
-                steps += ["--temporal-weight", args.temporal_weight]
-            if args.style_scale:
-                steps += ["--style-scale", args.style_scale]
+            learning = []  # the learning flags given, passed on as they are
+            for flag, value in (("--steps", args.steps), ("--temporal-weight",
+                                args.temporal_weight), ("--style-scale", args.style_scale)):
+                if value:
+                    learning += [flag, value]
             tic = time.perf_counter()
-            dreamreel("styles", "learn", painting, "--name", name, "--content", clip, *steps, "-y")
+            dreamreel("styles", "learn", painting, "--name", name, "--content", clip, *learning,
+                      "-y")
             learn_seconds = time.perf_counter() - tic
             listing = dreamreel("styles").stdout
             start = re.search(rf"^{name}: .* built-in (\d+)", listing, re.M).group(1)

@@ -193,8 +193,9 @@ class StyleTarget:
     """The Gram matrices of one or several paintings, mixed by weight, per layer and size.
 
     The paintings are resized to the content's pixel area, then `scale` times on each side
-    (aspect kept), before their Gram matrices are taken, so the strokes keep their size relative to the picture; the
-    result is cached per content size, so a run computes them once per size it optimises at.
+    (aspect kept), before their Gram matrices are taken, so the strokes keep their size
+    relative to the picture; the result is cached per content size, so a run computes them
+    once per size it optimises at.
     """
 
     def __init__(
