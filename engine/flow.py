@@ -79,6 +79,14 @@ DEFAULT_HIST_THRESHOLD = 0.3
 # 0.39x per-frame against 0.37x on the silent film).
 STRUCTURE_SIGMA = 3.0
 STRUCTURE_LEVEL = 0.75
+# ``stillness``: the flow, in pixels a frame, at and above which a pixel is not still. Flat
+# regions whose flow is below it keep the previous output where it was (the motion model of a
+# still camera) instead of taking the current frame. On 80 frames at 320 px
+# (benchmarks/RESULTS.md, "Still flat regions") 0.25, 0.5 and 1 px take Big Buck Bunny
+# 14-19 s from 0.26x of per-frame warping error to 0.19x, 0.17x and 0.16x, while the drawn
+# demo's sky, a still smooth gradient, keeps its strokes (texture drift 0.055 -> 0.059, 0.063
+# and 0.071).
+STILL_FLOW = 0.5
 
 
 def create_dis(preset: str = "fast") -> cv2.DISOpticalFlow:
@@ -246,6 +254,16 @@ def structure_confidence(gray: np.ndarray) -> np.ndarray:
     jxx, jxy, jyy = structure_tensor(gray)
     largest = (jxx + jyy) / 2 + np.sqrt(((jxx - jyy) / 2) ** 2 + jxy * jxy)  # HxW
     return largest / (largest + STRUCTURE_LEVEL ** 2)
+
+
+def stillness(flow: np.ndarray) -> np.ndarray:
+    """How still each pixel of a float32 HxWx2 flow is: float32 HxW, 1 where it does not move,
+    falling linearly to 0 at STILL_FLOW pixels and beyond, smoothed over the structure
+    tensor's window. In a flat region DIS's flow is arbitrary but, under a still camera,
+    small: the region is then better carried by no motion at all than by DIS's."""
+    speed = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)  # HxW, px
+    still = np.clip(1.0 - speed / STILL_FLOW, 0.0, 1.0)
+    return cv2.GaussianBlur(still, (0, 0), STRUCTURE_SIGMA)
 
 
 def fill_specks(mask: np.ndarray) -> np.ndarray:

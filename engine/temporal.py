@@ -15,11 +15,11 @@ reliability mask of the flow (``engine.flow``): Ruder et al.'s disocclusion and
 motion-boundary tests (the latter above DIS's noise), pixels flowing out of the frame, a
 photometric test on the inputs that catches what DIS's blurred motion boundaries let through,
 and the input's structure (flat regions, where any flow fits, would drag strokes into
-streaks). Because m is 0 where the scene is disoccluded, at motion boundaries, where the pulled
-input does not match and on scene cuts (detected from the inputs), moving objects leave no
-ghosts, unlike ``ExponentialBlend`` (plain smoothing over
-time), kept for comparisons. Only past frames are used, so the same code serves files and
-live video.
+streaks, so only the still ones are carried, and in place). Because m is 0 where the scene is
+disoccluded, at motion boundaries, where the pulled input does not match and on scene cuts
+(detected from the inputs), moving objects leave no ghosts, unlike ``ExponentialBlend``
+(plain smoothing over time), kept for comparisons. Only past frames are used, so the same
+code serves files and live video.
 
 Frames are uint8 HxWx3 RGB throughout.
 """
@@ -43,6 +43,7 @@ from dreamreel.engine.flow import (
     reliability_mask,
     resize_flow,
     soften_mask,
+    stillness,
     structure_confidence,
     to_gray,
     warp,
@@ -206,13 +207,18 @@ class Stabiliser:
         binary = reliability_mask(full_fw, resize_flow(flow_bw, size), soften=False,
                                   boundary_floor=STABILISER_BOUNDARY_FLOOR,
                                   round_trip_floor=STABILISER_ROUND_TRIP_FLOOR)  # HxW
+        # Flat regions, where any flow fits, would be dragged into streaks; those that are
+        # still keep the previous output in place, the others take the current frame.
+        structured = cv2.resize(structure_confidence(gray), size[::-1])  # HxW
+        still = cv2.resize(stillness(flow_fw / self.flow_scale), size[::-1])  # HxW, working px
+        still_flat = still * (1.0 - structured)
+        full_fw = full_fw * (1.0 - still_flat)[..., None]  # a copy: flow_fw warm-starts DIS
         binary *= photometric_mask(source, self._prev_source, full_fw)
         if 1.0 - float(binary.mean()) > self.cut_threshold:
             return _cut_guide(size), None
         warped = warp(self._prev_output, full_fw)  # HxWx3 float32
         warped_source = warp(self._prev_source.astype(np.float32), full_fw)  # HxWx3 float32
-        confidence = cv2.resize(structure_confidence(gray), size[::-1])  # HxW: no smearing
-        mask = soften_mask(fill_specks(binary)) * confidence
+        mask = soften_mask(fill_specks(binary)) * (structured + still_flat)
         return Guide(warped, warped_source, mask, full_fw,
                      is_cut=False), (
             flow_fw, flow_bw)

@@ -94,9 +94,10 @@ def test_temporal_at_a_reduced_working_size_steadies_the_full_size_output(tmp_pa
     assert error_steady < 0.45 * error_per_frame, (error_steady, error_per_frame)  # ~0.3x
     # steadier without wandering from the per-frame painting, in colour or in texture. Strokes
     # painted at 120 px and enlarged 3x move the orientation histograms a lot for a little
-    # steadying (0.11 here; trusting the flow in flat regions too adds about 0.015): this
-    # catches a gross wander, and tests/test_smearing.py the streaks themselves.
+    # steadying (0.12 here, of which keeping the still flat regions in place adds 0.01 with
+    # no change to be seen; trusting the flow in every flat region would add 0.015 more):
+    # this catches a gross wander, and tests/test_smearing.py the streaks themselves.
     output = report["output"]
     assert 0 < output["mean_abs_diff_from_reference"] < 0.1, output
-    assert 0 < output["texture_drift"] < 0.12, output
+    assert 0 < output["texture_drift"] < 0.13, output
     assert output["texture_drift_last_quarter"] < 1.5 * output["texture_drift"], output
