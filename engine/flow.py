@@ -84,7 +84,7 @@ STRUCTURE_LEVEL = 0.75
 # still camera) instead of taking the current frame. On 80 frames at 320 px
 # (benchmarks/RESULTS.md, "Still flat regions") 0.25, 0.5 and 1 px take Big Buck Bunny
 # 14-19 s from 0.26x of per-frame warping error to 0.19x, 0.17x and 0.16x, while the drawn
-# demo's sky, a still smooth gradient, keeps its strokes (texture drift 0.055 -> 0.059, 0.063
+# demo's sky, a still smooth gradient, keeps its strokes (texture drift 0.055 -> 0.058, 0.063
 # and 0.071).
 STILL_FLOW = 0.5
 
