@@ -1,14 +1,13 @@
 """The stabiliser must not smear: flow is trusted only where the image pins it down.
 
-A flat gradient sky (the drawn demo clip without its grain) is where streaks showed: optical flow there is
-arbitrary, every reliability test passes, and the previous output was dragged along it. The
-unit tests check where `structure_confidence` trusts the flow and that a still flat region is
-kept only in place; the clip tests paint the demo's
-landscape (still camera, then a pan) with the real style network, stabilise it as `run`
-does, and check what a viewer would: no streaks (the balance of vertical and horizontal
-gradients stays the per-frame one's), no texture drift that grows, and still less flicker.
-What is left in the flat sky is the network's own 4-pixel grid, which bilinear upsampling
-removes.
+A flat gradient sky (the drawn demo clip without its grain) is where streaks showed: optical
+flow there is arbitrary, every reliability test passes, and the previous output was dragged
+along it. The unit tests check where `structure_confidence` trusts the flow and that a still
+flat region is kept only in place; the clip tests paint the demo's landscape (still camera,
+then a pan) with the real style network, stabilise it as `run` does, and check what a viewer
+would: no streaks (the balance of vertical and horizontal gradients stays the per-frame
+one's), no texture drift that grows, and still less flicker. What is left in the flat sky is
+the network's own 4-pixel grid, which bilinear upsampling removes.
 """
 
 from __future__ import annotations
