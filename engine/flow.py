@@ -46,12 +46,13 @@ PHOTO_THRESHOLD = 40
 SOFT_RADIUS = 1
 
 # The disocclusion test's floor, in squared px of round-trip error: Ruder et al.'s 0.5 (0.7 px)
-# for the metric. The stabiliser's warm-started DIS "medium" is noisier than the metric's
-# "accurate": at 0.5 its round trip failed where the metric's passed, and those pixels held
-# 7-36% of the stabilised warping error left on real clips. 4.0 (2 px) takes the silent film
-# from 0.22x to 0.20x and the hand-held cockatoo from 0.28x to 0.24x of per-frame
-# (benchmarks/RESULTS.md, "What the mask trusts"), while an uncovered strip, whose round trip
-# misses by the motion, still fails: the ghost tests (tests/test_temporal.py) pass unchanged.
+# for the metric. The stabiliser's flow is noisier than the metric's (these floors were set
+# with DIS "medium" started from the previous pair's flow): at 0.5 its round trip failed
+# where the metric's passed, and those pixels held 7-36% of the stabilised warping error left
+# on real clips. 4.0 (2 px) takes the silent film from 0.22x to 0.20x and the hand-held
+# cockatoo from 0.28x to 0.24x of per-frame (benchmarks/RESULTS.md, "What the mask trusts"),
+# while an uncovered strip, whose round trip misses by the motion, still fails: the ghost
+# tests (tests/test_temporal.py) pass unchanged.
 RUDER_ROUND_TRIP_FLOOR = 0.5
 STABILISER_ROUND_TRIP_FLOOR = 4.0
 
@@ -113,20 +114,14 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
 
 
-def compute_flow(
-    dis: cv2.DISOpticalFlow,
-    gray_a: np.ndarray,
-    gray_b: np.ndarray,
-    initial: np.ndarray | None = None,
-) -> np.ndarray:
+def compute_flow(dis: cv2.DISOpticalFlow, gray_a: np.ndarray, gray_b: np.ndarray) -> np.ndarray:
     """Flow from A to B on A's grid (A(x) ~ B(x + flow(x))), float32 HxWx2.
 
-    ``initial`` (a previous flow of the same size, same direction) is the starting guess:
-    OpenCV's DIS uses the flow argument as its initialisation when it is already HxWx2 float32.
-    It is copied, never modified.
+    Each pair is solved from scratch: started from the previous pair's flow, DIS followed
+    motion that had changed (a swinging rope, a hand-held camera) and left up to 10% more
+    warping error on real clips, never less (benchmarks/RESULTS.md, "Flow for the stabiliser").
     """
-    init = None if initial is None else initial.copy()
-    return dis.calc(gray_a, gray_b, init)  # HxWx2 float32
+    return dis.calc(gray_a, gray_b, None)  # HxWx2 float32
 
 
 def resize_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -83,14 +83,13 @@ class _Pending:
 
     gray: np.ndarray  # h x w uint8, the source at flow resolution
     guide: Guide | None
-    flows: tuple[np.ndarray, np.ndarray] | None  # (cur -> prev, prev -> cur), h x w x 2 each
 
 
 class Stabiliser:
     """Causal flow-guided temporal stabiliser (see the module docstring).
 
     weight: how much of the warped previous output to keep where the flow is reliable (0..1).
-    preset: DIS preset, "ultrafast" | "fast" | "medium".
+    preset: DIS preset, one of ``flow.PRESETS``.
     cut_threshold: share of unreliable pixels (binary mask, before softening) above which the
         frame is a scene cut.
     hist_threshold: Bhattacharyya distance between consecutive gray histograms above which the
@@ -122,18 +121,14 @@ class Stabiliser:
         self.hist_threshold = hist_threshold
         self.flow_scale = flow_scale
         self.texture = texture
-        self.preset = preset
+        self._dis = create_dis(preset)
         self.reset()
 
     def reset(self) -> None:
-        """Forget the past: the next frame is treated as the first. The flow solver too is
-        made anew: OpenCV's DIS keeps a warm-started flow between calls, so after a cut a
-        reused one would not match a run that begins there."""
-        self._dis = create_dis(self.preset)
+        """Forget the past: the next frame is treated as the first."""
         self._prev_gray: np.ndarray | None = None  # h x w uint8, at flow resolution
         self._prev_source: np.ndarray | None = None  # H x W x 3 uint8
         self._prev_output: np.ndarray | None = None  # H x W x 3 float32, 0..255
-        self._prev_flows: tuple[np.ndarray, np.ndarray] | None = None  # DIS warm start
         self._pending: _Pending | None = None
 
     def __call__(self, source: np.ndarray, stylized: np.ndarray) -> np.ndarray:
@@ -171,10 +166,10 @@ class Stabiliser:
             return self._pending.guide
         if self._prev_output is None or self._prev_output.shape != source.shape:
             self.reset()
-            self._pending = _Pending(gray, None, None)
+            self._pending = _Pending(gray, None)
             return None
-        g, flows = self._analyse(source, gray)
-        self._pending = _Pending(gray, g, flows)
+        g = self._analyse(source, gray)
+        self._pending = _Pending(gray, g)
         return g
 
     def commit(self, source: np.ndarray, output: np.ndarray) -> None:
@@ -186,23 +181,18 @@ class Stabiliser:
             pending = None  # committed without guide(): nothing known about this frame
         if pending is None or pending.guide is None or pending.guide.is_cut:
             self.reset()
-        else:
-            self._prev_flows = pending.flows
         self._prev_gray = gray
         self._prev_source = source.copy()
         self._prev_output = output.astype(np.float32)  # HxWx3, always a copy
         self._pending = None
 
-    def _analyse(
-        self, source: np.ndarray, gray: np.ndarray
-    ) -> tuple[Guide, tuple[np.ndarray, np.ndarray] | None]:
+    def _analyse(self, source: np.ndarray, gray: np.ndarray) -> Guide:
         """Flow, cut test, mask and warp for the current frame against the committed one."""
         size = source.shape[:2]
         if hard_cut(self._prev_gray, gray, self.hist_threshold):
-            return _cut_guide(size), None
-        init_fw, init_bw = self._prev_flows or (None, None)
-        flow_fw = compute_flow(self._dis, gray, self._prev_gray, init_fw)  # h x w x 2, cur->prev
-        flow_bw = compute_flow(self._dis, self._prev_gray, gray, init_bw)  # h x w x 2, prev->cur
+            return _cut_guide(size)
+        flow_fw = compute_flow(self._dis, gray, self._prev_gray)  # h x w x 2, cur->prev
+        flow_bw = compute_flow(self._dis, self._prev_gray, gray)  # h x w x 2, prev->cur
         full_fw = resize_flow(flow_fw, size)  # HxWx2
         binary = reliability_mask(full_fw, resize_flow(flow_bw, size), soften=False,
                                   boundary_floor=STABILISER_BOUNDARY_FLOOR,
@@ -212,16 +202,14 @@ class Stabiliser:
         structured = cv2.resize(structure_confidence(gray), size[::-1])  # HxW
         still = cv2.resize(stillness(flow_fw / self.flow_scale), size[::-1])  # HxW, working px
         still_flat = still * (1.0 - structured)
-        full_fw = full_fw * (1.0 - still_flat)[..., None]  # a copy: flow_fw warm-starts DIS
+        full_fw = full_fw * (1.0 - still_flat)[..., None]
         binary *= photometric_mask(source, self._prev_source, full_fw)
         if 1.0 - float(binary.mean()) > self.cut_threshold:
-            return _cut_guide(size), None
+            return _cut_guide(size)
         warped = warp(self._prev_output, full_fw)  # HxWx3 float32
         warped_source = warp(self._prev_source.astype(np.float32), full_fw)  # HxWx3 float32
         mask = soften_mask(fill_specks(binary)) * (structured + still_flat)
-        return Guide(warped, warped_source, mask, full_fw,
-                     is_cut=False), (
-            flow_fw, flow_bw)
+        return Guide(warped, warped_source, mask, full_fw, is_cut=False)
 
     def _small_gray(self, source: np.ndarray) -> np.ndarray:
         return flow_gray(source, self.flow_scale)
