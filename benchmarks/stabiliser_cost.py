@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import cv2
 
+from dreamreel.engine.flow import PRESETS
 from dreamreel.engine.temporal import Stabiliser
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -28,7 +29,7 @@ def main() -> None:
     styled = [255 - f for f in frames]
     print("| preset | flow scale | texture | ms/frame (median) |")
     print("|---|---|---|---|")
-    for preset in ("ultrafast", "fast", "medium"):
+    for preset in PRESETS:
         for scale in (1.0, 0.5):
             for texture in (True, False):
                 stabiliser = Stabiliser(preset=preset, flow_scale=scale, texture=texture)

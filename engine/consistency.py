@@ -26,7 +26,7 @@ import numpy as np
 
 from dreamreel.engine.flow import (
     compute_flow,
-    create_accurate_dis,
+    create_dis,
     hard_cut,
     reliability_mask,
     to_gray,
@@ -67,7 +67,7 @@ def warping_errors(
     method, would outweigh the rest of a clip (Lai et al. score shots, not films). A cut is
     told from the inputs alone, by their gray histograms (``flow.hard_cut``); fast motion,
     where most pixels lose their correspondence, is still scored."""
-    dis = create_accurate_dis()
+    dis = create_dis("accurate")
     prev_gray: np.ndarray | None = None
     prev_outs: list[np.ndarray] = []
     errors: list[list[float]] = [[] for _ in output_streams]

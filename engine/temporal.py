@@ -63,8 +63,10 @@ DEFAULT_CUT_THRESHOLD = 0.5  # share of unreliable pixels that declares a scene 
 DEFAULT_FLOW_SCALE = 1.0
 # DIS "medium" against "fast", 60 frames at short side 360 (benchmarks/RESULTS.md): warping
 # error 0.51x -> 0.42x of per-frame on the silent film, 0.27x -> 0.21x on the hand-held clip,
-# for about 10 ms more a frame with the flow at the working resolution. Live uses "ultrafast".
-DEFAULT_PRESET = "medium"
+# for about 10 ms more a frame with the flow at the working resolution. "accurate" against
+# "medium" (RESULTS.md, "Flow for the stabiliser"): 3-7% less warping error on every real
+# clip, for about 7 ms more a frame at 320x569 and 11 ms at 640x480. Live uses "ultrafast".
+DEFAULT_PRESET = "accurate"
 # Texture restoration, from measurement (benchmarks/RESULTS.md, "Temporal consistency"): on
 # hand-held footage the strokes of consecutive stylized frames do not line up, so the blend
 # averages them away (style distance to the painting 1.6x the per-frame output's). Giving the

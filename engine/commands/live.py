@@ -25,6 +25,7 @@ from dreamreel.engine.commands.options import (
     mask_spec,
     setting_values,
 )
+from dreamreel.engine.flow import PRESETS
 from dreamreel.engine.live.programs import parse_spec
 from dreamreel.engine.sinks.base import takes_alpha
 from dreamreel.errors import MediaError, SettingsError, UsageError
@@ -65,7 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="fade style and pipeline changes over this many seconds (default 0.5)")
     show.add_argument("--temporal", type=float, default=0.0, metavar="W",
                       help="0..1 flow-guided stabiliser weight (default 0 = off; key t toggles)")
-    show.add_argument("--flow-preset", default="ultrafast", choices=("ultrafast", "fast", "medium"))
+    show.add_argument("--flow-preset", default="ultrafast", choices=tuple(PRESETS))
     show.add_argument("--target-fps", type=float, metavar="FPS",
                       help="lower the working size (down to half) to hold this frame rate")
     show.add_argument("--duration", type=float, metavar="SEC", help="end the show after this long")

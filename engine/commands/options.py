@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dreamreel.engine import compute, mask, tuning
+from dreamreel.engine.flow import PRESETS
 from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry, settings
@@ -193,5 +194,5 @@ def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
                           help="0..1 blend of the flow-warped previous output (default on for "
                           "video; 0 = off)")
     temporal.add_argument("--flow-preset", default=DEFAULT_PRESET,
-                          choices=("ultrafast", "fast", "medium"),
+                          choices=tuple(PRESETS),
                           help=f"DIS optical flow preset (default {DEFAULT_PRESET})")
