@@ -79,17 +79,20 @@ STABILISER_BOUNDARY_FLOOR = 0.05
 # differ plainly (to a flat frame, a dark scene) and the stabiliser's mask test the rest.
 DEFAULT_HIST_THRESHOLD = 0.3
 
-# ``structure_confidence``: the structure tensor's window, in pixels, and the gradient, in
-# grey levels per pixel, at which the flow is half trusted. Measured with
-# benchmarks/smear_eval.py (benchmarks/RESULTS.md, "Smearing"): the demo's gradient sky has
-# about 0.4 level/px; 0.75 keeps its strokes in place (vertical/horizontal gradient ratio
-# 1.04x per-frame against 1.32x untrusted) while real footage keeps its flow (warping error
-# 0.39x per-frame against 0.37x on the silent film). With the stabiliser's flow solved afresh
-# and "accurate" (benchmarks/RESULTS.md, "Flow for the stabiliser"), 0.65 takes the hand-held
-# cockatoo from 0.21x to 0.19x of per-frame warping error for a demo texture drift of 0.064
-# against 0.060; 0.5 reaches 0.16x but 0.073.
+# ``structure_confidence``: the structure tensor's window, in pixels, and the gradients, in
+# grey levels per pixel, at which the flow is half trusted. A gradient in one direction (an
+# edge, a sky's brightness ramp) pins the flow only across itself, so it needs STRUCTURE_LEVEL
+# on the larger eigenvalue: the demo's gradient sky has about 0.4 level/px, and 0.75 keeps its
+# strokes in place (vertical/horizontal gradient ratio 1.04x per-frame against 1.32x
+# untrusted). Texture with gradients in every direction pins it both ways, as Shi and Tomasi's
+# "good features to track" do, so the smaller eigenvalue needs only CORNER_LEVEL: the hand-held
+# cockatoo's faint wall and feathers are carried, and its warping error falls from 0.19x to
+# 0.16x of per-frame, while the demo's sky, whose smaller eigenvalue is 0, keeps its strokes.
+# Measured with benchmarks/smear_eval.py (benchmarks/RESULTS.md, "Smearing" and "Faint
+# texture").
 STRUCTURE_SIGMA = 3.0
-STRUCTURE_LEVEL = 0.65
+STRUCTURE_LEVEL = 0.75
+CORNER_LEVEL = 0.3
 # ``stillness``: the flow, in pixels a frame, at and above which a pixel is not still. Flat
 # regions whose flow is below it keep the previous output where it was (the motion model of a
 # still camera) instead of taking the current frame. On 80 frames at 320 px
@@ -244,14 +247,20 @@ def structure_confidence(gray: np.ndarray) -> np.ndarray:
     Optical flow is only determined where the image has structure: in a flat region (a clear
     sky, a wall) any vector fits, yet every reliability test passes, since the pixels it
     compares all look alike, and an output carried along whatever DIS returned there is
-    dragged into streaks that grow frame after frame. The confidence is lambda / (lambda +
-    STRUCTURE_LEVEL^2), lambda the larger eigenvalue of the structure tensor (squared grey
-    levels per pixel): near 0 on flat regions, which then take the current frame's
-    stylisation (steady there, since the input is), near 1 on edges and texture.
+    dragged into streaks that grow frame after frame. Along a lone gradient the flow is free
+    in the other direction, and the streaks run that way. The confidence is the larger of
+    lambda_1 / (lambda_1 + STRUCTURE_LEVEL^2) and lambda_2 / (lambda_2 + CORNER_LEVEL^2),
+    lambda_1 >= lambda_2 the eigenvalues of the structure tensor (squared grey levels per
+    pixel): near 0 on flat regions, which then take the current frame's stylisation (steady
+    there, since the input is), near 1 on edges and texture, and on faint texture that has
+    gradients in every direction.
     """
     jxx, jxy, jyy = structure_tensor(gray)
-    largest = (jxx + jyy) / 2 + np.sqrt(((jxx - jyy) / 2) ** 2 + jxy * jxy)  # HxW
-    return largest / (largest + STRUCTURE_LEVEL ** 2)
+    mean = (jxx + jyy) / 2  # HxW
+    spread = np.sqrt(((jxx - jyy) / 2) ** 2 + jxy * jxy)
+    largest, smallest = mean + spread, np.maximum(mean - spread, 0.0)
+    return np.maximum(largest / (largest + STRUCTURE_LEVEL ** 2),
+                      smallest / (smallest + CORNER_LEVEL ** 2))
 
 
 def stillness(flow: np.ndarray) -> np.ndarray:
