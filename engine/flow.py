@@ -151,17 +151,18 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Backward-warp ``image`` (frame B) onto frame A's grid: out(x) = image(x + flow(x)).
 
     ``flow`` is flow_a_to_b (HxWx2). ``image`` is HxW, HxWxC (C <= 4), uint8 or float32; the
-    result has the same dtype. Bilinear, with the border replicated for points outside B
-    (``reliability_mask`` marks those pixels unreliable).
+    result has the same dtype. Bilinear unless ``interpolation`` (an OpenCV flag) says
+    otherwise, with the border replicated for points outside B (``reliability_mask`` marks
+    those pixels unreliable).
     """
     xs, ys = _grid(*flow.shape[:2])
     map_x = xs + flow[..., 0]  # HxW
     map_y = ys + flow[..., 1]  # HxW
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 _FORWARD_DX = np.array([[-1.0, 1.0]], np.float32)  # out(x) = f(x + 1) - f(x)

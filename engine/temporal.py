@@ -70,12 +70,25 @@ DEFAULT_PRESET = "accurate"
 # Texture restoration, from measurement (benchmarks/RESULTS.md, "Temporal consistency"): on
 # hand-held footage the strokes of consecutive stylized frames do not line up, so the blend
 # averages them away (style distance to the painting 1.6x the per-frame output's). Giving the
-# blend back part of the stylized frame's local contrast (the square root of the ratio of local
-# standard deviations, Gaussian window of this sigma, at most TEXTURE_MAX_GAIN) brings it to
-# 1.00x and costs the static silent film 0.44x -> 0.47x in warping error.
+# blend back part of the stylized frame's local contrast (the ratio of local standard
+# deviations to the power 2 * TEXTURE_GAIN_POWER, Gaussian window of this sigma, at most
+# TEXTURE_MAX_GAIN) brings it to 1.00x and costs the static silent film 0.44x -> 0.47x in
+# warping error. With the output carried bicubically (below), a power of 0.2 keeps the Big
+# Buck Bunny webm at 0.197x of per-frame warping error where 0.25 gives 0.202x, for a style
+# distance of 1.17x against 1.14x on the cockatoo with Kandinsky's painting.
 TEXTURE_SIGMA = 8.0
 TEXTURE_MAX_GAIN = 1.75
 TEXTURE_SUBSAMPLE = 4
+TEXTURE_GAIN_POWER = 0.2
+# How the previous output (and source) are pulled onto the current frame. Bilinear
+# interpolation at a sub-pixel offset is a low-pass filter, and the output is carried frame
+# after frame, so its strokes would blur a little more each time; bicubic keeps them. Over 80
+# frames at 320 px (benchmarks/RESULTS.md, "Carrying the strokes sharp"), against bilinear
+# with a power of 0.25: Kandinsky's painting on the hand-held cockatoo at 1.17x the per-frame
+# output's style distance against 1.34x, texture drift 3-13% lower on every real clip, the
+# warping error within 0.005 of bilinear's except on the shaking videophone clip (0.109x
+# against 0.091x).
+CARRY_INTERPOLATION = cv2.INTER_CUBIC
 
 
 @dataclass
@@ -208,8 +221,9 @@ class Stabiliser:
         binary *= photometric_mask(source, self._prev_source, full_fw)
         if 1.0 - float(binary.mean()) > self.cut_threshold:
             return _cut_guide(size)
-        warped = warp(self._prev_output, full_fw)  # HxWx3 float32
-        warped_source = warp(self._prev_source.astype(np.float32), full_fw)  # HxWx3 float32
+        warped = warp(self._prev_output, full_fw, CARRY_INTERPOLATION)  # HxWx3 float32
+        warped_source = warp(self._prev_source.astype(np.float32), full_fw,
+                             CARRY_INTERPOLATION)  # HxWx3 float32
         mask = soften_mask(fill_specks(binary)) * (structured + still_flat)
         return Guide(warped, warped_source, mask, full_fw, is_cut=False)
 
@@ -243,16 +257,16 @@ def restore_texture(blended: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     """Scale the blend's local detail up toward the stylized frame's (float32 HxWx3, 0..255).
 
     Blending aligned frames keeps their texture; blending strokes that land in different places
-    in each frame (a hand-held camera) averages them into a wash. The gain, the square root of
-    the ratio of local standard deviations (at least 1, at most TEXTURE_MAX_GAIN), restores most
-    of the contrast while the detail it scales is the blend's own, which is consistent in time.
+    in each frame (a hand-held camera) averages them into a wash. The gain, the ratio of local
+    standard deviations to the power 2 * TEXTURE_GAIN_POWER (at least 1, at most
+    TEXTURE_MAX_GAIN), restores most of the contrast while the detail it scales is the blend's own, which is consistent in time.
     The statistics are smooth, so they are taken at a quarter of the size (4x cheaper).
     """
     h, w = blended.shape[:2]
     small = (max(w // TEXTURE_SUBSAMPLE, 1), max(h // TEXTURE_SUBSAMPLE, 1))
     mean_b, var_b = _local_moments(blended, small)
     _, var_s = _local_moments(stylized, small)
-    gain = np.clip(((var_s + 1.0) / (var_b + 1.0)) ** 0.25, 1.0, TEXTURE_MAX_GAIN)
+    gain = np.clip(((var_s + 1.0) / (var_b + 1.0)) ** TEXTURE_GAIN_POWER, 1.0, TEXTURE_MAX_GAIN)
     mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)  # HxWx3
     gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)  # HxWx3
     return mean_b + (blended - mean_b) * gain
