@@ -80,15 +80,18 @@ TEXTURE_SIGMA = 8.0
 TEXTURE_MAX_GAIN = 1.75
 TEXTURE_SUBSAMPLE = 4
 TEXTURE_GAIN_POWER = 0.2
-# How the previous output (and source) are pulled onto the current frame. Bilinear
-# interpolation at a sub-pixel offset is a low-pass filter, and the output is carried frame
-# after frame, so its strokes would blur a little more each time; bicubic keeps them. Over 80
-# frames at 320 px (benchmarks/RESULTS.md, "Carrying the strokes sharp"), against bilinear
-# with a power of 0.25: Kandinsky's painting on the hand-held cockatoo at 1.17x the per-frame
-# output's style distance against 1.34x, texture drift 3-13% lower on every real clip, the
-# warping error within 0.005 of bilinear's except on the shaking videophone clip (0.109x
-# against 0.091x).
-CARRY_INTERPOLATION = cv2.INTER_CUBIC
+# How the previous output (and source) are pulled onto the current frame, by DIS preset.
+# Bilinear interpolation at a sub-pixel offset is a low-pass filter, and the output is carried
+# frame after frame, so its strokes would blur a little more each time; bicubic keeps them.
+# Over 80 frames at 320 px (benchmarks/RESULTS.md, "Carrying the strokes sharp"), against
+# bilinear with a power of 0.25: Kandinsky's painting on the hand-held cockatoo at 1.17x the
+# per-frame output's style distance against 1.34x, texture drift 3-13% lower on every real
+# clip, the warping error within 0.005 of bilinear's except on the shaking videophone clip
+# (0.109x against 0.091x). That needs a flow refined to half resolution or finer ("medium",
+# "accurate"): the coarser presets stop at a quarter, their error shows through sharp strokes
+# as flicker (the silent film 0.24x -> 0.27x with "fast"), and bilinear hides it.
+CARRY_INTERPOLATION = {"ultrafast": cv2.INTER_LINEAR, "fast": cv2.INTER_LINEAR,
+                       "medium": cv2.INTER_CUBIC, "accurate": cv2.INTER_CUBIC}
 
 
 @dataclass
@@ -104,7 +107,8 @@ class Stabiliser:
     """Causal flow-guided temporal stabiliser (see the module docstring).
 
     weight: how much of the warped previous output to keep where the flow is reliable (0..1).
-    preset: DIS preset, one of ``flow.PRESETS``.
+    preset: DIS preset, one of ``flow.PRESETS``; it also sets how the previous output is
+        carried (CARRY_INTERPOLATION).
     cut_threshold: share of unreliable pixels (binary mask, before softening) above which the
         frame is a scene cut.
     hist_threshold: Bhattacharyya distance between consecutive gray histograms above which the
@@ -137,6 +141,7 @@ class Stabiliser:
         self.flow_scale = flow_scale
         self.texture = texture
         self._dis = create_dis(preset)
+        self._carry = CARRY_INTERPOLATION[preset]  # an OpenCV interpolation flag
         self.reset()
 
     def reset(self) -> None:
@@ -221,9 +226,9 @@ class Stabiliser:
         binary *= photometric_mask(source, self._prev_source, full_fw)
         if 1.0 - float(binary.mean()) > self.cut_threshold:
             return _cut_guide(size)
-        warped = warp(self._prev_output, full_fw, CARRY_INTERPOLATION)  # HxWx3 float32
+        warped = warp(self._prev_output, full_fw, self._carry)  # HxWx3 float32
         warped_source = warp(self._prev_source.astype(np.float32), full_fw,
-                             CARRY_INTERPOLATION)  # HxWx3 float32
+                             self._carry)  # HxWx3 float32
         mask = soften_mask(fill_specks(binary)) * (structured + still_flat)
         return Guide(warped, warped_source, mask, full_fw, is_cut=False)
 
