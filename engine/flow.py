@@ -256,12 +256,19 @@ def structure_confidence(gray: np.ndarray) -> np.ndarray:
     there, since the input is), near 1 on edges and texture, and on faint texture that has
     gradients in every direction.
     """
+    largest, smallest = structure_eigenvalues(gray)
+    return np.maximum(largest / (largest + STRUCTURE_LEVEL ** 2),
+                      smallest / (smallest + CORNER_LEVEL ** 2))
+
+
+def structure_eigenvalues(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The structure tensor's eigenvalues (larger, smaller), each float32 HxW, of a uint8 HxW
+    image: the squared gradient, in grey levels per pixel, in the steepest direction and
+    across it."""
     jxx, jxy, jyy = structure_tensor(gray)
     mean = (jxx + jyy) / 2  # HxW
     spread = np.sqrt(((jxx - jyy) / 2) ** 2 + jxy * jxy)
-    largest, smallest = mean + spread, np.maximum(mean - spread, 0.0)
-    return np.maximum(largest / (largest + STRUCTURE_LEVEL ** 2),
-                      smallest / (smallest + CORNER_LEVEL ** 2))
+    return mean + spread, np.maximum(mean - spread, 0.0)
 
 
 def stillness(flow: np.ndarray) -> np.ndarray:

@@ -264,8 +264,9 @@ def restore_texture(blended: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     Blending aligned frames keeps their texture; blending strokes that land in different places
     in each frame (a hand-held camera) averages them into a wash. The gain, the ratio of local
     standard deviations to the power 2 * TEXTURE_GAIN_POWER (at least 1, at most
-    TEXTURE_MAX_GAIN), restores most of the contrast while the detail it scales is the blend's own, which is consistent in time.
-    The statistics are smooth, so they are taken at a quarter of the size (4x cheaper).
+    TEXTURE_MAX_GAIN), restores most of the contrast while the detail it scales is the blend's
+    own, which is consistent in time. The statistics are smooth, so they are taken at a
+    quarter of the size (4x cheaper).
     """
     h, w = blended.shape[:2]
     small = (max(w // TEXTURE_SUBSAMPLE, 1), max(h // TEXTURE_SUBSAMPLE, 1))

@@ -22,7 +22,7 @@ from conftest import media
 from dreamreel.engine import stages
 from dreamreel.engine.consistency import drift, mean_error, warping_errors
 from dreamreel.engine.demo_clip import FPS, HEIGHT, WIDTH, draw_frame
-from dreamreel.engine.flow import structure_confidence, structure_tensor
+from dreamreel.engine.flow import structure_confidence, structure_eigenvalues
 from dreamreel.engine.graph import FrameGraph
 from dreamreel.engine.processing import flow_scale
 from dreamreel.engine.temporal import DEFAULT_PRESET, Stabiliser
@@ -61,17 +61,10 @@ def test_faint_texture_is_trusted_where_a_gradient_as_steep_is_not() -> None:
     sky = gradient_sky()
     texture = speckle().astype(np.float32)
     faint = (128 + (texture - texture.mean()) * 0.02 + 0.5).astype(np.uint8)  # 126..131
-    steepest = [float(np.median(largest_eigenvalue(image)[inner])) for image in (sky, faint)]
+    steepest = [float(np.median(structure_eigenvalues(image)[0][inner])) for image in (sky, faint)]
     assert steepest[1] <= steepest[0], steepest  # as steep as the sky in its steepest direction
     trusted = float(np.median(structure_confidence(faint)[inner]))
     assert trusted > 0.45 > structure_confidence(sky)[inner].max() + 0.15, trusted
-
-
-def largest_eigenvalue(gray: np.ndarray) -> np.ndarray:
-    """The structure tensor's larger eigenvalue, float32 HxW: the squared gradient, in grey
-    levels a pixel, in the steepest direction."""
-    jxx, jxy, jyy = structure_tensor(gray)
-    return (jxx + jyy) / 2 + np.sqrt(((jxx - jyy) / 2) ** 2 + jxy * jxy)
 
 
 @pytest.mark.parametrize("shift", [0, 4], ids=["still", "moving"])

@@ -210,6 +210,8 @@ def test_carried_strokes_stay_sharp_under_a_slow_pan(step: float) -> None:
 
     kept = np.mean([detail(o) / detail(s) for o, s in zip(out[-10:], stylized[-10:], strict=True)])
     assert 0.93 < kept < 1.2, kept
+
+
 def test_no_ghosts_where_the_object_uncovers_background(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
