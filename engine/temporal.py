@@ -80,18 +80,18 @@ TEXTURE_SIGMA = 8.0
 TEXTURE_MAX_GAIN = 1.75
 TEXTURE_SUBSAMPLE = 4
 TEXTURE_GAIN_POWER = 0.2
-# How the previous output (and source) are pulled onto the current frame, by DIS preset.
-# Bilinear interpolation at a sub-pixel offset is a low-pass filter, and the output is carried
-# frame after frame, so its strokes would blur a little more each time; bicubic keeps them.
-# Over 80 frames at 320 px (benchmarks/RESULTS.md, "Carrying the strokes sharp"), against
-# bilinear with a power of 0.25: Kandinsky's painting on the hand-held cockatoo at 1.17x the
-# per-frame output's style distance against 1.34x, texture drift 3-13% lower on every real
-# clip, the warping error within 0.005 of bilinear's except on the shaking videophone clip
-# (0.109x against 0.091x). That needs a flow refined to half resolution or finer ("medium",
-# "accurate"): the coarser presets stop at a quarter, their error shows through sharp strokes
-# as flicker (the silent film 0.24x -> 0.27x with "fast"), and bilinear hides it.
-CARRY_INTERPOLATION = {"ultrafast": cv2.INTER_LINEAR, "fast": cv2.INTER_LINEAR,
-                       "medium": cv2.INTER_CUBIC, "accurate": cv2.INTER_CUBIC}
+# How the previous output (and source) are pulled onto the current frame
+# (``carry_interpolation``). Bilinear interpolation at a sub-pixel offset is a low-pass
+# filter, and the output is carried frame after frame, so its strokes would blur a little
+# more each time; bicubic keeps them. Over 80 frames at 320 px (benchmarks/RESULTS.md,
+# "Carrying the strokes sharp"), against bilinear with a power of 0.25: Kandinsky's painting
+# on the hand-held cockatoo at 1.17x the per-frame output's style distance against 1.34x,
+# texture drift 3-13% lower on every real clip, the warping error within 0.005 of bilinear's
+# except on the shaking videophone clip (0.109x against 0.091x). That needs a flow refined to
+# half resolution or finer ("medium", "accurate"): the coarser presets stop at a quarter,
+# their error shows through sharp strokes as flicker (the silent film 0.24x -> 0.27x with
+# "fast"), and bilinear hides it.
+SHARP_CARRY_FINEST_SCALE = 1  # DIS's finest pyramid level: 0 is full resolution, 1 half
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Stabiliser:
 
     weight: how much of the warped previous output to keep where the flow is reliable (0..1).
     preset: DIS preset, one of ``flow.PRESETS``; it also sets how the previous output is
-        carried (CARRY_INTERPOLATION).
+        carried (``carry_interpolation``).
     cut_threshold: share of unreliable pixels (binary mask, before softening) above which the
         frame is a scene cut.
     hist_threshold: Bhattacharyya distance between consecutive gray histograms above which the
@@ -141,7 +141,7 @@ class Stabiliser:
         self.flow_scale = flow_scale
         self.texture = texture
         self._dis = create_dis(preset)
-        self._carry = CARRY_INTERPOLATION[preset]  # an OpenCV interpolation flag
+        self._carry = carry_interpolation(self._dis)
         self.reset()
 
     def reset(self) -> None:
@@ -234,6 +234,14 @@ class Stabiliser:
 
     def _small_gray(self, source: np.ndarray) -> np.ndarray:
         return flow_gray(source, self.flow_scale)
+
+
+def carry_interpolation(dis: cv2.DISOpticalFlow) -> int:
+    """The OpenCV interpolation flag for carrying an output along this DIS solver's flow:
+    bicubic where the flow is refined to SHARP_CARRY_FINEST_SCALE or finer, else bilinear."""
+    if dis.getFinestScale() <= SHARP_CARRY_FINEST_SCALE:
+        return cv2.INTER_CUBIC
+    return cv2.INTER_LINEAR
 
 
 def stabilise_at_size(stabiliser: Stabiliser, source: np.ndarray, stylized: np.ndarray,
