@@ -1,6 +1,7 @@
 """Does the stabiliser smear? Flicker against drift on the demo clip and real ones.
 
-    python benchmarks/smear_eval.py [--frames 100] [--style 19] [--size 320]
+    python benchmarks/smear_eval.py [--frames 100] [--style 19] [--size 320] [--untrusted]
+        [--steady-input 0.85]
 
 For each clip (the demo's drawn landscape, whose gradient sky is where smearing showed, a pan
 across it, and the real clips of ../shared/media) the built-in style network paints every
@@ -73,19 +74,31 @@ def gradient_ratio(image: np.ndarray) -> float:
     return float(np.abs(np.diff(gray, axis=0)).mean() / np.abs(np.diff(gray, axis=1)).mean())
 
 
+def stabilise(frames: list[np.ndarray], outputs: list[np.ndarray],
+              **settings: float | bool) -> list[np.ndarray]:
+    """`outputs` stabilised along `frames` as `dreamreel run` does (default preset)."""
+    from dreamreel.engine.processing import flow_scale
+    from dreamreel.engine.temporal import DEFAULT_PRESET, Stabiliser
+
+    stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale(frames[0].shape[:2]),
+                            **settings)
+    return [stabiliser(s, p) for s, p in zip(frames, outputs, strict=True)]
+
+
 def main() -> None:
     parser = clip_parser(__doc__, 100, CLIPS)
     parser.add_argument("--untrusted", action="store_true",
                         help="also the stabiliser trusting the flow everywhere (no structure "
                         "confidence), for the comparison")
+    parser.add_argument("--steady-input", type=float, nargs="*", default=[], metavar="WEIGHT",
+                        help="also the input stabilised at WEIGHT (its own stabiliser, no texture "
+                        "restoration) before it is painted, then the default stabiliser")
     args = parser.parse_args()
 
     from dreamreel.engine import stages, temporal
     from dreamreel.engine.bench.measure import machine
     from dreamreel.engine.consistency import drift, mean_error, warping_errors
     from dreamreel.engine.graph import FrameGraph
-    from dreamreel.engine.processing import flow_scale
-    from dreamreel.engine.temporal import DEFAULT_PRESET, Stabiliser
 
     def untrusted(gray: np.ndarray) -> np.ndarray:  # the flow trusted everywhere
         return np.ones(gray.shape, np.float32)
@@ -104,10 +117,15 @@ def main() -> None:
         controls = built.graph_controls(1.0)
         painted = [graph(f[None], controls)[0] for f in small]
         confidence = temporal.structure_confidence
-        for variant in ("structure-trusted", "untrusted")[: 1 + args.untrusted]:
+        variants = ["structure-trusted", "untrusted"][: 1 + args.untrusted]
+        for variant in variants + [f"input steadied at {x}" for x in args.steady_input]:
             temporal.structure_confidence = confidence if variant != "untrusted" else untrusted
-            stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((h, w)))
-            steady = [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]
+            if variant.startswith("input"):
+                steadied = stabilise(small, small, weight=float(variant.split()[-1]),
+                                     texture=False)
+                steady = stabilise(small, [graph(f[None], controls)[0] for f in steadied])
+            else:
+                steady = stabilise(small, painted)
             per_frame, stabilised = map(mean_error, warping_errors(small, [painted, steady]))
             apart = drift(steady, painted)
             end = max(1, len(small) // 4)

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from smear_eval import clip_parser, working_frames  # noqa: E402
+from smear_eval import clip_parser, stabilise, working_frames  # noqa: E402
 
 GRID = 4  # the network's period: two stride-2 convolutions
 CLIPS = ("demo pan", "film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4",
@@ -93,8 +93,6 @@ def main() -> None:
 
     from dreamreel.engine.bench.measure import machine
     from dreamreel.engine.consistency import drift, mean_error, warping_errors
-    from dreamreel.engine.processing import flow_scale
-    from dreamreel.engine.temporal import Stabiliser
 
     m = machine()
     print(f"{m['cpu']} ({m['isa']}), {m['cores']} cores, TensorFlow {m['tensorflow']}\n")
@@ -115,8 +113,7 @@ def main() -> None:
         }
         streams = []  # per variant: its per-frame output, then that output stabilised
         for painted in variants.values():
-            stabiliser = Stabiliser(flow_scale=flow_scale((h, w)))
-            streams += [painted, [stabiliser(s, p) for s, p in zip(small, painted, strict=True)]]
+            streams += [painted, stabilise(small, painted)]
         errors = [mean_error(e) for e in warping_errors(small, streams)]  # one flow per pair
         base = errors[0]
         for (name, painted), per_frame, stabilised in zip(variants.items(), errors[::2],
