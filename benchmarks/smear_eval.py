@@ -117,15 +117,15 @@ def main() -> None:
         controls = built.graph_controls(1.0)
         painted = [graph(f[None], controls)[0] for f in small]
         confidence = temporal.structure_confidence
-        variants = ["structure-trusted", "untrusted"][: 1 + args.untrusted]
-        for variant in variants + [f"input steadied at {x}" for x in args.steady_input]:
+        variants = [("structure-trusted", None), ("untrusted", None)][: 1 + args.untrusted]
+        variants += [(f"input steadied at {x}", x) for x in args.steady_input]
+        for variant, input_weight in variants:
             temporal.structure_confidence = confidence if variant != "untrusted" else untrusted
-            if variant.startswith("input"):
-                steadied = stabilise(small, small, weight=float(variant.split()[-1]),
-                                     texture=False)
-                steady = stabilise(small, [graph(f[None], controls)[0] for f in steadied])
-            else:
+            if input_weight is None:
                 steady = stabilise(small, painted)
+            else:
+                steadied = stabilise(small, small, weight=input_weight, texture=False)
+                steady = stabilise(small, [graph(f[None], controls)[0] for f in steadied])
             per_frame, stabilised = map(mean_error, warping_errors(small, [painted, steady]))
             apart = drift(steady, painted)
             end = max(1, len(small) // 4)
