@@ -203,6 +203,27 @@ def test_multistyle_compiled_and_bfloat16(multistyle_pair):
     assert mean < 0.01 and worst < 0.15
 
 
+def test_multistyle_trainable_matches_and_learns(multistyle_pair):
+    """The trainable network paints as the ONNX file does and passes a gradient to every
+    kernel; one step on a loss moves its output (what benchmarks/grid_finetune.py relies on)."""
+    _, sess = multistyle_pair
+    net = multistyle.MultiStyleNet(load("multistyle26"), trainable=True)
+    assert len(net.trainable_variables) == 18  # 3 down, 12 in the residual blocks, 3 up
+    image = photo("coffee.png", 96, 128)
+    weights = one_hot(19)
+    before = net(image[None], weights)
+    assert max_diff(before.numpy()[0], run_multistyle_onnx(sess, image, weights)) < TOL
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(net(image[None], weights) - 0.5))
+    grads = tape.gradient(loss, net.trainable_variables)
+    assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+    tf.keras.optimizers.SGD(1.0).apply_gradients(zip(grads, net.trainable_variables, strict=True))
+    after = net(image[None], weights).numpy()
+    assert float(np.mean(np.square(after - 0.5))) < float(loss)
+    with pytest.raises(ValueError, match="float32"):
+        multistyle.MultiStyleNet(load("multistyle26"), dtype=tf.bfloat16, trainable=True)
+
+
 # ------------------------------------------------------------------------------------------------
 # Magenta arbitrary style
 

@@ -215,6 +215,8 @@ class MultiStyleNet(tf.Module):
     ``dtype=tf.bfloat16`` runs the convolutions in bfloat16 (kernels stored in bfloat16) and
     keeps the activations between layers in bfloat16, while instance-norm statistics, the residual
     sums and the output stay float32. ``upsampling`` is one of :data:`~dreamreel.pipelines.style.layout.UPSAMPLING`.
+    ``trainable=True`` (float32 only) holds the kernels as variables, ``trainable_variables``,
+    so that the network itself can be fine-tuned (benchmarks/steady_network.py).
     """
 
     stride: int = STRIDE
@@ -227,13 +229,16 @@ class MultiStyleNet(tf.Module):
         dtype: tf.DType = tf.float32,
         upsampling: str = "nearest",
         name: str = "multistyle26",
+        trainable: bool = False,
     ) -> None:
         super().__init__(name=name)
         check_dtype(dtype)
+        if trainable and dtype != tf.float32:
+            raise ValueError("only a float32 network can be trained")
         check_upsampling(upsampling)
         self.dtype, self.upsampling = dtype, upsampling
         self.num_styles = NUM_STYLES + len(extra)
-        self._kernels: dict[str, tf.Tensor] = {}  # name -> [k, k, Cin, Cout] in `dtype`
+        self._kernels: dict[str, tf.Tensor | tf.Variable] = {}  # name -> [k, k, Cin, Cout]
         self._gamma: dict[str, tf.Tensor] = {}  # name -> [num_styles, Cout] float32
         self._beta: dict[str, tf.Tensor] = {}  # name -> [num_styles, Cout] float32
         for style in extra:
@@ -249,7 +254,8 @@ class MultiStyleNet(tf.Module):
                 assert beta.shape == (NUM_STYLES, layer.cout), f"{layer.name}.beta {beta.shape}"
                 gamma = np.concatenate([gamma, *(s[f"{layer.name}.gamma"][None] for s in extra)])
                 beta = np.concatenate([beta, *(s[f"{layer.name}.beta"][None] for s in extra)])
-                self._kernels[layer.name] = tf.constant(oihw_to_hwio(w), dtype=dtype)
+                kernel = tf.constant(oihw_to_hwio(w), dtype=dtype)
+                self._kernels[layer.name] = tf.Variable(kernel) if trainable else kernel
                 self._gamma[layer.name] = tf.constant(gamma, tf.float32)
                 self._beta[layer.name] = tf.constant(beta, tf.float32)
 
