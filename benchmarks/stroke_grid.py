@@ -1,6 +1,7 @@
 """Why flat regions flicker: the style network places their strokes by its own pixel grid.
 
     python benchmarks/stroke_grid.py [--frames 60] [--style 19] [--size 320] [--clips ...]
+        [--fine-tune]
 
 The 26-style network goes down by two stride-2 convolutions and back up by two nearest-
 neighbour 2x upsamplings, so it is equivariant only to shifts of a multiple of 4 pixels. Where
@@ -15,7 +16,10 @@ network as shipped (its default), two of them built here for the measurement onl
   (``flow.structure_confidence``), the shipped one elsewhere (two passes a frame);
 * "bilinear upsampling" (``--upsampling bilinear``): the two upsamplings bilinear instead of
   nearest, with the trained weights unchanged (so a different look: the convolutions after
-  them were trained on blocks).
+  them were trained on blocks);
+* with ``--fine-tune``, "bilinear, fine-tuned": that network fine-tuned to keep the shipped
+  look while moving its strokes with the scene (benchmarks/grid_finetune.py; about 20 minutes
+  on two cores before the first clip).
 
 Per clip and variant: the warping error of the per-frame output and of the stabilised one (both
 as a share of the shipped network's per-frame error), and how far the variant's look is from the
@@ -89,13 +93,22 @@ def where_flat(frames: list[np.ndarray], anchored_out: list[np.ndarray],
 
 
 def main() -> None:
-    args = clip_parser(__doc__, 60, CLIPS).parse_args()
+    parser = clip_parser(__doc__, 60, CLIPS)
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="also the bilinear network fine-tuned (benchmarks/grid_finetune.py)")
+    args = parser.parse_args()
 
     from dreamreel.engine.bench.measure import machine
     from dreamreel.engine.consistency import drift, mean_error, warping_errors
 
     m = machine()
     print(f"{m['cpu']} ({m['isa']}), {m['cores']} cores, TensorFlow {m['tensorflow']}\n")
+    tuned = None
+    if args.fine_tune:
+        from grid_finetune import fine_tune
+
+        tuned = fine_tune(int(args.style))
+        print()
     print("| clip | network | per-frame E_warp | stabilised E_warp | look change (levels) | "
           "texture distance |")
     print("|---|---|---|---|---|---|")
@@ -111,6 +124,8 @@ def main() -> None:
             "anchored where flat": where_flat(small, grid, shipped),
             "bilinear upsampling": [paint_bilinear(f) for f in small],
         }
+        if tuned is not None:
+            variants["bilinear, fine-tuned"] = [tuned(f) for f in small]
         streams = []  # per variant: its per-frame output, then that output stabilised
         for painted in variants.values():
             streams += [painted, stabilise(small, painted)]
