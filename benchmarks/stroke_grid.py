@@ -97,6 +97,8 @@ def main() -> None:
     parser.add_argument("--fine-tune", action="store_true",
                         help="also the bilinear network fine-tuned (benchmarks/grid_finetune.py)")
     args = parser.parse_args()
+    if args.fine_tune and not args.style.isdigit():
+        parser.error("--fine-tune takes a built-in style's number as --style")
 
     from dreamreel.engine.bench.measure import machine
     from dreamreel.engine.consistency import drift, mean_error, warping_errors
