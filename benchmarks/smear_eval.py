@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
@@ -74,6 +75,20 @@ def gradient_ratio(image: np.ndarray) -> float:
     return float(np.abs(np.diff(gray, axis=0)).mean() / np.abs(np.diff(gray, axis=1)).mean())
 
 
+def painter(style: str, height: int, width: int, upsampling: str = "nearest"
+            ) -> Callable[[np.ndarray], np.ndarray]:
+    """A function uint8 HxWx3 -> stylised uint8 HxWx3 for frames of this size, with the
+    network's `upsampling` (nearest, as shipped, or bilinear)."""
+    from dreamreel.engine import stages
+    from dreamreel.engine.graph import FrameGraph
+
+    built = stages.build(stages.stages("style", {"style": style, "upsampling": upsampling}),
+                         stages.context("float32", False))
+    graph = FrameGraph(built.graph, 1, height, width, jit=False, device="/CPU:0")
+    controls = built.graph_controls(1.0)
+    return lambda frame: graph(frame[None], controls)[0]
+
+
 def stabilise(frames: list[np.ndarray], outputs: list[np.ndarray],
               **settings: float | bool) -> list[np.ndarray]:
     """`outputs` stabilised along `frames` as `dreamreel run` does (default preset)."""
@@ -95,17 +110,15 @@ def main() -> None:
                         "restoration) before it is painted, then the default stabiliser")
     args = parser.parse_args()
 
-    from dreamreel.engine import stages, temporal
+    from dreamreel.engine import temporal
     from dreamreel.engine.bench.measure import machine
     from dreamreel.engine.consistency import drift, mean_error, warping_errors
-    from dreamreel.engine.graph import FrameGraph
 
     def untrusted(gray: np.ndarray) -> np.ndarray:  # the flow trusted everywhere
         return np.ones(gray.shape, np.float32)
 
     m = machine()
     print(f"{m['cpu']} ({m['isa']}), {m['cores']} cores, TensorFlow {m['tensorflow']}\n")
-    built = stages.build(stages.stages("style", {"style": args.style}), stages.context("float32", False))
     print("| clip | stabiliser | frames | E_warp per-frame | E_warp stabilised | ratio | drift | drift, last "
           "quarter | texture drift | texture drift, last quarter | v/h gradients per-frame | "
           "stabilised |")
@@ -113,9 +126,8 @@ def main() -> None:
     for clip in args.clips:
         small = working_frames(clip, args.frames, args.size)
         h, w = small[0].shape[:2]
-        graph = FrameGraph(built.graph, 1, h, w, jit=False, device="/CPU:0")
-        controls = built.graph_controls(1.0)
-        painted = [graph(f[None], controls)[0] for f in small]
+        paint = painter(args.style, h, w)
+        painted = [paint(f) for f in small]
         confidence = temporal.structure_confidence
         variants = [("structure-trusted", None), ("untrusted", None)][: 1 + args.untrusted]
         variants += [(f"input steadied at {x}", x) for x in args.steady_input]
@@ -125,7 +137,7 @@ def main() -> None:
                 steady = stabilise(small, painted)
             else:
                 steadied = stabilise(small, small, weight=input_weight, texture=False)
-                steady = stabilise(small, [graph(f[None], controls)[0] for f in steadied])
+                steady = stabilise(small, [paint(f) for f in steadied])
             per_frame, stabilised = map(mean_error, warping_errors(small, [painted, steady]))
             apart = drift(steady, painted)
             end = max(1, len(small) // 4)

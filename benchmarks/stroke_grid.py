@@ -30,7 +30,6 @@ shipped network's (mean absolute difference in grey levels, and the texture dist
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -39,25 +38,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from smear_eval import clip_parser, stabilise, working_frames  # noqa: E402
+from smear_eval import clip_parser, painter, stabilise, working_frames  # noqa: E402
 
 GRID = 4  # the network's period: two stride-2 convolutions
 CLIPS = ("demo pan", "film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4",
          "audio/bbb_14s-19s_h264_aac.mp4")
-
-
-def painter(style: str, height: int, width: int, upsampling: str = "nearest"
-            ) -> Callable[[np.ndarray], np.ndarray]:
-    """A function uint8 HxWx3 -> stylised uint8 HxWx3 for frames of this size, with the
-    network's `upsampling` (nearest, as shipped, or bilinear)."""
-    from dreamreel.engine import stages
-    from dreamreel.engine.graph import FrameGraph
-
-    built = stages.build(stages.stages("style", {"style": style, "upsampling": upsampling}),
-                         stages.context("float32", False))
-    graph = FrameGraph(built.graph, 1, height, width, jit=False, device="/CPU:0")
-    controls = built.graph_controls(1.0)
-    return lambda frame: graph(frame[None], controls)[0]
 
 
 def anchored(frames: list[np.ndarray], paint_padded) -> list[np.ndarray]:

@@ -216,7 +216,7 @@ class MultiStyleNet(tf.Module):
     keeps the activations between layers in bfloat16, while instance-norm statistics, the residual
     sums and the output stay float32. ``upsampling`` is one of :data:`~dreamreel.pipelines.style.layout.UPSAMPLING`.
     ``trainable=True`` (float32 only) holds the kernels as variables, ``trainable_variables``,
-    so that the network itself can be fine-tuned (benchmarks/steady_network.py).
+    so that the network itself can be fine-tuned (benchmarks/grid_finetune.py).
     """
 
     stride: int = STRIDE
