@@ -53,6 +53,15 @@ def networks() -> dict[str, Path]:
     return {name: weights.converted(net) for name, net in weights.networks().items()}
 
 
+def cache_with_networks(folder: Path) -> Path:
+    """`folder` made a weights cache that holds the suite's networks (linked) and nothing else:
+    no learned style, no steady network, no computed array."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in ("sources", "converted"):
+        (folder / part).symlink_to(TEST_HOME / part)
+    return folder
+
+
 @pytest.fixture
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty weights cache, for tests that must not touch the run's."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -37,6 +39,23 @@ def default_signals() -> None:
     and dreamreel rightly keeps ignoring it)."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
+
+
+def ctrl_c_after(command: list[str], env: dict[str, str], line: str) -> str:
+    """Start `command`, press Ctrl-C once it prints a line starting with `line` (or gives up
+    after 4 minutes, or it ends first); what it printed from there. It must exit 130."""
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_signals)
+    lines = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        lines.append(process.stderr.readline())
+        if lines[-1].startswith(line):
+            break
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, "".join(lines) + rest
+    return rest
 
 
 dreamreel = cli  # in this process; Ctrl-C and the installed command get processes of their own

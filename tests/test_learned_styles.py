@@ -12,16 +12,14 @@ of their own (the networks linked from the suite's), so the other tests still se
 from __future__ import annotations
 
 import hashlib
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import TEST_HOME, cli, media
-from run_helpers import CLI, default_signals, read_rgb, user_env
+from conftest import cache_with_networks, cli, media
+from run_helpers import CLI, ctrl_c_after, read_rgb, user_env
 
 QUICK = ["--size", "64", "--every", "2", "--offline"]
 
@@ -29,9 +27,7 @@ QUICK = ["--size", "64", "--every", "2", "--offline"]
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache holding the suite's networks and no learned style yet."""
-    home = tmp_path_factory.mktemp("styles-home")
-    for part in ("sources", "converted"):
-        (home / part).symlink_to(TEST_HOME / part)
+    home = cache_with_networks(tmp_path_factory.mktemp("styles-home"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DREAMREEL_HOME", str(home))
         yield home
@@ -189,17 +185,7 @@ def test_ctrl_c_keeps_the_best_so_far_and_y_resumes(home: Path) -> None:
     env = user_env() | {"DREAMREEL_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     learn = [*CLI, "styles", "learn", str(media("styles/munch_the_scream.jpg")), "--name",
              "scream", "--content", str(media("content/chelsea_cat.png")), *QUICK]
-    process = subprocess.Popen([*learn, "--steps", "400"], env=env, stderr=subprocess.PIPE,
-                               text=True, preexec_fn=default_signals)
-    lines = []
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        lines.append(process.stderr.readline())
-        if lines[-1].startswith("step 4/"):
-            break
-    process.send_signal(signal.SIGINT)
-    rest = process.communicate(timeout=120)[1]
-    assert process.returncode == 130, "".join(lines) + rest
+    rest = ctrl_c_after([*learn, "--steps", "400"], env, "step 4/")
     assert "kept the best so far as 'scream'" in rest
     from dreamreel.weights import learned
 
