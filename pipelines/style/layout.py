@@ -57,6 +57,11 @@ NORM_SHAPES = {f"{layer.name}.{kind}": (layer.cout,) for layer in LAYERS
 """One style's parameters: a scale and a shift per channel of every layer (990 numbers)."""
 
 
+STEADY = "steady"
+"""The style setting's third way up: bilinear, with the network fine-tuned on this machine to keep
+its look (`dreamreel styles steady`, pipelines/style/steady.py)."""
+
+
 def check_upsampling(method: str) -> None:
     """Raise ValueError unless `method` is one of :data:`UPSAMPLING` (before any tracing)."""
     if method not in UPSAMPLING:

@@ -216,7 +216,7 @@ class MultiStyleNet(tf.Module):
     keeps the activations between layers in bfloat16, while instance-norm statistics, the residual
     sums and the output stay float32. ``upsampling`` is one of :data:`~dreamreel.pipelines.style.layout.UPSAMPLING`.
     ``trainable=True`` (float32 only) holds the kernels as variables, ``trainable_variables``,
-    so that the network itself can be fine-tuned (benchmarks/grid_finetune.py).
+    so that the network itself can be fine-tuned (pipelines/style/steady.py).
     """
 
     stride: int = STRIDE
@@ -265,6 +265,11 @@ class MultiStyleNet(tf.Module):
         return {f"{layer.name}.{kind}": table[layer.name][style].numpy()
                 for layer in LAYERS for kind, table in (("gamma", self._gamma),
                                                              ("beta", self._beta))}
+
+    def kernel(self, layer: str) -> np.ndarray:
+        """Layer `layer`'s kernel as the shipped file holds it, float32 OIHW (what a fine-tuned
+        network is stored as)."""
+        return np.asarray(self._kernels[layer].numpy(), np.float32).transpose(3, 2, 0, 1)
 
     def mixed(self, mix: tf.Tensor) -> dict[str, tf.Tensor]:
         """A mixture [N or 1, num_styles] -> its scales and shifts {name: [N or 1, C]}."""
