@@ -38,7 +38,8 @@ from dreamreel.engine.timing import resample
 from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry
 from dreamreel.pipelines.style.effects import style_terms
-from dreamreel.weights import learned
+from dreamreel.pipelines.style.layout import STEADY
+from dreamreel.weights import learned, steady
 
 
 @dataclass
@@ -324,6 +325,9 @@ def describe(spec: RunSpec) -> str:
              for name, _ in style_terms(s.options.style)}
     job["learned_styles"] = {name: hashlib.sha256(learned.path_of(name).read_bytes()).hexdigest()
                              for name in sorted(named & set(learned.names()))}
+    if steady.path().exists() and any(getattr(s.options, "upsampling", None) == STEADY
+                                      for s in spec.stages):
+        job["steady_network"] = hashlib.sha256(steady.path().read_bytes()).hexdigest()
     return json.dumps({"job": job, "stages": chain}, sort_keys=True)
 
 

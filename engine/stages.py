@@ -21,7 +21,7 @@ from dreamreel.errors import SettingsError
 from dreamreel.pipelines import registry, settings
 from dreamreel.pipelines.base import Chain, Effect, SequentialEffect
 from dreamreel.pipelines.registry import Context, Pipeline
-from dreamreel.weights import learned
+from dreamreel.weights import learned, steady
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ def context(precision: str = "float32", jit: bool = False, video: bool = True,
     return Context(load=lambda name: weights.load(name, offline=offline or None),
                    precision=precision, jit=jit, video=video, live=live,
                    read_image=read_image, cached=weights.computed, styles=learned.everything,
+                   steady=steady.load,
                    moves=dict(moves or {}))
 
 

@@ -63,6 +63,7 @@ class Context:
     cached: `cached(kind, key_bytes, compute)`: an array computed once per content and kept in
       the user's cache (e.g. a painting's style vector).
     styles: the learned styles' normalisation parameters by name (`dreamreel styles learn`).
+    steady: the steady network's arrays, in multistyle26's layout (`dreamreel styles steady`).
     moves: values live settings will be moved to during the run (a `--react` cycle), by
       setting name, for an effect to prepare (a dream compiles each layer named).
     """
@@ -75,6 +76,7 @@ class Context:
     read_image: Callable[[Path], np.ndarray] | None = None
     cached: Callable[[str, bytes, Callable[[], np.ndarray]], np.ndarray] | None = None
     styles: Callable[[], dict[str, dict[str, np.ndarray]]] | None = None
+    steady: Callable[[], dict[str, np.ndarray]] | None = None
     moves: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
 

@@ -69,13 +69,20 @@ def write(path: Path, arrays: Mapping[str, np.ndarray], meta: Mapping) -> None:
         temp.unlink(missing_ok=True)
 
 
+def read_record(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """(arrays, meta) of a file :func:`write` wrote; Damaged, KeyError, ValueError or
+    UnicodeDecodeError if it is not one."""
+    arrays = read_arrays(path)
+    meta = json.loads(arrays.pop(META).tobytes().decode())
+    if not isinstance(meta, dict):
+        raise ValueError("its record is not a table")
+    return arrays, meta
+
+
 def read(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     """(arrays, meta) of a learned-style or checkpoint file; WeightsError if it is not one."""
     try:
-        arrays = read_arrays(path)
-        meta = json.loads(arrays.pop(META).tobytes().decode())
-        if not isinstance(meta, dict):
-            raise ValueError("its record is not a table")
+        arrays, meta = read_record(path)
         if "param/" + next(iter(NORM_SHAPES)) not in arrays:  # a style, not a checkpoint
             check_norm_params(arrays)
             arrays = {k: arrays[k] for k in NORM_SHAPES}

@@ -5,6 +5,7 @@
     dreamreel styles photo.jpg -o k.png --pipeline kernels   # or every kernel, every layer
     dreamreel styles learn PAINTING --name NAME       # fit a new style into the fast network
     dreamreel styles export NAME -o NAME.npz          # share it
+    dreamreel styles steady --content clip.mp4        # make the steady network (--upsampling steady)
     dreamreel styles import NAME.npz [--name OTHER]
 """
 
@@ -27,11 +28,12 @@ from dreamreel.errors import SettingsError, UsageError, WeightsError
 from dreamreel.pipelines import settings
 from dreamreel.pipelines.style.layout import NORM_SHAPES, NUM_STYLES, check_norm_params
 from dreamreel.pipelines.style.learn import LearnSettings
-from dreamreel.weights import learned
+from dreamreel.pipelines.style.steady import SteadySettings
+from dreamreel.weights import learned, steady
 
 COLUMNS = 7
 SHEETS = ("style", "kernels", "layers")  # frame effects with one setting worth laying out
-ACTIONS = ("list", "sheet", "learn", "export", "import")
+ACTIONS = ("list", "sheet", "learn", "export", "import", "steady")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -60,16 +62,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     learn.add_argument("painting", type=Path)
     learn.add_argument("--name", required=True, help="what to call it (a letter, then letters, "
                        "digits, - or _)")
-    learn.add_argument("--content", type=Path, nargs="+", default=[], metavar="CLIP_OR_DIR",
-                       help="clips, pictures or folders to learn on (frames like the ones you "
-                       "will style work best; default: the drawn demo clip)")
-    options.add_settings_arguments(learn, LearnSettings, "how it learns")
-    learn.add_argument("--every", type=int, default=25, metavar="STEPS",
-                       help="steps between a loss check, a checkpoint and the preview sheet")
-    learn.add_argument("--seed", type=int, default=0)
-    learn.add_argument("-y", "--overwrite", action="store_true",
-                       help="continue an unfinished fit of NAME, or replace the style NAME")
-    learn.add_argument("--offline", action="store_true", help="never download networks")
+    training_arguments(
+        learn, LearnSettings, "how it learns",
+        content="clips, pictures or folders to learn on (frames like the ones you will style "
+        "work best; default: the drawn demo clip)",
+        every=(25, "steps between a loss check, a checkpoint and the preview sheet"),
+        overwrite="continue an unfinished fit of NAME, or replace the style NAME")
     learn.set_defaults(handler=learn_style)
 
     export = actions.add_parser("export", help="write a learned style to a file")
@@ -83,6 +81,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     imported.add_argument("--name", help="store it under this name (default: its own)")
     imported.add_argument("-y", "--overwrite", action="store_true")
     imported.set_defaults(handler=import_style)
+
+    made = actions.add_parser("steady", help="fine-tune the 26-style network so its strokes "
+                              "move with the scene (for --upsampling steady)")
+    training_arguments(
+        made, SteadySettings, "how it is fine-tuned",
+        content="clips with motion, like the ones you will style (default: the drawn demo "
+        "clip)",
+        every=(50, "steps between a progress line and, the first time, storing the network "
+               "so far"),
+        overwrite="replace the steady network (kept until the new one is finished)")
+    made.set_defaults(handler=make_steady)
+
+
+def training_arguments(parser: argparse.ArgumentParser, settings_class: type, title: str, *,
+                       content: str, every: tuple[int, str], overwrite: str) -> None:
+    """What `styles learn` and `styles steady` share: the material, the settings, progress,
+    seed, -y and --offline."""
+    parser.add_argument("--content", type=Path, nargs="+", default=[], metavar="CLIP_OR_DIR",
+                        help=content)
+    options.add_settings_arguments(parser, settings_class, title)
+    parser.add_argument("--every", type=int, default=every[0], metavar="STEPS", help=every[1])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("-y", "--overwrite", action="store_true", help=overwrite)
+    parser.add_argument("--offline", action="store_true", help="never download networks")
 
 
 def with_action(argv: list[str]) -> list[str]:
@@ -110,7 +132,24 @@ def list_styles(args: argparse.Namespace) -> int:
         print(f"{name}: from {meta.get('painting', '?')}, {meta.get('steps', '?')} steps at "
               f"{settings.get('size', '?')} px{minutes}, started from built-in "
               f"{meta.get('start', '?')}{state}")
+    print(steady_line())
     return 0
+
+
+def steady_line() -> str:
+    """What `--upsampling steady` would run: no network yet, or how it was made."""
+    if not steady.path().exists():
+        return f"steady network: none yet; {steady.MAKE}"
+    try:
+        _, meta = steady.read(steady.path())
+    except WeightsError as why:
+        return f"steady network: damaged ({why})"
+    content = ", ".join(Path(p).name for p in meta.get("content") or []) or "the demo clip"
+    seconds = meta.get("seconds")
+    minutes = f" in {seconds / 60:.0f} min" if isinstance(seconds, int | float) else ""
+    state = "" if meta.get("finished") else " (unfinished: interrupted)"
+    return (f"steady network: {meta.get('steps', '?')} steps on {content}{minutes}{state}; "
+            "`--upsampling steady` runs it")
 
 
 def styles_sheet(args: argparse.Namespace) -> int:
@@ -177,6 +216,22 @@ def learn_style(args: argparse.Namespace) -> int:
     path = learn(job, say=lambda line: print(line, file=sys.stderr, flush=True))
     print(f"learned '{args.name}': {path} (preview {path.with_suffix('.png')}); use it with "
           f"`dreamreel run clip.mp4 --style {args.name} -o out.mp4`", file=sys.stderr)
+    return 0
+
+
+def make_steady(args: argparse.Namespace) -> int:
+    from dreamreel.engine.steady_tuning import SteadyJob, tune
+
+    if args.every < 1:
+        raise UsageError("--every must be at least 1 step")
+    for path in args.content:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or folder")
+    job = SteadyJob(content=tuple(args.content), settings=options.settings_from(args, SteadySettings),
+                    every=args.every, replace=args.overwrite, offline=args.offline, seed=args.seed)
+    path = tune(job, say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(f"steady network: {path}; use it with `dreamreel run clip.mp4 --upsampling steady "
+          "-o out.mp4`", file=sys.stderr)
     return 0
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dreamreel import weights
 from dreamreel.errors import UsageError
-from dreamreel.weights import derived, learned
+from dreamreel.weights import derived, learned, steady
 from dreamreel.weights.integrity import discard
 from dreamreel.weights.store import converted, is_cached
 
@@ -55,6 +55,9 @@ def list_networks(args: argparse.Namespace) -> int:
         path = learned.path_of(name)
         print(f"style {name}: {path.stat().st_size / 1e3:.0f} kB, learned "
               f"(`dreamreel styles` tells more)")
+    if steady.path().exists():
+        print(f"steady network: {steady.path().stat().st_size / 1e3:.0f} kB, made on this "
+              "machine (`dreamreel styles` tells more)")
     if args.licenses:
         for net in weights.networks().values():
             print(f"\n{net.name}: {net.license}\n  {net.attribution}")
@@ -92,6 +95,7 @@ def verify_networks(args: argparse.Namespace) -> int:
     current, stale = derived.files()
     checks = [(path, derived.problem) for path in current]
     checks += [(learned.path_of(name), learned.problem) for name in learned.names()]
+    checks += [(steady.path(), steady.problem)] if steady.path().exists() else []
     damaged = []
     for path, problem in checks:
         if why := problem(path):
@@ -103,6 +107,10 @@ def verify_networks(args: argparse.Namespace) -> int:
     for path in lost:
         print(f"{path.name} cannot be rebuilt: learn or import '{path.stem}' again (the file "
               "is left in place)")
+    if steady.path() in damaged:
+        lost.append(steady.path())
+        print("the steady network cannot be rebuilt: make it again with `dreamreel styles "
+              "steady -y` (the file is left in place)")
     damaged = [p for p in damaged if p not in lost]
     stale += weights.stray_files()
     if stale:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 
+from dreamreel.errors import SettingsError
 from dreamreel.pipelines.base import compute_dtype
 from dreamreel.pipelines.registry import Context, Pipeline
 from dreamreel.pipelines.settings import setting
@@ -18,7 +19,7 @@ from dreamreel.pipelines.style.effects import (
     BuiltinStyle,
     style_terms,
 )
-from dreamreel.pipelines.style.layout import NUM_STYLES, UPSAMPLING
+from dreamreel.pipelines.style.layout import NUM_STYLES, STEADY, UPSAMPLING
 
 if TYPE_CHECKING:
     from dreamreel.pipelines.style.magenta import StylePredictor
@@ -42,10 +43,13 @@ class StyleOptions:
                          nearest=_strongest, aliases=("blend",))
     style_image: Path | None = setting(None, "any picture as the style (Magenta arbitrary "
                                        "style)", flag="--style-image", live=True, slow=True)
-    upsampling: str = setting("nearest", "how the network scales back up: nearest, as trained, "
-                              "or bilinear: strokes move with the picture, not the network's "
-                              "4-pixel grid (about half the flicker on pans; bolder strokes)",
-                              choices=UPSAMPLING, graph=True)
+    upsampling: str = setting("nearest", "how the network scales back up: nearest, as trained; "
+                              "bilinear: strokes move with the picture, not the network's "
+                              "4-pixel grid (about half the flicker on pans; bolder strokes); "
+                              "steady: bilinear, with the network fine-tuned to keep its look "
+                              "(made on this machine by `dreamreel styles steady`; learned "
+                              "styles keep the scales and shifts fitted to the shipped one)",
+                              choices=(*UPSAMPLING, STEADY), graph=True)
 
 
 def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryStyle:
@@ -55,15 +59,23 @@ def build(settings: StyleOptions, context: Context) -> BuiltinStyle | ArbitraryS
     from dreamreel.pipelines.style.multistyle import MultiStyleNet
 
     dtype = compute_dtype(context.precision)
+    steady = settings.upsampling == STEADY
+    upsampling = "bilinear" if steady else settings.upsampling
     if settings.style_image is None:
         learned = context.styles() if context.styles else {}
-        net = MultiStyleNet(context.load("multistyle26"), extra=list(learned.values()),
-                            dtype=dtype, upsampling=settings.upsampling)
+        if steady and context.steady is None:
+            raise SettingsError("--upsampling steady: this run has no steady network to load")
+        arrays = context.steady() if steady else context.load("multistyle26")
+        net = MultiStyleNet(arrays, extra=list(learned.values()), dtype=dtype,
+                            upsampling=upsampling)
         return BuiltinStyle(net, settings.style, learned=list(learned))
+    if steady:
+        raise SettingsError("--upsampling steady is the 26-style network's; with --style-image "
+                            "use nearest or bilinear")
     context.read_image(settings.style_image)  # a bad painting fails before networks load
     predictor = StylePredictor(context.load("magenta_predict"))
     transformer = StyleTransformer(context.load("magenta_transform"), dtype=dtype,
-                                   upsampling=settings.upsampling)
+                                   upsampling=upsampling)
 
     def vector_of(painting: Path) -> np.ndarray:
         """The 100-d style vector of a painting, predicted once per picture and cached."""
