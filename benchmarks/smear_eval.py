@@ -78,7 +78,7 @@ def gradient_ratio(image: np.ndarray) -> float:
 def painter(style: str, height: int, width: int, upsampling: str = "nearest"
             ) -> Callable[[np.ndarray], np.ndarray]:
     """A function uint8 HxWx3 -> stylised uint8 HxWx3 for frames of this size, with the
-    network's `upsampling` (nearest, as shipped, or bilinear)."""
+    network's `upsampling` (nearest, as shipped; bilinear; steady: the fine-tuned network)."""
     from dreamreel.engine import stages
     from dreamreel.engine.graph import FrameGraph
 

@@ -1,14 +1,14 @@
 """Why flat regions flicker: the style network places their strokes by its own pixel grid.
 
     python benchmarks/stroke_grid.py [--frames 60] [--style 19] [--size 320] [--clips ...]
-        [--fine-tune]
+        [--steady]
 
 The 26-style network goes down by two stride-2 convolutions and back up by two nearest-
 neighbour 2x upsamplings, so it is equivariant only to shifts of a multiple of 4 pixels. Where
 the input is flat and the camera moves, its strokes stay with the frame's 4-pixel grid instead of
 the scene, which the warping error counts as flicker and no stabiliser after the network can
-fix (benchmarks/RESULTS.md, "Flat regions"). Three variants test that explanation against the
-network as shipped (its default), two of them built here for the measurement only:
+fix (benchmarks/RESULTS.md, "Flat regions"). These variants test that explanation against the
+network as shipped (its default), the first two built here for the measurement only:
 
 * "grid anchored": each frame padded by the accumulated global motion (phase correlation of
   consecutive frames, back to 0 at a cut) modulo 4, so that the network's grid moves with the
@@ -17,9 +17,9 @@ network as shipped (its default), two of them built here for the measurement onl
 * "bilinear upsampling" (``--upsampling bilinear``): the two upsamplings bilinear instead of
   nearest, with the trained weights unchanged (so a different look: the convolutions after
   them were trained on blocks);
-* with ``--fine-tune``, "bilinear, fine-tuned": that network fine-tuned to keep the shipped
-  look while moving its strokes with the scene (benchmarks/grid_finetune.py; about 20 minutes
-  on two cores before the first clip).
+* with ``--steady``, "steady" (``--upsampling steady``): that network fine-tuned to keep the
+  shipped look while moving its strokes with the scene, as `dreamreel styles steady` stored
+  it on this machine (pipelines/style/steady.py).
 
 Per clip and variant: the warping error of the per-frame output and of the stabilised one (both
 as a share of the shipped network's per-frame error), and how far the variant's look is from the
@@ -79,23 +79,19 @@ def where_flat(frames: list[np.ndarray], anchored_out: list[np.ndarray],
 
 def main() -> None:
     parser = clip_parser(__doc__, 60, CLIPS)
-    parser.add_argument("--fine-tune", action="store_true",
-                        help="also the bilinear network fine-tuned (benchmarks/grid_finetune.py)")
+    parser.add_argument("--steady", action="store_true",
+                        help="also the steady network (made by `dreamreel styles steady`)")
     args = parser.parse_args()
-    if args.fine_tune and not args.style.isdigit():
-        parser.error("--fine-tune takes a built-in style's number as --style")
+    from dreamreel.weights import steady
+
+    if args.steady and not steady.path().exists():
+        parser.error(f"--steady: no steady network on this machine; {steady.MAKE}")
 
     from dreamreel.engine.bench.measure import machine
     from dreamreel.engine.consistency import drift, mean_error, warping_errors
 
     m = machine()
     print(f"{m['cpu']} ({m['isa']}), {m['cores']} cores, TensorFlow {m['tensorflow']}\n")
-    tuned = None
-    if args.fine_tune:
-        from grid_finetune import fine_tune
-
-        tuned = fine_tune(int(args.style))
-        print()
     print("| clip | network | per-frame E_warp | stabilised E_warp | look change (levels) | "
           "texture distance |")
     print("|---|---|---|---|---|---|")
@@ -111,8 +107,9 @@ def main() -> None:
             "anchored where flat": where_flat(small, grid, shipped),
             "bilinear upsampling": [paint_bilinear(f) for f in small],
         }
-        if tuned is not None:
-            variants["bilinear, fine-tuned"] = [tuned(f) for f in small]
+        if args.steady:
+            paint_steady = painter(args.style, h, w, "steady")
+            variants["steady"] = [paint_steady(f) for f in small]
         streams = []  # per variant: its per-frame output, then that output stabilised
         for painted in variants.values():
             streams += [painted, stabilise(small, painted)]

@@ -16,6 +16,8 @@ from pathlib import Path
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 DREAMREEL = [sys.executable, "-m", "dreamreel.engine.cli"]
 PAINTING = MEDIA / "styles" / "kandinsky_composition_vii.jpg"
+STYLES = {"style 7": ["--style", "7"], "kandinsky": ["--style-image", str(PAINTING)],
+          "style 7 steady": ["--style", "7", "--upsampling", "steady"]}
 
 
 def dreamreel(*args: str) -> str:
@@ -31,7 +33,8 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", type=float, default=[0.5, 0.7, 0.85])
     parser.add_argument("--size", default="360", help="working short side")
     parser.add_argument("--duration", default="6")
-    parser.add_argument("--styles", nargs="+", default=["style 7", "kandinsky"], choices=["style 7", "kandinsky"])
+    parser.add_argument("--styles", nargs="+", default=["style 7", "kandinsky"], choices=list(STYLES),
+                        help="'style 7 steady': with --upsampling steady (`dreamreel styles steady`)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,9 +43,8 @@ def main() -> None:
             trimmed = f"{tmp}/input.mp4"
             dreamreel("run", source, "-o", trimmed, "--duration", args.duration, "--strength", "0",
                       "--temporal", "0", "--crf", "12", "-y", "--quiet")
-            styles = {"style 7": ["--style", "7"], "kandinsky": ["--style-image", str(PAINTING)]}
             for label in args.styles:
-                style = styles[label]
+                style = STYLES[label]
                 reference = f"{tmp}/perframe.mp4"
                 common = [trimmed, "--size", args.size, *style, "-y", "--quiet", "--crf", "14"]
                 dreamreel("run", *common, "-o", reference, "--temporal", "0")

@@ -205,7 +205,7 @@ def test_multistyle_compiled_and_bfloat16(multistyle_pair):
 
 def test_multistyle_trainable_matches_and_learns(multistyle_pair):
     """The trainable network paints as the ONNX file does and passes a gradient to every
-    kernel; one step on a loss moves its output (what benchmarks/grid_finetune.py relies on)."""
+    kernel; one step on a loss moves its output (what pipelines/style/steady.py relies on)."""
     _, sess = multistyle_pair
     net = multistyle.MultiStyleNet(load("multistyle26"), trainable=True)
     assert len(net.trainable_variables) == 18  # 3 down, 12 in the residual blocks, 3 up
