@@ -2,6 +2,7 @@
 stabilised vs plain exponential smoothing, on real clips. Prints a markdown table.
 
     python benchmarks/temporal_eval.py [--clips film/chaplin_silent.mp4 ...] [--weights 0.5 0.7 0.9]
+        [--styles "style 7" kandinsky "style 19 steady"]
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ from pathlib import Path
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 DREAMREEL = [sys.executable, "-m", "dreamreel.engine.cli"]
 PAINTING = MEDIA / "styles" / "kandinsky_composition_vii.jpg"
-STYLES = {"style 7": ["--style", "7"], "kandinsky": ["--style-image", str(PAINTING)],
-          "style 7 steady": ["--style", "7", "--upsampling", "steady"]}
+
+
+def style_args(label: str) -> list[str]:
+    """'kandinsky', 'style N' or 'style N steady' (--upsampling steady) as `run` options."""
+    if label == "kandinsky":
+        return ["--style-image", str(PAINTING)]
+    words = label.split()
+    if len(words) not in (2, 3) or words[0] != "style" or not words[1].isdigit() or (
+            words[2:] not in ([], ["steady"])):
+        raise argparse.ArgumentTypeError(f"{label!r}: kandinsky, 'style N' or 'style N steady'")
+    return ["--style", words[1], *(["--upsampling", "steady"] if words[2:] else [])]
 
 
 def dreamreel(*args: str) -> str:
@@ -33,9 +43,14 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", type=float, default=[0.5, 0.7, 0.85])
     parser.add_argument("--size", default="360", help="working short side")
     parser.add_argument("--duration", default="6")
-    parser.add_argument("--styles", nargs="+", default=["style 7", "kandinsky"], choices=list(STYLES),
-                        help="'style 7 steady': with --upsampling steady (`dreamreel styles steady`)")
+    parser.add_argument("--styles", nargs="+", default=["style 7", "kandinsky"],
+                        help="kandinsky, 'style N', or 'style N steady': with --upsampling steady "
+                        "(`dreamreel styles steady`)")
     args = parser.parse_args()
+    try:
+        styles = {label: style_args(label) for label in args.styles}
+    except argparse.ArgumentTypeError as err:
+        parser.error(str(err))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in args.clips:
@@ -44,7 +59,7 @@ def main() -> None:
             dreamreel("run", source, "-o", trimmed, "--duration", args.duration, "--strength", "0",
                       "--temporal", "0", "--crf", "12", "-y", "--quiet")
             for label in args.styles:
-                style = STYLES[label]
+                style = styles[label]
                 reference = f"{tmp}/perframe.mp4"
                 common = [trimmed, "--size", args.size, *style, "-y", "--quiet", "--crf", "14"]
                 dreamreel("run", *common, "-o", reference, "--temporal", "0")
