@@ -32,7 +32,6 @@ from dreamreel.pipelines.gram import STYLE_LAYERS, gram, style_distance
 from dreamreel.pipelines.settings import setting
 from dreamreel.pipelines.style.layout import LAYERS, NUM_STYLES, STRIDE
 from dreamreel.pipelines.style.learn import bilinear_warp
-from dreamreel.pipelines.style.multistyle import MultiStyleNet
 from dreamreel.pipelines.vgg16 import VGG16Features
 
 LOOK_SHARE = 0.4  # of the steps: the look first, then the colours held closer
@@ -68,6 +67,9 @@ class SteadyTuner:
 
     def __init__(self, arrays: dict[str, np.ndarray], vgg: VGG16Features,
                  settings: SteadySettings) -> None:
+        # Imported here: its defaults load TensorFlow, which the command line's --help must not.
+        from dreamreel.pipelines.style.multistyle import MultiStyleNet
+
         self.settings = settings
         self.shipped = MultiStyleNet(arrays)
         self.tuned = MultiStyleNet(arrays, upsampling="bilinear", trainable=True)
