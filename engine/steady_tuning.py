@@ -98,7 +98,8 @@ def batch(pairs: list[Pair], size: int, rng: np.random.Generator) -> dict[str, n
 
 
 def tune(job: SteadyJob, say=print) -> Path:
-    """Fine-tune and store the steady network; returns its file. Ctrl-C stores it as it is."""
+    """Fine-tune and store the steady network; returns its file. Ctrl-C keeps the network so
+    far when there was none, and the one made before when replacing it."""
     target = steady.path()
     if target.exists() and not job.replace:
         raise UsageError(f"there is already a steady network ({target}); -y replaces it")
