@@ -2,7 +2,7 @@
 stabilised vs plain exponential smoothing, on real clips. Prints a markdown table.
 
     python benchmarks/temporal_eval.py [--clips film/chaplin_silent.mp4 ...] [--weights 0.5 0.7 0.9]
-        [--styles "style 7" kandinsky "style 19 steady"]
+        [--styles "style 7" kandinsky "style 19 steady" "style 19 bilinear"] [--size 360|full]
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ PAINTING = MEDIA / "styles" / "kandinsky_composition_vii.jpg"
 
 
 def style_args(label: str) -> list[str]:
-    """'kandinsky', 'style N' or 'style N steady' (--upsampling steady) as `run` options."""
+    """'kandinsky', 'style N' or 'style N UPSAMPLING' (steady or bilinear) as `run` options."""
     if label == "kandinsky":
         return ["--style-image", str(PAINTING)]
     words = label.split()
     if len(words) not in (2, 3) or words[0] != "style" or not words[1].isdigit() or (
-            words[2:] not in ([], ["steady"])):
-        raise argparse.ArgumentTypeError(f"{label!r}: kandinsky, 'style N' or 'style N steady'")
-    return ["--style", words[1], *(["--upsampling", "steady"] if words[2:] else [])]
+            words[2:] not in ([], ["steady"], ["bilinear"])):
+        raise argparse.ArgumentTypeError(
+            f"{label!r}: kandinsky, 'style N', 'style N steady' or 'style N bilinear'")
+    return ["--style", words[1], *(["--upsampling", words[2]] if words[2:] else [])]
 
 
 def dreamreel(*args: str) -> str:
@@ -41,11 +42,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clips", nargs="+", default=["film/chaplin_silent.mp4", "color/cockatoo_yuv420.mp4"])
     parser.add_argument("--weights", nargs="+", type=float, default=[0.5, 0.7, 0.85])
-    parser.add_argument("--size", default="360", help="working short side")
+    parser.add_argument("--size", default="360", help="working short side, or 'full': the "
+                        "clip's own")
     parser.add_argument("--duration", default="6")
     parser.add_argument("--styles", nargs="+", default=["style 7", "kandinsky"],
-                        help="kandinsky, 'style N', or 'style N steady': with --upsampling steady "
-                        "(`dreamreel styles steady`)")
+                        help="kandinsky, 'style N', 'style N steady' (`dreamreel styles steady`) "
+                        "or 'style N bilinear': with that --upsampling")
     args = parser.parse_args()
     try:
         styles = {label: style_args(label) for label in args.styles}
@@ -61,7 +63,8 @@ def main() -> None:
             for label in args.styles:
                 style = styles[label]
                 reference = f"{tmp}/perframe.mp4"
-                common = [trimmed, "--size", args.size, *style, "-y", "--quiet", "--crf", "14"]
+                size = [] if args.size == "full" else ["--size", args.size]
+                common = [trimmed, *size, *style, "-y", "--quiet", "--crf", "14"]
                 dreamreel("run", *common, "-o", reference, "--temporal", "0")
                 for weight in [0.0, *args.weights]:
                     out = reference if weight == 0 else f"{tmp}/w{weight}.mp4"
@@ -71,13 +74,18 @@ def main() -> None:
                                                    "--style-image", str(PAINTING), "--json"))
                     rows.append((clip, label, weight, figures["output"], figures["reference"]))
                     print(rows[-1], file=sys.stderr)
-    print("| clip | style | --temporal | E_warp | vs per-frame | style distance | vs per-frame | mean abs diff from per-frame |")
-    print("|---|---|---|---|---|---|---|---|")
+    first = {clip: out["warping_error"] for clip, label, weight, out, _ in rows
+             if label == args.styles[0] and weight == 0}  # the first style's per-frame error
+    print(f"| clip | style | --temporal | E_warp | vs per-frame | vs {args.styles[0]} per-frame | "
+          "style distance | vs per-frame | mean abs diff from per-frame | texture drift |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for clip, label, weight, out, ref in rows:
         print(f"| {Path(clip).name} | {label} | {weight} | {out['warping_error']:.5f} | "
-              f"{out['warping_error'] / ref['warping_error']:.2f}x | {out['style_distance']:.5f} | "
+              f"{out['warping_error'] / ref['warping_error']:.2f}x | "
+              f"{out['warping_error'] / first[clip]:.2f}x | {out['style_distance']:.5f} | "
               f"{out['style_distance'] / ref['style_distance']:.3f}x | "
-              f"{out.get('mean_abs_diff_from_reference', 0):.4f} |")
+              f"{out.get('mean_abs_diff_from_reference', 0):.4f} | "
+              f"{out.get('texture_drift', 0):.3f} |")
 
 
 if __name__ == "__main__":
