@@ -197,11 +197,12 @@ def test_refusals_are_one_line(made, home: Path, tmp_path: Path,
         "missing clip": (("styles", "steady", "--content", tmp_path / "none.mp4", *QUICK),
                          "no such file"),
     }
+    kept = made[0].read_bytes()
     for name, (args, expect) in cases.items():
         result = cli(*args)
         assert result.returncode == 2, (name, result.stderr)
         assert result.stderr.count("\n") == 1 and expect in result.stderr, (name, result.stderr)
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [] and made[0].read_bytes() == kept
 
     empty = cache_with_networks(tmp_path / "empty-home")
     monkeypatch.setenv("DREAMREEL_HOME", str(empty))
