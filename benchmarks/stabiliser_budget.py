@@ -1,0 +1,134 @@
+"""Where a stabilised clip's warping error comes from, at the clip's own size.
+
+The per-frame output is rendered once (`dreamreel run --temporal 0 --crf 0`); the stabiliser
+then runs here on those frames, as `run` would, and the warping error (engine.consistency's, Lai
+et al.) is split four ways:
+
+- the floor: what a video with no flicker at all scores, the first per-frame frame carried
+  along the input's own flow (bicubic, as the stabiliser carries); the metric's bilinear warp
+  blurs fine strokes at every sub-pixel shift, so this is above zero;
+- without texture restoration (`Stabiliser(texture=False)`): what the contrast it gives back costs;
+- by the stabiliser's own trust at each scored pixel (mask x weight, carried onto the metric's
+  frame): how much error is left where the previous output is fully carried, and how much
+  where the input's weak structure trusts it only in part.
+
+    python benchmarks/stabiliser_budget.py [--clips color/cockatoo_yuv420.mp4 ...] [--style 19]
+        [--upsampling nearest|bilinear|steady] [--duration 2]
+
+Prints a markdown table: errors as shares of the per-frame output's warping error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dreamreel.engine import flow
+from dreamreel.engine.processing import flow_scale
+from dreamreel.engine.sources import open_source
+from dreamreel.engine.temporal import Stabiliser
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+TRUST_EDGES = (0.3, 0.8)  # stabiliser trust (mask x weight): low < 0.3 <= partial < 0.8 <= full
+
+
+def frames(path: Path | str, duration: float | None = None) -> list[np.ndarray]:
+    with open_source(path, duration=duration) as source:
+        return [f.image for f in source]
+
+
+def stabilise(inputs: list[np.ndarray], styled: list[np.ndarray], texture: bool
+              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The stabilised frames and, per frame, the stabiliser's trust (HxW, 0 where none)."""
+    stabiliser = Stabiliser(flow_scale=flow_scale(inputs[0].shape[:2]), texture=texture)
+    outputs, trust = [], []
+    for source, frame in zip(inputs, styled, strict=True):
+        guide = stabiliser.guide(source)
+        usable = guide is not None and not guide.is_cut
+        trust.append(guide.mask * stabiliser.weight if usable else np.zeros(source.shape[:2]))
+        outputs.append(stabiliser.blend(frame, guide))
+        stabiliser.commit(source, outputs[-1])
+    return outputs, trust
+
+
+def carried(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarray]:
+    """The first styled frame of each shot carried along the inputs' flow, frame after frame:
+    no flicker at all."""
+    dis = flow.create_dis("accurate")
+    out = [styled[0].astype(np.float32)]
+    for t in range(1, len(inputs)):
+        prev, cur = flow.to_gray(inputs[t - 1]), flow.to_gray(inputs[t])
+        if flow.hard_cut(prev, cur):
+            out.append(styled[t].astype(np.float32))
+        else:
+            out.append(flow.warp(out[-1], flow.compute_flow(dis, cur, prev), cv2.INTER_CUBIC))
+    return [np.clip(f + 0.5, 0, 255).astype(np.uint8) for f in out]
+
+
+def budget(inputs: list[np.ndarray], streams: dict[str, list[np.ndarray]],
+           trust: list[np.ndarray]) -> dict[str, float]:
+    """Mean warping error of each stream, and the "stabilised" stream's split by trust band
+    (summed per pair over the metric's visible pixels, as the metric weighs them). Pairs
+    across a scene cut are not scored, as in ``consistency.warping_errors``."""
+    dis = flow.create_dis("accurate")
+    totals = dict.fromkeys([*streams, "low", "partial", "full"], 0.0)
+    shares = dict.fromkeys(["low", "partial", "full"], 0.0)
+    grays = [flow.to_gray(f) for f in inputs]
+    scored = [t for t in range(len(inputs) - 1) if not flow.hard_cut(grays[t], grays[t + 1])]
+    pairs = len(scored)
+    for t in scored:
+        a, b = grays[t], grays[t + 1]
+        fw, bw = flow.compute_flow(dis, a, b), flow.compute_flow(dis, b, a)  # HxWx2
+        visible = flow.reliability_mask(fw, bw, soften=False) > 0  # HxW, the metric's M_t
+        count = max(int(visible.sum()), 1)
+        band = np.digitize(flow.warp(trust[t + 1].astype(np.float32), fw), TRUST_EDGES)  # HxW
+        for name, stream in streams.items():
+            diff = stream[t].astype(np.float32) / 255 - flow.warp(
+                stream[t + 1].astype(np.float32) / 255, fw)  # HxWx3
+            error = (diff * diff).sum(axis=2)  # HxW
+            totals[name] += float(error[visible].sum()) / count / pairs
+            if name == "stabilised":
+                for k, key in enumerate(("low", "partial", "full")):
+                    totals[key] += float(error[visible & (band == k)].sum()) / count / pairs
+                    shares[key] += float((visible & (band == k)).sum()) / count / pairs
+    return totals | {f"{key} pixels": value for key, value in shares.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clips", nargs="+", default=["color/cockatoo_yuv420.mp4"])
+    parser.add_argument("--style", default="19")
+    parser.add_argument("--upsampling", default="nearest")
+    parser.add_argument("--duration", type=float, default=2.0)
+    args = parser.parse_args()
+    print("| clip | per-frame E_warp | stabilised | floor | without texture restoration | "
+          "error where trust >= 0.8 (pixels) | 0.3-0.8 | < 0.3 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for clip in args.clips:
+        with tempfile.TemporaryDirectory() as tmp:
+            styled_path = Path(tmp) / "per_frame.mp4"
+            subprocess.run([sys.executable, "-m", "dreamreel.engine.cli", "run", str(MEDIA / clip),
+                            "--style", args.style, "--upsampling", args.upsampling,
+                            "--duration", str(args.duration), "--temporal", "0", "--crf", "0",
+                            "--quiet", "-o", str(styled_path)], check=True)
+            styled = frames(styled_path)
+        inputs = frames(MEDIA / clip, args.duration)[:len(styled)]
+        stabilised, trust = stabilise(inputs, styled, texture=True)
+        plain, _ = stabilise(inputs, styled, texture=False)
+        e = budget(inputs, {"per-frame": styled, "stabilised": stabilised, "floor":
+                            carried(inputs, styled), "plain": plain}, trust)
+        x = {k: v / e["per-frame"] for k, v in e.items()}
+        print(f"| {Path(clip).name} | {e['per-frame']:.4f} | {x['stabilised']:.3f}x | "
+              f"{x['floor']:.3f}x | {x['plain']:.3f}x | {x['full']:.3f}x "
+              f"({e['full pixels']:.0%}) | {x['partial']:.3f}x ({e['partial pixels']:.0%}) | "
+              f"{x['low']:.3f}x ({e['low pixels']:.0%}) |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
