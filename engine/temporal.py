@@ -26,6 +26,7 @@ Frames are uint8 HxWx3 RGB throughout.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -141,6 +142,7 @@ class Stabiliser:
         self.flow_scale = flow_scale
         self.texture = texture
         self._dis = create_dis(preset)
+        refine_for_scale(self._dis, flow_scale)
         self._carry = carry_interpolation(self._dis)
         self.reset()
 
@@ -234,6 +236,20 @@ class Stabiliser:
 
     def _small_gray(self, source: np.ndarray) -> np.ndarray:
         return flow_gray(source, self.flow_scale)
+
+
+def refine_for_scale(dis: cv2.DISOpticalFlow, flow_scale: float) -> None:
+    """Refine `dis` one pyramid level finer for each octave its input is reduced by
+    `flow_scale`, down to the flow image's own pixels.
+
+    A preset's finest level is counted in the pixels it is given: "accurate" stops at half of
+    them, which at a working size of 720p, whose flow is computed at 360 (``flow_scale``
+    0.5), is a quarter of the frame: strokes a pixel or two wide are then carried along a
+    flow 4 px coarse. Refined one level finer it is half the frame's again, as at 360p
+    (benchmarks/RESULTS.md, "The flow's resolution at 720p").
+    """
+    octaves = round(math.log2(1.0 / flow_scale))
+    dis.setFinestScale(max(0, dis.getFinestScale() - octaves))
 
 
 def carry_interpolation(dis: cv2.DISOpticalFlow) -> int:

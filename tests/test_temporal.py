@@ -351,8 +351,8 @@ def test_grain_is_trusted_and_occlusions_are_not() -> None:
     assert soft[19, 25] < 0.5 and soft[17, 25] == 1.0  # a ramp of two pixels around it
 
 
-def clip_frames(count: int) -> list[np.ndarray]:
-    with av.open(str(media(CLIP))) as container:
+def clip_frames(count: int, clip: str = CLIP) -> list[np.ndarray]:
+    with av.open(str(media(clip))) as container:
         frames = islice(container.decode(video=0), count)
         return [frame.to_ndarray(format="rgb24") for frame in frames]
 
@@ -369,3 +369,29 @@ def test_real_clip_warping_error_halved(capsys: pytest.CaptureFixture[str]) -> N
         print(f"\nE_warp on {Path(CLIP).name}, 40 frames: per-frame {per_frame:.5f}, "
               f"Stabiliser {stable:.5f}, ExponentialBlend {smoothed:.5f}")
     assert stable * 2 <= per_frame
+
+
+def test_hd_detail_is_carried_with_a_flow_at_half_the_size(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """At 720p `run` computes the flow at 360 (flow_scale 0.5). Refined only to half of that,
+    the flow is a quarter of the frame's resolution and the hand-held cockatoo's fine feathers
+    are carried off their place: 0.31x of the per-frame warping error is left, against 0.23x
+    with the flow refined to the pixels it is given; the output is nearer the noise-free style."""
+    rng = np.random.default_rng(3)
+    inputs = clip_frames(12, "color/cockatoo_yuv420.mp4")  # 1280x720
+    stylized = [noisy(colour_map(frame), rng, sigma=6.0) for frame in inputs]
+    per_frame, _ = warping_error(inputs, stylized)
+    out = run(Stabiliser(flow_scale=0.5), inputs, stylized)
+    stable, _ = warping_error(inputs, out)
+
+    def off_style(frames: list[np.ndarray]) -> float:
+        """Mean |frame - noise-free style| (0..255) once the blend has settled."""
+        return float(np.mean([np.abs(f.astype(np.float32) - colour_map(i)).mean()
+                              for f, i in zip(frames[4:], inputs[4:], strict=True)]))
+
+    with capsys.disabled():
+        print(f"\ncockatoo 720p, flow at 360: E_warp {stable / per_frame:.3f}x of per-frame; "
+              f"off the noise-free style {off_style(out):.2f} against {off_style(stylized):.2f}")
+    assert stable < 0.27 * per_frame
+    assert off_style(out) < 0.81 * off_style(stylized)
