@@ -114,8 +114,9 @@ class Stabiliser:
         frame is a scene cut.
     hist_threshold: Bhattacharyya distance between consecutive gray histograms above which the
         frame is a scene cut (catches cuts that fool the flow, e.g. to a flat frame).
-    flow_scale: the flow is computed on the input resized by this factor, then upsampled and
-        rescaled; the mask, warp and blend stay at full resolution.
+    flow_scale: the flow is computed on the input resized by this factor (and refined to
+        its pixels, ``refine_for_scale``), then upsampled and rescaled; the mask, warp and
+        blend stay at full resolution.
     texture: restore the stylized frame's local contrast after blending (``restore_texture``).
 
     Use either ``stabilised = stabiliser(source, stylized)`` per frame, or, for a pipeline that
