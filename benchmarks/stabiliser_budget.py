@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from dreamreel.engine import flow
+from dreamreel.engine.consistency import pair_error_maps
 from dreamreel.engine.processing import flow_scale
 from dreamreel.engine.sources import open_source
 from dreamreel.engine.temporal import Stabiliser
@@ -73,31 +74,32 @@ def carried(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarr
 
 def budget(inputs: list[np.ndarray], streams: dict[str, list[np.ndarray]],
            trust: list[np.ndarray]) -> dict[str, float]:
-    """Mean warping error of each stream, and the "stabilised" stream's split by trust band
-    (summed per pair over the metric's visible pixels, as the metric weighs them). Pairs
-    across a scene cut are not scored, as in ``consistency.warping_errors``."""
+    """Mean warping error of each stream (``consistency``'s, pairs across a cut left out), and
+    the "stabilised" stream's split by trust band, summed over the metric's visible pixels as
+    the metric weighs them."""
     dis = flow.create_dis("accurate")
-    totals = dict.fromkeys([*streams, "low", "partial", "full"], 0.0)
-    shares = dict.fromkeys(["low", "partial", "full"], 0.0)
-    grays = [flow.to_gray(f) for f in inputs]
-    scored = [t for t in range(len(inputs) - 1) if not flow.hard_cut(grays[t], grays[t + 1])]
-    pairs = len(scored)
-    for t in scored:
-        a, b = grays[t], grays[t + 1]
-        fw, bw = flow.compute_flow(dis, a, b), flow.compute_flow(dis, b, a)  # HxWx2
-        visible = flow.reliability_mask(fw, bw, soften=False) > 0  # HxW, the metric's M_t
-        count = max(int(visible.sum()), 1)
+    names = list(streams)
+    totals: dict[str, float] = {}
+    pairs = 0
+    for t in range(len(inputs) - 1):
+        pair = pair_error_maps(dis, flow.to_gray(inputs[t]), flow.to_gray(inputs[t + 1]),
+                               [streams[n][t].astype(np.float32) / 255 for n in names],
+                               [streams[n][t + 1].astype(np.float32) / 255 for n in names])
+        if pair is None:
+            continue
+        maps, mask, fw = pair
+        visible = mask > 0  # HxW, the metric's M_t
+        share = 1.0 / max(int(visible.sum()), 1)
         band = np.digitize(flow.warp(trust[t + 1].astype(np.float32), fw), TRUST_EDGES)  # HxW
-        for name, stream in streams.items():
-            diff = stream[t].astype(np.float32) / 255 - flow.warp(
-                stream[t + 1].astype(np.float32) / 255, fw)  # HxWx3
-            error = (diff * diff).sum(axis=2)  # HxW
-            totals[name] += float(error[visible].sum()) / count / pairs
-            if name == "stabilised":
-                for k, key in enumerate(("low", "partial", "full")):
-                    totals[key] += float(error[visible & (band == k)].sum()) / count / pairs
-                    shares[key] += float((visible & (band == k)).sum()) / count / pairs
-    return totals | {f"{key} pixels": value for key, value in shares.items()}
+        sums = {name: error[visible].sum() for name, error in zip(names, maps, strict=True)}
+        for k, key in enumerate(("low", "partial", "full")):
+            inside = visible & (band == k)
+            sums[key] = maps[names.index("stabilised")][inside].sum()
+            sums[f"{key} pixels"] = inside.sum()
+        for key, value in sums.items():
+            totals[key] = totals.get(key, 0.0) + float(value) * share
+        pairs += 1
+    return {key: value / max(pairs, 1) for key, value in totals.items()}
 
 
 def main() -> None:

@@ -85,17 +85,30 @@ def warping_errors(
 def _pair_errors(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.ndarray,
                  prev_outs: list[np.ndarray], outs: list[np.ndarray]) -> list[float]:
     """The warping error of each output between frames t (prev) and t+1; NaN across a cut."""
-    if hard_cut(prev_gray, gray):
+    pair = pair_error_maps(dis, prev_gray, gray, prev_outs, outs)
+    if pair is None:
         return [float("nan")] * len(outs)
+    maps, mask, _ = pair
+    visible = max(float(mask.sum()), 1.0)
+    return [float((mask * error).sum()) / visible for error in maps]
+
+
+def pair_error_maps(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.ndarray,
+                    prev_outs: list[np.ndarray], outs: list[np.ndarray]
+                    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray] | None:
+    """Where the warping error of a pair lies: per output, ||O_t - warp(O_{t+1})||^2 per pixel
+    (HxW; outputs float32 HxWx3 in 0..1), with the mask M_t (HxW) and the flow t -> t+1
+    (HxWx2); None across a scene cut. Gray frames are uint8 HxW."""
+    if hard_cut(prev_gray, gray):
+        return None
     flow_fw = compute_flow(dis, prev_gray, gray)  # HxWx2, t -> t+1 on t's grid
     flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, t+1 -> t on t+1's grid
     mask = reliability_mask(flow_fw, flow_bw, soften=False)  # HxW, M_t
-    visible = max(float(mask.sum()), 1.0)
-    errors = []
+    maps = []
     for prev, out in zip(prev_outs, outs, strict=True):
         diff = prev - warp(out, flow_fw)  # HxWx3
-        errors.append(float((mask * (diff * diff).sum(axis=2)).sum()) / visible)
-    return errors
+        maps.append((diff * diff).sum(axis=2))
+    return maps, mask, flow_fw
 
 
 ORIENTATION_BINS = 8
