@@ -4,9 +4,8 @@ The per-frame output is rendered once (`dreamreel run --temporal 0 --crf 0`); th
 then runs here on those frames, as `run` would, and the warping error (engine.consistency's, Lai
 et al.) is split four ways:
 
-- the floor: what a video with no flicker at all scores, the first per-frame frame carried
-  along the input's own flow (bicubic, as the stabiliser carries); the metric's bilinear warp
-  blurs fine strokes at every sub-pixel shift, so this is above zero;
+- the floor: what a video with no flicker at all scores (``consistency.carried``: the first
+  per-frame frame of each shot carried along the input's own flow);
 - without texture restoration (`Stabiliser(texture=False)`): what the contrast it gives back costs;
 - by the stabiliser's own trust at each scored pixel (mask x weight, carried onto the metric's
   frame): how much error is left where the previous output is fully carried, and how much
@@ -27,11 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from dreamreel.engine import flow
-from dreamreel.engine.consistency import pair_error_maps
+from dreamreel.engine.consistency import carried, pair_error_maps
 from dreamreel.engine.processing import flow_scale
 from dreamreel.engine.sources import open_source
 from dreamreel.engine.temporal import Stabiliser
@@ -57,20 +55,6 @@ def stabilise(inputs: list[np.ndarray], styled: list[np.ndarray], texture: bool
         outputs.append(stabiliser.blend(frame, guide))
         stabiliser.commit(source, outputs[-1])
     return outputs, trust
-
-
-def carried(inputs: list[np.ndarray], styled: list[np.ndarray]) -> list[np.ndarray]:
-    """The first styled frame of each shot carried along the inputs' flow, frame after frame:
-    no flicker at all."""
-    dis = flow.create_dis("accurate")
-    out = [styled[0].astype(np.float32)]
-    for t in range(1, len(inputs)):
-        prev, cur = flow.to_gray(inputs[t - 1]), flow.to_gray(inputs[t])
-        if flow.hard_cut(prev, cur):
-            out.append(styled[t].astype(np.float32))
-        else:
-            out.append(flow.warp(out[-1], flow.compute_flow(dis, cur, prev), cv2.INTER_CUBIC))
-    return [np.clip(f + 0.5, 0, 255).astype(np.uint8) for f in out]
 
 
 def budget(inputs: list[np.ndarray], streams: dict[str, list[np.ndarray]],
@@ -126,7 +110,7 @@ def main() -> None:
         stabilised, trust = stabilise(inputs, styled, texture=True)
         plain, _ = stabilise(inputs, styled, texture=False)
         e = budget(inputs, {"per-frame": styled, "stabilised": stabilised, "floor":
-                            carried(inputs, styled), "plain": plain}, trust)
+                            list(carried(inputs, styled)), "plain": plain}, trust)
         x = {k: v / e["per-frame"] for k, v in e.items()}
         print(f"| {Path(clip).name} | {e['per-frame']:.4f} | {x['stabilised']:.3f}x | "
               f"{x['floor']:.3f}x | {x['plain']:.3f}x | "

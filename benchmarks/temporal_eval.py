@@ -1,5 +1,6 @@
 """Measure what temporal stabilisation buys: E_warp, style distance and drift, per-frame vs
-stabilised vs plain exponential smoothing, on real clips. Prints a markdown table.
+stabilised, on real clips, beside the floor (what a video with no flicker at all scores, as a
+share of the per-frame E_warp). Prints a markdown table.
 
     python benchmarks/temporal_eval.py [--clips film/chaplin_silent.mp4 ...] [--weights 0.5 0.7 0.9]
         [--styles "style 7" kandinsky "style 19 steady" "style 19 bilinear"] [--size 360|full]
@@ -72,17 +73,19 @@ def main() -> None:
                         dreamreel("run", *common, "-o", out, "--temporal", str(weight))
                     figures = json.loads(dreamreel("metrics", trimmed, out, "--reference", reference,
                                                    "--style-image", str(PAINTING), "--json"))
-                    rows.append((clip, label, weight, figures["output"], figures["reference"]))
+                    ref = {**figures["reference"], "floor": figures["floor"]["warping_error"]}
+                    rows.append((clip, label, weight, figures["output"], ref))
                     print(rows[-1], file=sys.stderr)
     first = {clip: out["warping_error"] for clip, label, weight, out, _ in rows
              if label == args.styles[0] and weight == 0}  # the first style's per-frame error
     print(f"| clip | style | --temporal | E_warp | vs per-frame | vs {args.styles[0]} per-frame | "
-          "style distance | vs per-frame | mean abs diff from per-frame | texture drift |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "floor | style distance | vs per-frame | mean abs diff from per-frame | texture drift |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for clip, label, weight, out, ref in rows:
         print(f"| {Path(clip).name} | {label} | {weight} | {out['warping_error']:.5f} | "
               f"{out['warping_error'] / ref['warping_error']:.2f}x | "
-              f"{out['warping_error'] / first[clip]:.2f}x | {out['style_distance']:.5f} | "
+              f"{out['warping_error'] / first[clip]:.2f}x | "
+              f"{ref['floor'] / ref['warping_error']:.2f}x | {out['style_distance']:.5f} | "
               f"{out['style_distance'] / ref['style_distance']:.3f}x | "
               f"{out.get('mean_abs_diff_from_reference', 0):.4f} | "
               f"{out.get('texture_drift', 0):.3f} |")

@@ -13,13 +13,14 @@ A lower warping error is not always a better picture: an output smeared along a 
 is perfectly consistent along it. ``drift`` measures the other side, how far a stabilised
 output wanders from the per-frame one, in colour and in its texture (the orientations of its
 strokes), frame by frame, so that a growing drift or a change of texture (streaks) shows.
+``carried`` gives the warping error's floor: what a video with no flicker at all scores.
 
 Frames are uint8 HxWx3 RGB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -109,6 +110,26 @@ def pair_error_maps(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.nda
         diff = prev - warp(out, flow_fw)  # HxWx3
         maps.append((diff * diff).sum(axis=2))
     return maps, mask, flow_fw
+
+
+def carried(inputs: Iterable[np.ndarray], frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """The first of `frames` in each shot of `inputs`, carried along the inputs' flow frame
+    after frame (bicubic, as the stabiliser carries): a video with no flicker at all.
+
+    Its warping error is the metric's floor. The metric's bilinear warp blurs strokes a pixel
+    wide at every sub-pixel shift, so even this video scores above zero, and a stabilised
+    output is better judged by how near it comes to this than to zero."""
+    dis = create_dis("accurate")
+    prev_gray: np.ndarray | None = None
+    held: np.ndarray | None = None  # HxWx3 float32, 0..255
+    for frame_in, frame in zip(inputs, frames, strict=True):
+        gray = to_gray(frame_in)  # HxW uint8
+        if prev_gray is None or held is None or hard_cut(prev_gray, gray):
+            held = frame.astype(np.float32)
+        else:
+            held = warp(held, compute_flow(dis, gray, prev_gray), cv2.INTER_CUBIC)
+        prev_gray = gray
+        yield np.clip(held + 0.5, 0, 255).astype(np.uint8)
 
 
 ORIENTATION_BINS = 8

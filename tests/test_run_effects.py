@@ -92,6 +92,11 @@ def test_temporal_at_a_reduced_working_size_steadies_the_full_size_output(tmp_pa
     assert report["frames"] == 25 and report["cuts"] == 0  # one shot: every pair scored
     error_steady, error_per_frame = (report[k]["warping_error"] for k in ("output", "reference"))
     assert error_steady < 0.45 * error_per_frame, (error_steady, error_per_frame)  # ~0.3x
+    # the floor, the per-frame output's first frame carried along the film: no flicker at all,
+    # yet above zero (the metric's bilinear warp blurs the strokes a little), below the output
+    floor = report["floor"]["warping_error"]
+    assert 0 < floor < error_steady, (floor, error_steady)
+    assert len(report["per_pair"]["floor"]) == 24
     # steadier without wandering from the per-frame painting, in colour or in texture. Strokes
     # painted at 120 px and enlarged 3x move the orientation histograms a lot for a little
     # steadying (0.12 here, of which keeping the still flat regions in place adds 0.01 with

@@ -17,7 +17,7 @@ import pytest
 from conftest import media
 
 from dreamreel.engine import temporal
-from dreamreel.engine.consistency import drift, warping_error
+from dreamreel.engine.consistency import carried, drift, warping_error
 from dreamreel.engine.flow import (
     compute_flow,
     create_dis,
@@ -336,6 +336,26 @@ def test_warping_error_leaves_out_the_pair_across_a_cut() -> None:
     assert [bool(np.isnan(e)) for e in per_pair] == [False, False, True, False, False]
     assert mean == pytest.approx(np.mean([e for e in per_pair if not np.isnan(e)]))
     assert mean > 5e-3  # the noise is still measured on both sides of the cut
+
+
+def test_the_floor_carries_the_first_frame_of_each_shot() -> None:
+    """`carried`, the warping error's floor, is a video with no flicker at all: the first output
+    of a shot moved along the pan, then held still, and the first output after a cut."""
+    rng = np.random.default_rng(17)
+    scene = texture(18, H + 40, W + 40, lo=0, hi=100)
+    pan = [scene[20 : 20 + H, 20 - 3 * t : 20 - 3 * t + W] for t in range(6)]
+    inputs = pan + [texture(19, lo=150, hi=256)] * 3  # a cut, then a still shot
+    outputs = [noisy(colour_map(f), rng, 8.0) for f in inputs]
+    floor = list(carried(inputs, outputs))
+    assert len(floor) == 9
+    assert np.array_equal(floor[0], outputs[0]) and np.array_equal(floor[6], outputs[6])
+    assert np.abs(floor[8].astype(int) - outputs[6]).max() <= 1  # held still
+    # inside the frame the pan moves the first output 3 px a frame, its noise with it
+    assert np.abs(floor[5][8:-8, 23:-8].astype(int) - outputs[0][8:-8, 8:-23]).mean() < 1.0
+    floor_error, per_pair = warping_error(inputs, floor)
+    flicker, _ = warping_error(inputs, outputs)
+    assert np.isnan(per_pair[5])  # the cut is not scored, for the floor either
+    assert floor_error < 0.1 * flicker, (floor_error, flicker)
 
 
 def test_grain_is_trusted_and_occlusions_are_not() -> None:

@@ -3,7 +3,9 @@
 Warping error (Lai et al. 2018) with flow and occlusions from the INPUT, so it does not
 depend on what is measured; the Gram-matrix style distance to a painting (Gatys et al.), so a
 smoothing that washes out the style cannot pass as consistency; and, given the per-frame
-result as `--reference`, both figures for it too plus how far the output moved from it.
+result as `--reference`, both figures for it too, how far the output moved from it, and the
+warping error's floor: the reference's first frame of each shot carried along the input's
+flow, a video with no flicker at all, which still scores above zero.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _style_distances(paths: list[str], painting: Path, every: int, offline: bool
 
 
 def metrics(args: argparse.Namespace) -> int:
-    from dreamreel.engine.consistency import drift, mean_error, warping_errors
+    from dreamreel.engine.consistency import carried, drift, mean_error, warping_errors
 
     if args.every < 1:
         raise UsageError("--every must be at least 1")
@@ -105,9 +107,12 @@ def metrics(args: argparse.Namespace) -> int:
             hint = f"; to compare the first {min(count, total)} of each, add --frames {min(count, total)}"
             raise UsageError(f"{clip} has {count} frames, {args.input} has {total}: metrics need the "
                              f"same frames{hint if min(count, total) > 1 else ''}")
-    per_pair = warping_errors(_frames(args.input, limit=limit), [_frames(c, size, limit) for c in clips])
+    streams = [_frames(c, size, limit) for c in clips]
+    if args.reference:  # the floor: what a video with no flicker at all scores
+        streams.append(carried(_frames(args.input, limit=limit), _frames(args.reference, size, limit)))
+    per_pair = warping_errors(_frames(args.input, limit=limit), streams)
     brightness = [[float(img.mean()) / 255.0 for img in _frames(c, limit=limit)] for c in clips]
-    names = ["output", "reference"][: len(clips)]
+    names = ["output", "reference", "floor"][: len(streams)]
     report: dict[str, dict[str, float]] = {
         name: {"warping_error": mean_error(e)} for name, e in zip(names, per_pair, strict=True)
     }
@@ -124,11 +129,13 @@ def metrics(args: argparse.Namespace) -> int:
             "texture_drift": float(np.mean(drifts["texture"])),
             "texture_drift_last_quarter": float(np.mean(drifts["texture"][-end:]))})
     if args.style_image:
-        for name, value in zip(names, _style_distances(clips, args.style_image, args.every, args.offline, limit),
+        for name, value in zip(names[:len(clips)],
+                               _style_distances(clips, args.style_image, args.every, args.offline, limit),
                                strict=True):
             report[name]["style_distance"] = value
     if args.plot:
-        _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=True)],
+        _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=False)]
+              + ["floor: no flicker at all"] * (len(names) > len(clips)),
               per_pair, brightness, drifts, args.overwrite)
     cuts = int(np.isnan(per_pair[0]).sum())
     if args.json:
@@ -159,8 +166,10 @@ def _plot(path: Path, names: list[str], per_pair: list[list[float]], brightness:
     panels = 3 if drifts else 2
     fig, axes = plt.subplots(panels, 1, figsize=(9, 2.75 * panels), sharex=True)
     top, middle = axes[0], axes[1]
-    for name, errors, light in zip(names, per_pair, brightness, strict=True):
-        top.plot(range(1, len(errors) + 1), errors, label=f"{name} (mean {np.mean(errors):.4f})")
+    for name, errors in zip(names, per_pair, strict=True):
+        top.plot(range(1, len(errors) + 1), errors, label=f"{name} (mean {np.nanmean(errors):.4f})",
+                 linestyle=":" if name.startswith("floor") else "-")
+    for name, light in zip(names, brightness, strict=False):  # the floor has no brightness of its own
         middle.plot(range(len(light)), light, label=name)
     top.set_ylabel("warping error")
     top.set_title("flicker: warping error between consecutive frames (lower is steadier)")
