@@ -134,9 +134,10 @@ def metrics(args: argparse.Namespace) -> int:
                                strict=True):
             report[name]["style_distance"] = value
     if args.plot:
-        _plot(args.plot, [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=False)]
-              + ["floor: no flicker at all"] * (len(names) > len(clips)),
-              per_pair, brightness, drifts, args.overwrite)
+        labels = [f"{n}: {Path(c).name}" for n, c in zip(names, clips, strict=False)]
+        if len(names) > len(clips):
+            labels.append("floor: no flicker at all")
+        _plot(args.plot, labels, per_pair, brightness, drifts, args.overwrite)
     cuts = int(np.isnan(per_pair[0]).sum())
     if args.json:
         print(json.dumps({"input": args.input, "frames": total, "cuts": cuts, **report,
