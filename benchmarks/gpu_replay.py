@@ -191,6 +191,7 @@ def replay(folder: Path, repeats: int, calls: int, platform_name: str,
             results["cases"].append({"name": case["name"], "error": str(error)})
             continue
         compile_s = time.perf_counter() - start
+        print(f"{case['name']}: compiled in {compile_s:.1f} s", flush=True)
         io = np.load(folder / f"{case['name']}.io.npz")
         host = [image_input(folder, case["batch"], case["height"], case["dtype"])]
         host += [io[f"control{i}"] for i in range(case["controls"])]
@@ -206,7 +207,7 @@ def replay(folder: Path, repeats: int, calls: int, platform_name: str,
         print(f"{case['name']}: {row['round_trip_fps']:.1f} fps with transfers "
               f"({row['round_trip_ms']:.2f} ms a call), {row['resident_fps']:.1f} resident, "
               f"{row['tflops']:.1f} TFLOP/s; against TensorFlow max {row['max_diff_levels']} "
-              f"mean {row['mean_diff_levels']:.3f} levels; compiled in {compile_s:.1f} s")
+              f"mean {row['mean_diff_levels']:.3f} levels", flush=True)
     return results
 
 
