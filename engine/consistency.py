@@ -58,7 +58,8 @@ def mean_error(per_pair: list[float]) -> float:
 
 
 def warping_errors(
-    inputs: Iterable[np.ndarray], output_streams: list[Iterable[np.ndarray]]
+    inputs: Iterable[np.ndarray], output_streams: list[Iterable[np.ndarray]],
+    floor_of: int | None = None,
 ) -> list[list[float]]:
     """Per-pair warping errors of several outputs of the same input, sharing one flow per pair
     (so comparing a stabilised result with the per-frame one costs one flow computation).
@@ -67,49 +68,72 @@ def warping_errors(
     the occlusion test passes a share of chance matches whose errors, the same for every
     method, would outweigh the rest of a clip (Lai et al. score shots, not films). A cut is
     told from the inputs alone, by their gray histograms (``flow.hard_cut``); fast motion,
-    where most pixels lose their correspondence, is still scored."""
+    where most pixels lose their correspondence, is still scored.
+
+    `floor_of`: the index of a stream whose floor (``carried``) is scored too, as one more
+    series at the end; it is carried along the backward flow each pair computes anyway."""
     dis = create_dis("accurate")
     prev_gray: np.ndarray | None = None
     prev_outs: list[np.ndarray] = []
-    errors: list[list[float]] = [[] for _ in output_streams]
+    held: np.ndarray | None = None  # the floor's frame, HxWx3 float32 0..255
+    errors: list[list[float]] = [[] for _ in range(len(output_streams) + (floor_of is not None))]
     for frame_in, *frames_out in zip(inputs, *output_streams, strict=True):
         gray = to_gray(frame_in)  # HxW uint8
+        flows = None if prev_gray is None else pair_flows(dis, prev_gray, gray)
+        if floor_of is not None:
+            held = carry(held, frames_out[floor_of], None if flows is None else flows[1])
+            frames_out.append(quantised(held))
         outs = [f.astype(np.float32) / 255.0 for f in frames_out]  # HxWx3 in 0..1 each
         if prev_gray is not None:
-            for series, error in zip(errors, _pair_errors(dis, prev_gray, gray, prev_outs, outs),
-                                     strict=True):
+            for series, error in zip(errors, _pair_errors(flows, prev_outs, outs), strict=True):
                 series.append(error)
         prev_gray, prev_outs = gray, outs
     return errors
 
 
-def _pair_errors(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.ndarray,
+def _pair_errors(flows: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                  prev_outs: list[np.ndarray], outs: list[np.ndarray]) -> list[float]:
     """The warping error of each output between frames t (prev) and t+1; NaN across a cut."""
-    pair = pair_error_maps(dis, prev_gray, gray, prev_outs, outs)
-    if pair is None:
+    if flows is None:
         return [float("nan")] * len(outs)
-    maps, mask, _ = pair
+    flow_fw, _, mask = flows
     visible = max(float(mask.sum()), 1.0)
-    return [float((mask * error).sum()) / visible for error in maps]
+    return [float((mask * error).sum()) / visible
+            for error in error_maps(flow_fw, prev_outs, outs)]
+
+
+def pair_flows(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The metric's correspondences between uint8 HxW gray frames t (prev) and t+1: the flow
+    t -> t+1 on t's grid, the flow t+1 -> t on t+1's (HxWx2 each) and the mask M_t (HxW);
+    None across a scene cut."""
+    if hard_cut(prev_gray, gray):
+        return None
+    flow_fw = compute_flow(dis, prev_gray, gray)  # HxWx2, t -> t+1 on t's grid
+    flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, t+1 -> t on t+1's grid
+    return flow_fw, flow_bw, reliability_mask(flow_fw, flow_bw, soften=False)
+
+
+def error_maps(flow_fw: np.ndarray, prev_outs: list[np.ndarray], outs: list[np.ndarray]
+               ) -> list[np.ndarray]:
+    """Per output, ||O_t - warp(O_{t+1})||^2 per pixel (HxW; outputs float32 HxWx3 in 0..1)."""
+    maps = []
+    for prev, out in zip(prev_outs, outs, strict=True):
+        diff = prev - warp(out, flow_fw)  # HxWx3
+        maps.append((diff * diff).sum(axis=2))
+    return maps
 
 
 def pair_error_maps(dis: cv2.DISOpticalFlow, prev_gray: np.ndarray, gray: np.ndarray,
                     prev_outs: list[np.ndarray], outs: list[np.ndarray]
                     ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray] | None:
-    """Where the warping error of a pair lies: per output, ||O_t - warp(O_{t+1})||^2 per pixel
-    (HxW; outputs float32 HxWx3 in 0..1), with the mask M_t (HxW) and the flow t -> t+1
-    (HxWx2); None across a scene cut. Gray frames are uint8 HxW."""
-    if hard_cut(prev_gray, gray):
+    """Where the warping error of a pair lies: the error maps (``error_maps``), with the mask
+    M_t (HxW) and the flow t -> t+1 (HxWx2); None across a scene cut."""
+    flows = pair_flows(dis, prev_gray, gray)
+    if flows is None:
         return None
-    flow_fw = compute_flow(dis, prev_gray, gray)  # HxWx2, t -> t+1 on t's grid
-    flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, t+1 -> t on t+1's grid
-    mask = reliability_mask(flow_fw, flow_bw, soften=False)  # HxW, M_t
-    maps = []
-    for prev, out in zip(prev_outs, outs, strict=True):
-        diff = prev - warp(out, flow_fw)  # HxWx3
-        maps.append((diff * diff).sum(axis=2))
-    return maps, mask, flow_fw
+    flow_fw, _, mask = flows
+    return error_maps(flow_fw, prev_outs, outs), mask, flow_fw
 
 
 def carried(inputs: Iterable[np.ndarray], frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -118,18 +142,34 @@ def carried(inputs: Iterable[np.ndarray], frames: Iterable[np.ndarray]) -> Itera
 
     Its warping error is the metric's floor. The metric's bilinear warp blurs strokes a pixel
     wide at every sub-pixel shift, so even this video scores above zero, and a stabilised
-    output is better judged by how near it comes to this than to zero."""
+    output is better judged by how near it comes to this than to zero. (``warping_errors``
+    scores it with `floor_of` without computing this flow again.)"""
     dis = create_dis("accurate")
     prev_gray: np.ndarray | None = None
-    held: np.ndarray | None = None  # HxWx3 float32, 0..255
+    held: np.ndarray | None = None
     for frame_in, frame in zip(inputs, frames, strict=True):
         gray = to_gray(frame_in)  # HxW uint8
-        if prev_gray is None or held is None or hard_cut(prev_gray, gray):
-            held = frame.astype(np.float32)
-        else:
-            held = warp(held, compute_flow(dis, gray, prev_gray), cv2.INTER_CUBIC)
+        flow_bw = None
+        if prev_gray is not None and not hard_cut(prev_gray, gray):
+            flow_bw = compute_flow(dis, gray, prev_gray)  # HxWx2, this frame -> the previous
+        held = carry(held, frame, flow_bw)
         prev_gray = gray
-        yield np.clip(held + 0.5, 0, 255).astype(np.uint8)
+        yield quantised(held)
+
+
+def carry(held: np.ndarray | None, frame: np.ndarray, flow_back: np.ndarray | None
+          ) -> np.ndarray:
+    """The floor's next frame (HxWx3 float32, 0..255): `held` pulled onto this frame along
+    `flow_back` (this frame -> the previous one), or `frame` itself where there is no flow
+    (a shot's first frame)."""
+    if held is None or flow_back is None:
+        return frame.astype(np.float32)
+    return warp(held, flow_back, cv2.INTER_CUBIC)
+
+
+def quantised(image: np.ndarray) -> np.ndarray:
+    """A float32 0..255 frame rounded to uint8, as a video holds it."""
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
 
 
 ORIENTATION_BINS = 8

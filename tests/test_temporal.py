@@ -17,7 +17,7 @@ import pytest
 from conftest import media
 
 from dreamreel.engine import temporal
-from dreamreel.engine.consistency import carried, drift, warping_error
+from dreamreel.engine.consistency import carried, drift, warping_error, warping_errors
 from dreamreel.engine.flow import (
     compute_flow,
     create_dis,
@@ -356,6 +356,10 @@ def test_the_floor_carries_the_first_frame_of_each_shot() -> None:
     flicker, _ = warping_error(inputs, outputs)
     assert np.isnan(per_pair[5])  # the cut is not scored, for the floor either
     assert floor_error < 0.1 * flicker, (floor_error, flicker)
+    # scored beside the outputs, sharing their flows (as `metrics --reference` does): the same
+    shared = warping_errors(inputs, [outputs], floor_of=0)
+    assert len(shared) == 2
+    assert shared[1] == pytest.approx(per_pair, nan_ok=True, rel=1e-6)
 
 
 def test_grain_is_trusted_and_occlusions_are_not() -> None:

@@ -87,7 +87,7 @@ def _style_distances(paths: list[str], painting: Path, every: int, offline: bool
 
 
 def metrics(args: argparse.Namespace) -> int:
-    from dreamreel.engine.consistency import carried, drift, mean_error, warping_errors
+    from dreamreel.engine.consistency import drift, mean_error, warping_errors
 
     if args.every < 1:
         raise UsageError("--every must be at least 1")
@@ -107,12 +107,12 @@ def metrics(args: argparse.Namespace) -> int:
             hint = f"; to compare the first {min(count, total)} of each, add --frames {min(count, total)}"
             raise UsageError(f"{clip} has {count} frames, {args.input} has {total}: metrics need the "
                              f"same frames{hint if min(count, total) > 1 else ''}")
-    streams = [_frames(c, size, limit) for c in clips]
-    if args.reference:  # the floor: what a video with no flicker at all scores
-        streams.append(carried(_frames(args.input, limit=limit), _frames(args.reference, size, limit)))
-    per_pair = warping_errors(_frames(args.input, limit=limit), streams)
+    # With a reference, its floor too: what a video with no flicker at all scores.
+    per_pair = warping_errors(_frames(args.input, limit=limit),
+                              [_frames(c, size, limit) for c in clips],
+                              floor_of=1 if args.reference else None)
     brightness = [[float(img.mean()) / 255.0 for img in _frames(c, limit=limit)] for c in clips]
-    names = ["output", "reference", "floor"][: len(streams)]
+    names = ["output", "reference", "floor"][: len(per_pair)]
     report: dict[str, dict[str, float]] = {
         name: {"warping_error": mean_error(e)} for name, e in zip(names, per_pair, strict=True)
     }
