@@ -90,7 +90,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      "picture, repeated or skipped), whatever the camera and the effect do")
     out.add_argument("--record", type=Path, metavar="OUT.mp4", help="record the show (clean, no OSD)")
     out.add_argument("-y", "--overwrite", action="store_true", help="replace an existing recording")
-    out.add_argument("--record-crf", type=int, default=20)
+    out.add_argument("--record-crf", type=int, default=20, help="H.264 quality of the "
+                     "recording, lower is better (default 20)")
     out.add_argument("--record-preset", default="veryfast", help="x264 preset (default veryfast)")
     out.add_argument("--screenshots", type=Path, default=Path("."), metavar="DIR",
                      help="where key s (or OSC /dreamreel/screenshot) saves PNGs (default: here)")
