@@ -142,6 +142,12 @@ ANSWERED_AT_ONCE = [
     (["run", "in.mp4", "-o", "out.mp4", "--sise", "64"], 2,
      "dreamreel: error: unrecognized arguments: --sise 64 (see dreamreel --help)"),
     (["run", "in.mp4", "-o", "out.mp4"], 2, "dreamreel: error: in.mp4: no such file"),
+    (["run", "in.mp4", "-o", "out.mp4", "--crf", "-3"], 2,
+     "dreamreel run: error: argument --crf: -3: x264's scale runs from 0 (lossless) to 51 "
+     "(see dreamreel run --help)"),
+    (["live", "--camera", "0", "--record-crf", "60"], 2,
+     "dreamreel live: error: argument --record-crf: 60: x264's scale runs from 0 (lossless) to 51 "
+     "(see dreamreel live --help)"),
 ]
 
 
@@ -149,7 +155,8 @@ ANSWERED_AT_ONCE = [
 def test_help_and_bad_input_answer_before_tensorflow_loads(
         tmp_path: Path, args: list[str], code: int, said: str | None) -> None:
     """TensorFlow takes seconds to load and is loaded only when first used, so `--help`, a
-    mistyped flag and a missing input answer at once, and the answer is the only line."""
+    mistyped flag, a missing input and an encoder quality off its scale answer at once, and
+    the answer is the only line."""
     script = ("import sys\nfrom dreamreel.engine.cli import main\ntry:\n    code = main(sys.argv[1:])\n"
               "except SystemExit as exit_:\n    code = exit_.code\n"
               "print('exit', code, 'tensorflow loaded:', 'tensorflow.python' in sys.modules)")

@@ -22,6 +22,7 @@ from dreamreel.engine.commands.options import (
     add_compute_arguments,
     add_effect_arguments,
     add_mask_arguments,
+    crf,
     mask_spec,
     setting_values,
 )
@@ -90,8 +91,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      "picture, repeated or skipped), whatever the camera and the effect do")
     out.add_argument("--record", type=Path, metavar="OUT.mp4", help="record the show (clean, no OSD)")
     out.add_argument("-y", "--overwrite", action="store_true", help="replace an existing recording")
-    out.add_argument("--record-crf", type=int, default=20, help="H.264 quality of the "
-                     "recording, lower is better (default 20)")
+    out.add_argument("--record-crf", type=crf, default=20, help="H.264 quality of the "
+                     "recording, 0..51, lower is better (default 20)")
     out.add_argument("--record-preset", default="veryfast", help="x264 preset (default veryfast)")
     out.add_argument("--screenshots", type=Path, default=Path("."), metavar="DIR",
                      help="where key s (or OSC /dreamreel/screenshot) saves PNGs (default: here)")

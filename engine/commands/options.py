@@ -22,10 +22,21 @@ from dreamreel.pipelines import registry, settings
 def add_encoding_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """The encoder's flags every command that writes video shares; the group, for more."""
     encode = parser.add_argument_group("encoding")
-    encode.add_argument("--crf", type=int, default=18, help="H.264/VP9 quality, lower is better "
-                        "(default 18)")
+    encode.add_argument("--crf", type=crf, default=18, help="H.264/VP9 quality 0..51, lower is "
+                        "better (default 18)")
     encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
     return encode
+
+
+def crf(text: str) -> int:
+    """A --crf value: x264's scale, 0 (lossless) to 51, checked before any frame is made."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}': expected a whole number 0..51") from None
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"{value}: x264's scale runs from 0 (lossless) to 51")
+    return value
 
 
 def frame_rate(text: str) -> Fraction:
