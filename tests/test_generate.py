@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -214,3 +216,19 @@ def test_usage_errors(tmp_path: Path) -> None:
         generate(tmp_path, "--bpm", "2000", "--fps", "24", "-o", "x.mp4")
     with pytest.raises(SystemExit):
         generate(tmp_path, "--grid", "4by4", "-o", "x.png")
+
+
+def test_a_taken_output_is_refused_before_any_network_is_fetched(tmp_path: Path) -> None:
+    """A first `generate` on a fresh machine onto a name that exists says so in one line, exit
+    2, without fetching the DCGAN first, and leaves the file as it was."""
+    taken = tmp_path / "faces.mp4"
+    taken.write_bytes(b"an earlier clip")
+    home = tmp_path / "home"
+    result = subprocess.run([sys.executable, "-m", "dreamreel.engine.cli", "generate", "-o", taken],
+                            capture_output=True, text=True, timeout=300, check=False,
+                            env={**os.environ, "DREAMREEL_HOME": str(home)})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"dreamreel: error: {taken}: already exists; use -y (--overwrite) to replace it"]
+    assert not home.exists()  # nothing was fetched
+    assert taken.read_bytes() == b"an earlier clip"

@@ -194,18 +194,20 @@ def generate(args: argparse.Namespace) -> int:
                                     *(set(registry.get(n).precisions) for n in names)))
     precision = compute.resolve_precision(args.precision, names, device, native)
     jit = compute.resolve_jit(args.jit, device)
-    built = stages.build(chain, stages.context(precision, jit, video=not still,
-                                               offline=args.offline))
-    renderer = built.source.renderer(args.batch, args.size, args.resample, device,
-                                     jit=args.jit != "off")
-    processor = after_faces(args, built, (height, width), device, precision, jit)
-    progress = Progress(frame_count, label=args.output.name, enabled=False if args.quiet else None,
-                        estimate=not (args.quiet or args.json))
-    frames = (Frame(image=image, index=index, pts=float(index / args.fps),
-                    duration=float(1 / args.fps), pts_ticks=index, time_base=1 / args.fps)
-              for index, image in enumerate(render_frames(renderer, latents, rows, cols)))
+    # The sink first: a taken or unwritable output is refused before any network is fetched.
     with open_sink(args.output, info, crf=args.crf, preset=args.preset,
                    overwrite=args.overwrite) as sink:
+        built = stages.build(chain, stages.context(precision, jit, video=not still,
+                                                   offline=args.offline))
+        renderer = built.source.renderer(args.batch, args.size, args.resample, device,
+                                         jit=args.jit != "off")
+        processor = after_faces(args, built, (height, width), device, precision, jit)
+        progress = Progress(frame_count, label=args.output.name,
+                            enabled=False if args.quiet else None,
+                            estimate=not (args.quiet or args.json))
+        frames = (Frame(image=image, index=index, pts=float(index / args.fps),
+                        duration=float(1 / args.fps), pts_ticks=index, time_base=1 / args.fps)
+                  for index, image in enumerate(render_frames(renderer, latents, rows, cols)))
         stats = run_stream(frames, processor.process, processor.batch, sink.write,
                            processor.prepare, processor.finish, progress)
         progress.close()
