@@ -24,7 +24,7 @@ SHAPES = {
     **{f"{layer.name}.norm.{kind}": (NUM_STYLES, layer.cout) for layer in LAYERS
        for kind in ("gamma", "beta")},
 }
-MAKE = "`dreamreel styles steady` makes it (about 45 minutes on 2 cores)"
+MAKE = "`dreamreel styles steady` makes it (45-65 minutes on 2 cores)"
 
 
 def path() -> Path:
