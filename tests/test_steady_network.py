@@ -56,7 +56,7 @@ def test_the_network_is_stored_with_its_record(made, home: Path) -> None:
     assert moved > 1e-4  # the steps changed kernels or norms
     assert not [p for p in (home / "steady").iterdir() if p.name != "multistyle26.npz"]
 
-    assert "steady network: 4 steps on chaplin_3s.gif" in cli("styles").stdout
+    assert "steady network: 4 steps, temporal weight 300 on chaplin_3s.gif" in cli("styles").stdout
     assert "steady network:" in cli("weights", "list").stdout
     verified = cli("weights", "verify")
     assert verified.returncode == 0 and "steady" not in verified.stdout, verified.stdout

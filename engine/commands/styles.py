@@ -148,8 +148,10 @@ def steady_line() -> str:
     seconds = meta.get("seconds")
     minutes = f" in {seconds / 60:.0f} min" if isinstance(seconds, int | float) else ""
     state = "" if meta.get("finished") else " (unfinished: interrupted)"
-    return (f"steady network: {meta.get('steps', '?')} steps on {content}{minutes}{state}; "
-            "`--upsampling steady` runs it")
+    weight = (meta.get("settings") or {}).get("temporal_weight")
+    weight = f", temporal weight {weight:g}" if isinstance(weight, int | float) else ""
+    return (f"steady network: {meta.get('steps', '?')} steps{weight} on {content}{minutes}"
+            f"{state}; `--upsampling steady` runs it")
 
 
 def styles_sheet(args: argparse.Namespace) -> int:
