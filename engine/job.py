@@ -132,6 +132,8 @@ class RunSpec:
                 raise UsageError(message)
         if self.react and self.ray is not None:
             raise UsageError("--react runs in one process: leave out --ray")
+        if runs_steady((*self.stages, *self.stage)):  # before tuning or fetching, not after
+            steady.require()
         if self.mask is not None:
             self.mask.check()
             if self.mask.alpha and (self.montage or not takes_alpha(Path(self.output))
@@ -325,10 +327,14 @@ def describe(spec: RunSpec) -> str:
              for name, _ in style_terms(s.options.style)}
     job["learned_styles"] = {name: hashlib.sha256(learned.path_of(name).read_bytes()).hexdigest()
                              for name in sorted(named & set(learned.names()))}
-    if steady.path().exists() and any(getattr(s.options, "upsampling", None) == STEADY
-                                      for s in spec.stages):
+    if steady.path().exists() and runs_steady(spec.stages):
         job["steady_network"] = hashlib.sha256(steady.path().read_bytes()).hexdigest()
     return json.dumps({"job": job, "stages": chain}, sort_keys=True)
+
+
+def runs_steady(stages: tuple[StageSpec, ...]) -> bool:
+    """Whether a stage paints with the steady network (`--upsampling steady`)."""
+    return any(getattr(s.options, "upsampling", None) == STEADY for s in stages)
 
 
 def _plain(options: Any, contents: bool = False) -> dict[str, Any]:

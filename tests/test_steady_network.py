@@ -209,6 +209,14 @@ def test_refusals_are_one_line(made, home: Path, tmp_path: Path,
     result = cli("run", photo, "-o", tmp_path / "b.png", "--upsampling", "steady", "--offline")
     assert result.returncode == 2 and "dreamreel styles steady` makes it" in result.stderr
     assert result.stderr.count("\n") == 1
+    # A clip is answered before the machine is tuned for it or a network fetched: one line,
+    # and nothing new in the cache.
+    before = sorted(p.name for p in empty.iterdir())
+    result = cli("run", media("audio/bbb_14s-19s_h264_aac.mp4"), "-o", tmp_path / "b.mp4",
+                 "--upsampling", "steady")
+    assert result.returncode == 2 and "dreamreel styles steady` makes it" in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert sorted(p.name for p in empty.iterdir()) == before
     (empty / "steady").mkdir()
     (empty / "steady" / "multistyle26.npz").write_bytes(b"not an archive")
     result = cli("run", photo, "-o", tmp_path / "b.png", "--upsampling", "steady", "--offline")

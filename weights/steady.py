@@ -50,11 +50,16 @@ def read(file: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, meta
 
 
-def load() -> dict[str, np.ndarray]:
-    """The steady network's arrays; a one-line error saying how to make it if there is none."""
+def require() -> None:
+    """A one-line error saying how to make the steady network if there is none yet."""
     if not path().exists():
         raise SettingsError(f"--upsampling steady: there is no steady network on this machine "
                             f"yet; {MAKE}")
+
+
+def load() -> dict[str, np.ndarray]:
+    """The steady network's arrays; a one-line error if there is none or it is damaged."""
+    require()
     try:
         return read(path())[0]
     except WeightsError as why:
