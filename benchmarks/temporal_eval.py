@@ -3,7 +3,10 @@ stabilised, on real clips, beside the floor (what a video with no flicker at all
 share of the per-frame E_warp). Prints a markdown table.
 
     python benchmarks/temporal_eval.py [--clips film/chaplin_silent.mp4 ...] [--weights 0.5 0.7 0.9]
-        [--styles "style 7" kandinsky "style 19 steady" "style 19 bilinear"] [--size 360|full]
+        [--styles "style 7" kandinsky "style 19 steady" "style 19 bilinear" "style wave steady"]
+        [--size 360|full]
+
+"style N" is a built-in style, "style NAME" a learned one (`dreamreel styles learn`).
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ PAINTING = MEDIA / "styles" / "kandinsky_composition_vii.jpg"
 
 
 def style_args(label: str) -> list[str]:
-    """'kandinsky', 'style N' or 'style N UPSAMPLING' (steady or bilinear) as `run` options."""
+    """'kandinsky' (Magenta's network with the painting), 'style N|NAME' or 'style N|NAME
+    UPSAMPLING' (steady or bilinear) as `run` options."""
     if label == "kandinsky":
         return ["--style-image", str(PAINTING)]
     words = label.split()
-    if len(words) not in (2, 3) or words[0] != "style" or not words[1].isdigit() or (
+    if len(words) not in (2, 3) or words[0] != "style" or (
             words[2:] not in ([], ["steady"], ["bilinear"])):
         raise argparse.ArgumentTypeError(
-            f"{label!r}: kandinsky, 'style N', 'style N steady' or 'style N bilinear'")
+            f"{label!r}: kandinsky, 'style N|NAME', 'style N|NAME steady' or "
+            "'style N|NAME bilinear'")
     return ["--style", words[1], *(["--upsampling", words[2]] if words[2:] else [])]
 
 
@@ -47,8 +52,9 @@ def main() -> None:
                         "clip's own")
     parser.add_argument("--duration", default="6")
     parser.add_argument("--styles", nargs="+", default=["style 7", "kandinsky"],
-                        help="kandinsky, 'style N', 'style N steady' (`dreamreel styles steady`) "
-                        "or 'style N bilinear': with that --upsampling")
+                        help="kandinsky, 'style N|NAME' (built-in or learned), 'style N|NAME "
+                        "steady' (`dreamreel styles steady`) or 'style N|NAME bilinear': with "
+                        "that --upsampling")
     args = parser.parse_args()
     try:
         styles = {label: style_args(label) for label in args.styles}
