@@ -1,11 +1,12 @@
 """`dreamreel styles steady` and `--upsampling steady`: the network fine-tuned on this machine.
 
 Real parts throughout: the multistyle26 and VGG16 weights, frames of the Chaplin GIF, the cat
-photo. The fine-tunes here are a few steps at 64 to 96 px (what a full one does to flicker and
-look is measured in benchmarks/stroke_grid.py); what is checked is what a user relies on: the
-file and its record, the network in `run`, the listing and `weights verify`, Ctrl-C while
-replacing, the one-line refusals, and that the steps do make the strokes steadier. The network
-lives in a cache of its own (the networks linked from the suite's).
+photo, Kandinsky's painting. The fine-tunes here are a few steps at 64 to 96 px (what a full
+one does to flicker and look is measured in benchmarks/stroke_grid.py); what is checked is
+what a user relies on: the file and its record, the network in `run` with a built-in and a
+learned style, the listing and `weights verify`, Ctrl-C while replacing, the one-line
+refusals, and that the steps do make the strokes steadier. The network lives in a cache of
+its own (the networks linked from the suite's).
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ def test_the_network_is_stored_with_its_record(made, home: Path) -> None:
     assert verified.returncode == 0 and "steady" not in verified.stdout, verified.stdout
 
 
-def test_run_paints_with_the_stored_network(made, tmp_path: Path) -> None:
-    """`run --upsampling steady` on a picture is the stored network with bilinear upsampling,
-    within a level of rounding, for a built-in style, and not the untuned network's."""
+def _assert_run_paints_with_it(tmp_path: Path, style: str, paint) -> None:
+    """`run` of a picture with `--style STYLE --upsampling steady` is `paint(network, image)`
+    with the stored network and bilinear upsampling, within a level of rounding, and not
+    with the untuned network."""
     import tensorflow as tf
 
     from dreamreel import weights
@@ -75,16 +77,37 @@ def test_run_paints_with_the_stored_network(made, tmp_path: Path) -> None:
                        interpolation=cv2.INTER_AREA)  # the working size: nothing resized
     photo, out = tmp_path / "cat.png", tmp_path / "steady.png"
     cv2.imwrite(str(photo), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-    ran = cli("run", photo, "--style", "7", "--upsampling", "steady", "--size", "160",
+    ran = cli("run", photo, "--style", style, "--upsampling", "steady", "--size", "160",
               "--precision", "float32", "-o", out, "--offline")
     assert ran.returncode == 0, ran.stderr
-    image, style = tf.constant(small[None], tf.float32) / 255.0, np.eye(26, dtype=np.float32)[7]
-    want = MultiStyleNet(steady.load(), upsampling="bilinear")(image, style)[0].numpy()
-    untuned = MultiStyleNet(weights.load("multistyle26"), upsampling="bilinear")(image, style)
+    image = tf.constant(small[None], tf.float32) / 255.0
+    want = paint(MultiStyleNet(steady.load(), upsampling="bilinear"), image)[0].numpy()
+    untuned = paint(MultiStyleNet(weights.load("multistyle26"), upsampling="bilinear"), image)
     got = read_rgb(out) / 255.0
     off = np.abs(got - want).mean()
     assert off < 2.0 / 255
     assert np.abs(got - untuned[0].numpy()).mean() > 3 * off, off
+
+
+def test_run_paints_with_the_stored_network(made, tmp_path: Path) -> None:
+    """A built-in style on the stored network."""
+    one_hot = np.eye(26, dtype=np.float32)[7]
+    _assert_run_paints_with_it(tmp_path, "7", lambda net, image: net(image, one_hot))
+
+
+def test_a_learned_style_runs_on_the_stored_network(made, tmp_path: Path) -> None:
+    """A style learned on the shipped network runs on the stored one with its own scales and
+    shifts."""
+    import tensorflow as tf
+
+    from dreamreel.weights import learned
+
+    fitted = cli("styles", "learn", media("styles/kandinsky_composition_vii.jpg"), "--name",
+                 "composition", "--content", media("film/chaplin_3s.gif"), "--steps", "2", *QUICK)
+    assert fitted.returncode == 0, fitted.stderr
+    params = {k: tf.constant(v)[None] for k, v in learned.load("composition")[0].items()}
+    _assert_run_paints_with_it(tmp_path, "composition",
+                               lambda net, image: net.render(image, params))
 
 
 def test_the_fine_tune_steadies_strokes_under_a_shift() -> None:
