@@ -216,7 +216,6 @@ def learn(job: LearnJob, say=print) -> Path:
     looped = time.perf_counter()
     try:
         for step in range(first, s.steps):
-            tic = time.perf_counter()
             terms = learner.step(batches())
             if not np.all(np.isfinite(terms)):
                 raise SettingsError("the loss became NaN: lower --learning-rate")
@@ -228,7 +227,7 @@ def learn(job: LearnJob, say=print) -> Path:
                 pace = (time.perf_counter() - looped) / (done - first)
                 say(f"step {done}/{s.steps}  loss {loss:.1f} (content {terms[0]:.1f}, style "
                     f"{terms[1]:.1f}, tv {terms[2]:.2f}, temporal {terms[3]:.2f})  best "
-                    f"{best_loss:.1f}  {time.perf_counter() - tic:.1f} s/step  ETA "
+                    f"{best_loss:.1f}  {pace:.2f} s/step  ETA "
                     f"{clock(pace * (s.steps - done))}")
                 keep(final=done == s.steps)
     except KeyboardInterrupt:
