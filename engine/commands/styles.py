@@ -149,8 +149,8 @@ def steady_line() -> str:
     minutes = f" in {seconds / 60:.0f} min" if isinstance(seconds, int | float) else ""
     state = "" if meta.get("finished") else " (unfinished: interrupted)"
     weight = (meta.get("settings") or {}).get("temporal_weight")
-    weight = f", temporal weight {weight:g}" if isinstance(weight, int | float) else ""
-    return (f"steady network: {meta.get('steps', '?')} steps{weight} on {content}{minutes}"
+    temporal = f", temporal weight {weight:g}" if isinstance(weight, int | float) else ""
+    return (f"steady network: {meta.get('steps', '?')} steps{temporal} on {content}{minutes}"
             f"{state}; `--upsampling steady` runs it")
 
 
