@@ -35,6 +35,7 @@ from dreamreel.engine.sources import open_source
 from dreamreel.engine.stages import StageSpec
 from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.engine.timing import resample
+from dreamreel.engine.two_way import BackwardPass
 from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry
 from dreamreel.pipelines.style.effects import style_terms
@@ -65,6 +66,7 @@ class RunSpec:
     size: int | None = None
     batch: int | None = None  # None: measured (tuning)
     temporal: float | None = None
+    two_way: bool = False  # the stabilised frames smoothed backward too (engine.two_way)
     flow_preset: str = DEFAULT_PRESET
     backend: str = "auto"
     jit: str = "auto"
@@ -132,6 +134,10 @@ class RunSpec:
                 raise UsageError(message)
         if self.react and self.ray is not None:
             raise UsageError("--react runs in one process: leave out --ray")
+        if self.two_way and self.ray is not None:
+            raise UsageError("--two-way runs in one process: leave out --ray")
+        if self.two_way and self.temporal == 0:
+            raise UsageError("--two-way smooths the stabiliser's result: leave out --temporal 0")
         if runs_steady((*self.stages, *self.stage)):  # before tuning or fetching, not after
             steady.require()
         if self.mask is not None:
@@ -206,8 +212,10 @@ def stylize(spec: RunSpec | None = None, /, *,
                 frames = resample(source, spec.fps) if spec.fps else source
                 on_frame = None if progress is None else (
                     lambda done: progress(done, info.frame_count))
+                backward = None if not (spec.two_way and processor.temporal) else BackwardPass(
+                    processing.flow_scale((info.height, info.width)), spec.flow_preset)
                 stats = run_stream(frames, processor.process, processor.batch, sink.write,
-                                   processor.prepare, processor.finish, on_frame)
+                                   processor.prepare, processor.finish, on_frame, backward)
                 if stats.interrupted:
                     stats.kept = sink.keep_finished()
         except KeyboardInterrupt:  # it came as the file was being finished: that file is whole
@@ -220,6 +228,7 @@ def stylize(spec: RunSpec | None = None, /, *,
                      "width": info.width, "height": info.height, "batch": processor.batch,
                      "device": device, "backend": choice.backend, "jit": choice.jit,
                      "precision": choice.precision, "temporal": processor.temporal,
+                     "two_way": backward is not None,
                      "stage_seconds": {k: round(v, 3) for k, v in stats.stage_seconds.items()},
                      "stages": [{"name": s.name, "strength": s.strength, **_plain(s.options)}
                                 for s in spec.stages]}

@@ -14,11 +14,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dreamreel.engine import signals
 from dreamreel.engine.media import Frame
+
+if TYPE_CHECKING:
+    from dreamreel.engine.two_way import BackwardPass
 
 END = object()  # end-of-stream marker on every queue
 QUEUE_BATCHES = 2
@@ -89,6 +93,7 @@ def run_stream(
     prepare: Callable[[np.ndarray], np.ndarray] | None = None,
     finish: Callable[[Frame, np.ndarray, np.ndarray], np.ndarray] | None = None,
     on_frame: Callable[[int], None] | None = None,
+    backward: BackwardPass | None = None,
 ) -> RunStats:
     """Stream `frames` through `graph` in fixed-size batches and `write` every result in order.
 
@@ -97,7 +102,9 @@ def run_stream(
     frames' timestamps (float64 [batch_size], seconds); a partial last batch is padded by
     repeating its last frame (the graph never recompiles) and the padding is dropped.
     `finish(frame, input, output) -> image` runs in frame order on the encoder's thread
-    (stabilising, enlarging, reacting to the music).
+    (stabilising, enlarging, reacting to the music). A `backward` pass (two-way
+    stabilisation) then holds finished frames back and writes them smoothed toward their
+    successors; what it holds when the run ends or stops is smoothed and written then.
     """
     stats = RunStats()
     stop = threading.Event()
@@ -123,23 +130,33 @@ def run_stream(
                 return
         _put(inbox, END, running)
 
+    def emit(ready: list[tuple[Frame, np.ndarray]]) -> None:
+        for frame, image in ready:
+            t0 = time.perf_counter()
+            write(replace(frame, image=np.ascontiguousarray(image)))
+            seconds["encode"] += time.perf_counter() - t0
+            stats.frames += 1
+            if on_frame:
+                on_frame(stats.frames)
+
     def write_all() -> None:
         while True:
             item = outbox.get()
             if item is END:
-                return
+                break
             batch, images = item
             for (frame, prepared), image in zip(batch, images, strict=False):
                 t0 = time.perf_counter()
                 if finish is not None:
                     image = finish(frame, prepared, image)
-                t1 = time.perf_counter()
-                write(replace(frame, image=np.ascontiguousarray(image)))
-                seconds["finish"] += t1 - t0
-                seconds["encode"] += time.perf_counter() - t1
-                stats.frames += 1
-                if on_frame:
-                    on_frame(stats.frames)
+                ready = [(frame, image)] if backward is None else backward.push(frame, image)
+                seconds["finish"] += time.perf_counter() - t0
+                emit(ready)
+        if backward is not None:  # the end, or a stop: what was finished is written
+            t0 = time.perf_counter()
+            ready = backward.flush()
+            seconds["finish"] += time.perf_counter() - t0
+            emit(ready)
 
     reader, writer = _Stage("decode", read), _Stage("encode", write_all)
     start = time.perf_counter()

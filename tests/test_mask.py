@@ -125,12 +125,13 @@ def test_run_paints_the_performer_and_styles_the_stage(tmp_path: Path) -> None:
         assert change[stage].mean() > 20 and black[stage].mean() < 0.15  # styled, not Sobel
 
 
-def test_run_writes_the_mask_as_alpha_in_prores_4444(tmp_path: Path) -> None:
+@pytest.mark.parametrize("two_way", [[], ["--two-way"]], ids=["forward", "two-way"])
+def test_run_writes_the_mask_as_alpha_in_prores_4444(tmp_path: Path, two_way: list[str]) -> None:
     clip = crossing_clip(tmp_path / "crossing.mp4")
     source = probe(clip, frames=True)
     out = tmp_path / "layer.mov"
     run_ok(clip, "-o", out, "--pipeline", "kernels", "--kernel", "sobel", "--mask", "person",
-           "--alpha")
+           "--alpha", *two_way)
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "prores" and "yuva" in stream.codec_context.pix_fmt

@@ -94,15 +94,18 @@ def _one_line(stderr: str) -> str:
 
 
 @pytest.mark.slow
-def test_term_keeps_the_finished_frames_and_later_signals_change_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("temporal", [["--temporal", "0"], ["--two-way"]],
+                         ids=["per-frame", "two-way"])
+def test_term_keeps_the_finished_frames_and_later_signals_change_nothing(
+        tmp_path: Path, temporal: list[str]) -> None:
     """A `kill` mid-render: the frames finished are kept with their sound. Ctrl-C and SIGHUP go
     through the same handler (HUP ends a live show in test_long_runs, and each is sent while
     starting up below). A burst of INT, TERM and HUP lands while the frames computed are written
-    and the file is finished: the exit code is still the first signal's and the file is whole."""
+    and the file is finished: the exit code is still the first signal's and the file is whole.
+    With `--two-way` the frames the backward pass holds are finished and written too."""
     out = tmp_path / "out" / "cockatoo.mp4"
     out.parent.mkdir()
-    process = _start(media("color/cockatoo.mp4"), "-o", out, "--size", 64, "--temporal", 0,
-                     "--quiet")
+    process = _start(media("color/cockatoo.mp4"), "-o", out, "--size", 64, *temporal, "--quiet")
     try:
         _wait_for_partial(out.parent, process, size=30_000)  # a few encoded 720p frames
         process.send_signal(signal.SIGTERM)

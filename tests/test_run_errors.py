@@ -87,6 +87,8 @@ def _bad_cases(root: Path) -> dict[str, tuple[list[object], Path, str]]:
          output="in.gif", prepare=lambda f: shutil.copy(gif, f / "in.gif"))
     case("strength_2", gif, ["--strength", 2], "strength")
     case("unknown_pipeline", gif, ["--pipeline", "sepia"], "sepia")
+    case("two_way_without_the_stabiliser", gif, ["--two-way", "--temporal", 0], "--temporal 0")
+    case("two_way_on_ray", gif, ["--two-way", "--ray"], "leave out --ray")
     return cases
 
 
@@ -117,6 +119,8 @@ BAD = [
     "output_is_input",
     "strength_2",
     "unknown_pipeline",
+    "two_way_without_the_stabiliser",
+    "two_way_on_ray",
 ]
 
 

@@ -199,7 +199,7 @@ def mask_spec(args: argparse.Namespace) -> mask.MaskSpec | None:
     return spec
 
 
-def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
+def add_temporal_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     temporal = parser.add_argument_group("temporal consistency")
     temporal.add_argument("--temporal", type=float, metavar="W",
                           help="0..1 blend of the flow-warped previous output (default on for "
@@ -207,3 +207,4 @@ def add_temporal_arguments(parser: argparse.ArgumentParser) -> None:
     temporal.add_argument("--flow-preset", default=DEFAULT_PRESET,
                           choices=tuple(PRESETS),
                           help=f"DIS optical flow preset (default {DEFAULT_PRESET})")
+    return temporal

@@ -42,7 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     timing.add_argument("--duration", type=float, metavar="SEC", help="process this many seconds")
     timing.add_argument("--fps", type=float, help="resample to this frame rate (default: keep "
                         "every frame and timestamp)")
-    add_temporal_arguments(parser)
+    add_temporal_arguments(parser).add_argument(
+        "--two-way", action="store_true", help="smooth the stabilised frames backward as well, "
+        "each toward the next along the flow: about half the flicker left, for a second "
+        "stabiliser pass (files only)")
     add_mask_arguments(parser)
     parser.add_argument("--stage", metavar="NAME[@S],...", help="with --mask: the effect shown "
                         "where the masked one is not, instead of the camera's picture "
@@ -100,7 +103,8 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
     return RunSpec.make(
         args.input, args.output, args.pipeline, **setting_values(args),
         strength=args.strength, preserve_color=args.preserve_color, size=args.size,
-        batch=args.batch, temporal=args.temporal, flow_preset=args.flow_preset,
+        batch=args.batch, temporal=args.temporal, two_way=args.two_way,
+        flow_preset=args.flow_preset,
         backend=args.backend, jit=args.jit,
         precision=args.precision, device=args.device, offline=args.offline, start=args.start,
         duration=args.duration, fps=args.fps, crf=args.crf, preset=args.preset,
