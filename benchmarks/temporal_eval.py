@@ -4,7 +4,7 @@ share of the per-frame E_warp). Prints a markdown table.
 
     python benchmarks/temporal_eval.py [--clips film/chaplin_silent.mp4 ...] [--weights 0.5 0.7 0.9]
         [--styles "style 7" kandinsky "style 19 steady" "style 19 bilinear" "style wave steady"]
-        [--size 360|full]
+        [--size 360|full] [--two-way]
 
 "style N" is a built-in style, "style NAME" a learned one (`dreamreel styles learn`).
 """
@@ -55,6 +55,8 @@ def main() -> None:
                         help="kandinsky, 'style N|NAME' (built-in or learned), 'style N|NAME "
                         "steady' (`dreamreel styles steady`) or 'style N|NAME bilinear': with "
                         "that --upsampling")
+    parser.add_argument("--two-way", action="store_true", help="each weight with `run "
+                        "--two-way` as well")
     args = parser.parse_args()
     try:
         styles = {label: style_args(label) for label in args.styles}
@@ -73,10 +75,13 @@ def main() -> None:
                 size = [] if args.size == "full" else ["--size", args.size]
                 common = [trimmed, *size, *style, "-y", "--quiet", "--crf", "14"]
                 dreamreel("run", *common, "-o", reference, "--temporal", "0")
-                for weight in [0.0, *args.weights]:
-                    out = reference if weight == 0 else f"{tmp}/w{weight}.mp4"
+                runs = [(0.0, [])] + [(w, ["--temporal", str(w)]) for w in args.weights]
+                runs += [(f"{w} two-way", ["--temporal", str(w), "--two-way"])
+                         for w in args.weights if args.two_way]
+                for weight, options in runs:
+                    out = reference if weight == 0 else f"{tmp}/w{weight}.mp4".replace(" ", "-")
                     if weight:
-                        dreamreel("run", *common, "-o", out, "--temporal", str(weight))
+                        dreamreel("run", *common, "-o", out, *options)
                     figures = json.loads(dreamreel("metrics", trimmed, out, "--reference", reference,
                                                    "--style-image", str(PAINTING), "--json"))
                     ref = {**figures["reference"], "floor": figures["floor"]["warping_error"]}
