@@ -33,9 +33,9 @@ from dreamreel.engine.sinks.base import takes_alpha
 from dreamreel.engine.sinks.safety import check_plot
 from dreamreel.engine.sources import open_source
 from dreamreel.engine.stages import StageSpec
-from dreamreel.engine.temporal import DEFAULT_PRESET
+from dreamreel.engine.temporal import DEFAULT_PRESET, FlowMemo
 from dreamreel.engine.timing import resample
-from dreamreel.engine.two_way import BackwardPass
+from dreamreel.engine.two_way import MEMO, BackwardPass
 from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry
 from dreamreel.pipelines.style.effects import style_terms
@@ -208,12 +208,14 @@ def stylize(spec: RunSpec | None = None, /, *,
                     dataclasses.replace(spec, stages=spec.stage, stage=(), mask=None, react=(),
                                         batch=1),  # in step with the masked chain
                     info, say=say)
-                processor = job.processor(report=report, reaction=reaction, stage=stage)
+                memo = FlowMemo(MEMO) if spec.two_way else None  # shared by both passes
+                processor = job.processor(report=report, reaction=reaction, stage=stage,
+                                          memo=memo)
                 frames = resample(source, spec.fps) if spec.fps else source
                 on_frame = None if progress is None else (
                     lambda done: progress(done, info.frame_count))
                 backward = None if not (spec.two_way and processor.temporal) else BackwardPass(
-                    processing.flow_scale((info.height, info.width)), spec.flow_preset)
+                    processing.flow_scale((info.height, info.width)), spec.flow_preset, memo)
                 stats = run_stream(frames, processor.process, processor.batch, sink.write,
                                    processor.prepare, processor.finish, on_frame, backward)
                 if stats.interrupted:
@@ -256,17 +258,18 @@ class Prepared:
     work: tuple[int, int]
 
     def processor(self, report: Callable[[str], None] | None = None, first: int = 0,
-                  reaction: music.Reaction | None = None, stage: Prepared | None = None
-                  ) -> processing.Processor:
+                  reaction: music.Reaction | None = None, stage: Prepared | None = None,
+                  memo: FlowMemo | None = None) -> processing.Processor:
         """A pipeline with no past (`first`: the index of the first frame it will see;
         `reaction`: settings that follow the music; `stage`: the chain shown where the mask
-        keeps the effect out, instead of the camera)."""
+        keeps the effect out, instead of the camera; `memo`: where its stabiliser keeps its
+        flows for `run --two-way`)."""
         spec, still = self.spec, self.info.kind == "image"
         common = dict(built=self.built, frame=(self.info.height, self.info.width),
                       work=self.work, strength=spec.strength,
                       temporal=0.0 if still else spec.temporal, flow_preset=spec.flow_preset,
                       jit=self.choice.jit, device=self.device,
-                      preserve_color=spec.preserve_color, reaction=reaction)
+                      preserve_color=spec.preserve_color, reaction=reaction, memo=memo)
         if self.built.sequential is not None:
             checkpoint = None if spec.checkpoint is None or spec.ray is not None else Checkpoint(
                 spec.checkpoint, fingerprint(spec.input, describe(spec)))

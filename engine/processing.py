@@ -26,7 +26,7 @@ from dreamreel.engine.checkpoint import Checkpoint
 from dreamreel.engine.graph import FrameGraph, LiteGraph
 from dreamreel.engine.media import Frame
 from dreamreel.engine.stages import Built
-from dreamreel.engine.temporal import DEFAULT_WEIGHT, Stabiliser
+from dreamreel.engine.temporal import DEFAULT_WEIGHT, FlowMemo, Stabiliser
 from dreamreel.pipelines.base import SequentialEffect
 
 if TYPE_CHECKING:
@@ -112,17 +112,18 @@ def share(built: Built, strength: float) -> float:
 
 def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: int,
             strength: float, temporal: float | None, flow_preset: str, jit: bool, device: str,
-            preserve_color: bool, backend: str = "tf", reaction: Reaction | None = None
-            ) -> Processor:
+            preserve_color: bool, backend: str = "tf", reaction: Reaction | None = None,
+            memo: FlowMemo | None = None) -> Processor:
     """The frame stages as one graph over batches, then the stabiliser at the working size
-    (`temporal`: its weight, None for the default, 0 for off), then the enlargement; with a
-    `reaction`, each frame's settings and strength follow the music (a batch of one when
-    settings move)."""
+    (`temporal`: its weight, None for the default, 0 for off; `memo`: where its flows are
+    kept for `run --two-way`), then the enlargement; with a `reaction`, each frame's settings
+    and strength follow the music (a batch of one when settings move)."""
     graph = compile_graph(built, batch, work, jit, device, backend)
     controls = built.graph_controls(strength)
     resize = Resize(frame, work, share(built, strength), preserve_color)
     weight = DEFAULT_WEIGHT if temporal is None else temporal
-    stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work)) if weight > 0 else None
+    stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work),
+                            memo=memo) if weight > 0 else None
 
     def process(frames: np.ndarray, times: np.ndarray) -> np.ndarray:
         if reaction is None or not reaction.changes_settings:
@@ -203,14 +204,15 @@ def sequential(built: Built, frame: tuple[int, int], work: tuple[int, int], stre
                temporal: float | None, flow_preset: str, jit: bool, device: str,
                preserve_color: bool, checkpoint: Checkpoint | None,
                report: Callable[[str], None] | None, first: int = 0,
-               reaction: Reaction | None = None) -> Processor:
+               reaction: Reaction | None = None, memo: FlowMemo | None = None) -> Processor:
     """The sequential branch, one frame a call (`temporal`: the blend weight, None for the
-    effect's own; `first`: the index of the first frame it sees; `reaction`: as in batched)."""
+    effect's own; `first`: the index of the first frame it sees; `reaction`, `memo`: as in
+    batched)."""
     effect = built.sequential
     graph = None if built.graph is None else compile_graph(built, 1, work, jit, device)
     weight = effect.temporal if temporal is None else temporal
     weight = DEFAULT_WEIGHT if weight is None else weight
-    stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work))
+    stabiliser = Stabiliser(weight, flow_preset, flow_scale=flow_scale(work), memo=memo)
     last = built.stages[-1]
     moving = None
     if reaction is not None and reaction.changes_settings:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from dreamreel.engine.media import Frame
-from dreamreel.engine.temporal import DEFAULT_PRESET, Stabiliser
+from dreamreel.engine.temporal import DEFAULT_PRESET, FlowMemo, Stabiliser
 
 # The backward pass's blend weight, from measurement (RESULTS.md, "Two-way"): on four clips
 # painted after Kandinsky, 0.5 keeps the style distance within 0.02x of the forward pass's,
@@ -26,15 +26,18 @@ from dreamreel.engine.temporal import DEFAULT_PRESET, Stabiliser
 BACKWARD_WEIGHT = 0.5
 BLOCK = 16  # frames released at a time
 LOOKAHEAD = 8  # frames beyond a block that its backward pass starts from
+MEMO = 2 * (BLOCK + LOOKAHEAD + 1)  # flows to keep: both ways between every held frame
 
 
 class BackwardPass:
     """Holds finished frames back, then releases them smoothed along the flow toward their
     successors (see the module docstring). `flow_scale` as ``Stabiliser``'s, for the frames'
-    size."""
+    size; `memo`: the flows the forward stabiliser solved (a `FlowMemo` of MEMO flows), found
+    there again when it worked at the frames' size."""
 
-    def __init__(self, flow_scale: float, preset: str = DEFAULT_PRESET) -> None:
-        self._stabiliser = Stabiliser(BACKWARD_WEIGHT, preset, flow_scale=flow_scale)
+    def __init__(self, flow_scale: float, preset: str = DEFAULT_PRESET,
+                 memo: FlowMemo | None = None) -> None:
+        self._stabiliser = Stabiliser(BACKWARD_WEIGHT, preset, flow_scale=flow_scale, memo=memo)
         self._held: list[tuple[Frame, np.ndarray]] = []  # (input frame, finished uint8 HxWxC)
 
     def push(self, frame: Frame, finished: np.ndarray) -> list[tuple[Frame, np.ndarray]]:

@@ -21,10 +21,12 @@ from test_temporal import (
     texture,
 )
 
+from dreamreel.engine import temporal
 from dreamreel.engine.consistency import drift, warping_error
+from dreamreel.engine.flow import compute_flow
 from dreamreel.engine.media import Frame
-from dreamreel.engine.temporal import Stabiliser
-from dreamreel.engine.two_way import BACKWARD_WEIGHT, BLOCK, LOOKAHEAD, BackwardPass
+from dreamreel.engine.temporal import FlowMemo, Stabiliser
+from dreamreel.engine.two_way import BACKWARD_WEIGHT, BLOCK, LOOKAHEAD, MEMO, BackwardPass
 
 
 def forward(inputs: list[np.ndarray], stylized: list[np.ndarray]) -> list[np.ndarray]:
@@ -32,12 +34,13 @@ def forward(inputs: list[np.ndarray], stylized: list[np.ndarray]) -> list[np.nda
     return [stabiliser(i, s) for i, s in zip(inputs, stylized, strict=True)]
 
 
-def two_way(inputs: list[np.ndarray], stylized: list[np.ndarray]) -> list[np.ndarray]:
+def two_way(inputs: list[np.ndarray], stylized: list[np.ndarray],
+            memo: FlowMemo | None = None) -> list[np.ndarray]:
     """The forward pass, then the backward pass fed frame by frame as `run` feeds it."""
-    backward = BackwardPass(flow_scale=1.0)
+    stabiliser, backward = Stabiliser(memo=memo), BackwardPass(flow_scale=1.0, memo=memo)
     released = []
-    for index, (image, out) in enumerate(zip(inputs, forward(inputs, stylized), strict=True)):
-        released += backward.push(Frame(image, index, index / 25), out)
+    for index, (image, painted) in enumerate(zip(inputs, stylized, strict=True)):
+        released += backward.push(Frame(image, index, index / 25), stabiliser(image, painted))
     released += backward.flush()
     assert [frame.index for frame, _ in released] == list(range(len(inputs)))
     return [image for _, image in released]
@@ -79,6 +82,27 @@ def test_nothing_from_after_a_cut_reaches_the_frames_before_it() -> None:
     whole = two_way(inputs, stylized)
     alone = two_way(inputs[:5], stylized[:5])  # the first shot as a clip of its own
     for got, want in zip(whole[:5], alone, strict=True):
+        assert np.array_equal(got, want)
+
+
+def test_the_backward_pass_solves_no_flow_the_forward_pass_solved(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the forward stabiliser at the frames' size, both flows of every pair are in the
+    memo already, and the frames are those of a backward pass that solves them again."""
+    rng = np.random.default_rng(6)
+    inputs, _ = moving_object(30, step=2)
+    stylized = [noisy(colour_map(frame), rng, sigma=6.0) for frame in inputs]
+    alone = two_way(inputs, stylized)
+    calls = []
+
+    def counting(*args: object) -> np.ndarray:
+        calls.append(1)
+        return compute_flow(*args)
+
+    monkeypatch.setattr(temporal, "compute_flow", counting)
+    shared = two_way(inputs, stylized, FlowMemo(MEMO))
+    assert len(calls) == 2 * (len(inputs) - 1)  # the forward pass's, both ways, and no more
+    for got, want in zip(shared, alone, strict=True):
         assert np.array_equal(got, want)
 
 
