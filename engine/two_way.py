@@ -5,7 +5,9 @@ has its future too. Running the same stabiliser over the finished frames in reve
 (each frame pulled toward the next finished one, along the flow, with the same reliability
 mask, structure confidence, cut detection and texture restoration) halves what flicker the
 forward pass leaves: benchmarks/RESULTS.md, "Two-way". Filtering forward and then
-backward is the zero-phase smoothing signal processing knows as filtfilt.
+backward is the zero-phase smoothing signal processing knows as filtfilt. Where the forward
+stabiliser worked at the frames' own size, the backward one finds every flow it needs in
+their shared `temporal.FlowMemo` and solves none.
 
 Memory stays flat however long the clip: frames are released in blocks of ``BLOCK``, each
 smoothed backward from ``LOOKAHEAD`` frames beyond it. At the backward weight of 0.5 a frame
