@@ -100,7 +100,7 @@ class FlowMemo:
     """Flows already solved, by the frames they join. `run --two-way` runs a second stabiliser
     backward over the frame pairs the forward one has just solved (both directions of each),
     and DIS is about 70% of a stabiliser's time at 720p. One memo serves stabilisers of one
-    preset; it keeps the last `size` flows."""
+    preset, on one thread or two; it keeps the last `size` flows."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -110,11 +110,12 @@ class FlowMemo:
              ) -> np.ndarray:
         """``compute_flow(dis, gray_a, gray_b)``, solved once for each pair of frames."""
         key = (gray_a.shape, hash(gray_a.tobytes()), hash(gray_b.tobytes()))
-        if key not in self._flows:
-            self._flows[key] = compute_flow(dis, gray_a, gray_b)
-            if len(self._flows) > self.size:
+        flow = self._flows.get(key)  # one lookup: the other pass's thread may evict meanwhile
+        if flow is None:
+            flow = self._flows[key] = compute_flow(dis, gray_a, gray_b)
+            while len(self._flows) > self.size:
                 self._flows.popitem(last=False)
-        return self._flows[key]
+        return flow
 
 
 @dataclass

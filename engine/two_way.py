@@ -28,7 +28,9 @@ from dreamreel.engine.temporal import DEFAULT_PRESET, FlowMemo, Stabiliser
 BACKWARD_WEIGHT = 0.5
 BLOCK = 16  # frames released at a time
 LOOKAHEAD = 8  # frames beyond a block that its backward pass starts from
-MEMO = 2 * (BLOCK + LOOKAHEAD + 1)  # flows to keep: both ways between every held frame
+# Flows to keep: both ways between every held frame, and the few frames a sequential effect's
+# stabiliser, on the graph's thread, may be ahead of the encoder's (engine.runner's queues).
+MEMO = 2 * (BLOCK + LOOKAHEAD + 8)
 
 
 class BackwardPass:
