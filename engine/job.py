@@ -134,8 +134,6 @@ class RunSpec:
                 raise UsageError(message)
         if self.react and self.ray is not None:
             raise UsageError("--react runs in one process: leave out --ray")
-        if self.two_way and self.ray is not None:
-            raise UsageError("--two-way runs in one process: leave out --ray")
         if self.two_way and self.temporal == 0:
             raise UsageError("--two-way smooths the stabiliser's result: leave out --temporal 0")
         if runs_steady((*self.stages, *self.stage)):  # before tuning or fetching, not after
@@ -208,14 +206,10 @@ def stylize(spec: RunSpec | None = None, /, *,
                     dataclasses.replace(spec, stages=spec.stage, stage=(), mask=None, react=(),
                                         batch=1),  # in step with the masked chain
                     info, say=say)
-                memo = FlowMemo(MEMO) if spec.two_way else None  # shared by both passes
-                processor = job.processor(report=report, reaction=reaction, stage=stage,
-                                          memo=memo)
+                processor, backward = job.passes(report=report, reaction=reaction, stage=stage)
                 frames = resample(source, spec.fps) if spec.fps else source
                 on_frame = None if progress is None else (
                     lambda done: progress(done, info.frame_count))
-                backward = None if not (spec.two_way and processor.temporal) else BackwardPass(
-                    processing.flow_scale((info.height, info.width)), spec.flow_preset, memo)
                 stats = run_stream(frames, processor.process, processor.batch, sink.write,
                                    processor.prepare, processor.finish, on_frame, backward)
                 if stats.interrupted:
@@ -256,6 +250,17 @@ class Prepared:
     device: str
     built: stages.Built
     work: tuple[int, int]
+
+    def passes(self, **options: Any) -> tuple[processing.Processor, BackwardPass | None]:
+        """A fresh `processor(**options)` and, for `run --two-way`, the backward pass that
+        follows its stabiliser, the two sharing their flows."""
+        spec = self.spec
+        memo = FlowMemo(MEMO) if spec.two_way else None
+        processor = self.processor(**options, memo=memo)
+        if not (spec.two_way and processor.temporal):
+            return processor, None
+        scale = processing.flow_scale((self.info.height, self.info.width))
+        return processor, BackwardPass(scale, spec.flow_preset, memo)
 
     def processor(self, report: Callable[[str], None] | None = None, first: int = 0,
                   reaction: music.Reaction | None = None, stage: Prepared | None = None,

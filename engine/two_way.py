@@ -12,15 +12,19 @@ their shared `temporal.FlowMemo` and solves none.
 Memory stays flat however long the clip: frames are released in blocks of ``BLOCK``, each
 smoothed backward from ``LOOKAHEAD`` frames beyond it. At the backward weight of 0.5 a frame
 that far ahead contributes at most 0.5 ** LOOKAHEAD (0.4%), so the blocks join as a pass over
-the whole clip would.
+the whole clip would. At a scene cut (``flow.hard_cut``, the test a cluster plans its chunks
+by) everything held is released at once: nothing after a cut reaches the frames before it,
+and the blocks begin again there, so a `--ray` chunk that begins or ends at a cut gives the
+frames a single run gives.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from dreamreel.engine.flow import hard_cut
 from dreamreel.engine.media import Frame
-from dreamreel.engine.temporal import DEFAULT_PRESET, FlowMemo, Stabiliser
+from dreamreel.engine.temporal import DEFAULT_PRESET, FlowMemo, Stabiliser, flow_gray
 
 # The backward pass's blend weight, from measurement (RESULTS.md, "Two-way"): on four clips
 # painted after Kandinsky, 0.5 keeps the style distance within 0.02x of the forward pass's,
@@ -42,15 +46,23 @@ class BackwardPass:
     def __init__(self, flow_scale: float, preset: str = DEFAULT_PRESET,
                  memo: FlowMemo | None = None) -> None:
         self._stabiliser = Stabiliser(BACKWARD_WEIGHT, preset, flow_scale=flow_scale, memo=memo)
+        self._flow_scale = flow_scale
         self._held: list[tuple[Frame, np.ndarray]] = []  # (input frame, finished uint8 HxWxC)
+        self._last_gray: np.ndarray | None = None  # the last frame pushed, as the flow sees it
 
     def push(self, frame: Frame, finished: np.ndarray) -> list[tuple[Frame, np.ndarray]]:
         """Take the input `frame` and its finished picture; return the (input frame,
-        picture) pairs now final, in order: none until a block and its lookahead are held."""
+        picture) pairs now final, in order: none until a block and its lookahead are held,
+        every frame held before a scene cut once the cut comes."""
+        gray = flow_gray(frame.image, self._flow_scale)
+        cut = self._last_gray is not None and (
+            gray.shape != self._last_gray.shape or hard_cut(self._last_gray, gray))
+        self._last_gray = gray
+        done = self.flush() if cut else []
         self._held.append((frame, finished))
-        if len(self._held) < BLOCK + LOOKAHEAD:
-            return []
-        return self._release(BLOCK)
+        if len(self._held) >= BLOCK + LOOKAHEAD:
+            done += self._release(BLOCK)
+        return done
 
     def flush(self) -> list[tuple[Frame, np.ndarray]]:
         """Every frame still held, final: the clip has ended (or the run was stopped)."""

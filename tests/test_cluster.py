@@ -27,6 +27,7 @@ from dreamreel.engine.cluster import ClusterOptions  # noqa: E402
 from dreamreel.engine.cluster.plan import DEFAULT_WARMUP  # noqa: E402
 from dreamreel.engine.job import RunSpec, stylize  # noqa: E402
 from dreamreel.engine.sources import open_source  # noqa: E402
+from dreamreel.engine.two_way import BLOCK, LOOKAHEAD  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -117,6 +118,34 @@ def test_warmup_carries_the_stabiliser_across_an_edge_away_from_a_cut(local_ray,
     assert at_edge[DEFAULT_WARMUP] < at_edge[0] / 2, at_edge
 
 
+def test_two_way_chunks_match_the_single_run_at_cuts_and_render_past_an_edge_away_from_one(
+        local_ray, tmp_path):
+    """Two-way stabilisation pulls each frame toward the ones after it: a chunk that ends
+    away from a cut renders frames beyond its end (and drops them), one that ends at a cut
+    needs none. One worker of two cores, as in the pixel-for-pixel test above."""
+    film = make_film(tmp_path / "film.mp4", (40, 24), gop=12,
+                     clips=("color/cockatoo_yuv420.mp4", "film/chaplin_silent.mp4"))
+    for name, two_way in (("one", False), ("two", True)):
+        stylize(RunSpec.make(film, tmp_path / name, "style", style="7", two_way=two_way))
+    stats = stylize(RunSpec.make(film, tmp_path / "spread", "style", style="7", two_way=True,
+                                 ray=ClusterOptions(workers=1, worker_cpus=2, chunk=1.0)))
+    assert [(c["lo"], c["hi"], c["edge"], c["warm"], c["until"])
+            for c in stats.summary["chunks"]] == [
+        (0, 24, "start", 0, 24 + LOOKAHEAD), (24, 40, "keyframe", 8, 40), (40, 64, "cut", 40, 64)]
+    assert stats.summary["two_way"]
+    spread, single, one_way = (frames(tmp_path / name) for name in ("spread", "two", "one"))
+    assert len(spread) == len(single) == 64
+    # the first block (smoothed from the same frame) and the scene after the cut: exact
+    assert all(np.array_equal(spread[i], single[i]) for i in [*range(BLOCK), *range(40, 64)])
+
+    def apart(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a.astype(np.int16) - b).mean())
+
+    # chunk 0's last frame, smoothed toward frames of chunk 1 it rendered, is the single
+    # run's to within rounding; without them it would be the one-way result
+    assert apart(spread[23], single[23]) < 0.05 * apart(one_way[23], single[23])
+
+
 def test_a_stop_keeps_finished_chunks_and_the_same_command_renders_only_the_rest(film,
                                                                                  local_ray,
                                                                                  tmp_path):
@@ -201,6 +230,20 @@ def test_plan_prefers_cuts_then_keyframes_and_warms_up_from_a_cut_when_one_is_ne
         (0, 52, "start", 0), (52, 200, "keyframe", 45)]
     assert shape(chunks(200, 100, [], [], 16)) == [(0, 100, "start", 0), (100, 200, "frame", 84)]
     assert shape(chunks(200, 100, [], [], 16, exact=True))[1] == (100, 200, "frame", 100)
+
+
+def test_plan_for_two_way_renders_past_an_end_away_from_a_cut_up_to_the_next_cut():
+    from dreamreel.engine.cluster.plan import chunks
+
+    def ends(plan):
+        return [(c.hi, c.until) for c in plan]
+
+    assert ends(chunks(200, 100, [], [], 16)) == [(100, 100), (200, 200)]
+    assert ends(chunks(200, 100, [], [], 16, warmdown=8)) == [(100, 108), (200, 200)]
+    assert ends(chunks(200, 100, [152], [150], 16, warmdown=8)) == [(150, 152), (200, 200)]
+    # an end at a cut renders nothing beyond it: the backward pass stops there anyway
+    assert ends(chunks(300, 100, [95, 230], [], 16, warmdown=8)) == [(95, 95), (230, 230),
+                                                                     (300, 300)]
 
 
 def test_keyframes_a_fresh_decoder_cannot_start_from_are_not_chunk_starts():

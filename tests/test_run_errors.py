@@ -88,7 +88,6 @@ def _bad_cases(root: Path) -> dict[str, tuple[list[object], Path, str]]:
     case("strength_2", gif, ["--strength", 2], "strength")
     case("unknown_pipeline", gif, ["--pipeline", "sepia"], "sepia")
     case("two_way_without_the_stabiliser", gif, ["--two-way", "--temporal", 0], "--temporal 0")
-    case("two_way_on_ray", gif, ["--two-way", "--ray"], "leave out --ray")
     return cases
 
 
@@ -120,7 +119,6 @@ BAD = [
     "strength_2",
     "unknown_pipeline",
     "two_way_without_the_stabiliser",
-    "two_way_on_ray",
 ]
 
 

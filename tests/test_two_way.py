@@ -85,6 +85,24 @@ def test_nothing_from_after_a_cut_reaches_the_frames_before_it() -> None:
         assert np.array_equal(got, want)
 
 
+def test_a_cut_releases_every_frame_held_and_the_next_shot_is_as_a_clip_of_its_own() -> None:
+    """What a `--ray` chunk that begins or ends at a cut relies on to match a single run."""
+    rng = np.random.default_rng(8)
+    dark, bright = texture(6, lo=0, hi=100), texture(7, lo=150)  # flow.hard_cut between them
+    inputs = ([np.roll(dark, 3 * t, axis=1) for t in range(10)]
+              + [np.roll(bright, 3 * t, axis=1) for t in range(BLOCK + LOOKAHEAD + 4)])
+    stylized = [noisy(colour_map(frame), rng, sigma=8.0) for frame in inputs]
+    stabiliser, backward = Stabiliser(), BackwardPass(flow_scale=1.0)
+    finished = [stabiliser(i, s) for i, s in zip(inputs, stylized, strict=True)]
+    released = [len(backward.push(Frame(image, t, t / 25), done))
+                for t, (image, done) in enumerate(zip(inputs, finished, strict=True))]
+    assert released[10] == 10 and sum(released[:10]) == 0  # the first shot, at the cut
+    whole = two_way(inputs, stylized)
+    alone = two_way(inputs[10:], stylized[10:])  # the second shot as a clip of its own
+    for got, want in zip(whole[10:], alone, strict=True):
+        assert np.array_equal(got, want)
+
+
 def test_the_backward_pass_solves_no_flow_the_forward_pass_solved(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """With the forward stabiliser at the frames' size, both flows of every pair are in the

@@ -3,7 +3,9 @@
 A chunk that begins at a scene cut matches an unbroken run exactly: the stabiliser forgets its
 past at a cut either way. Elsewhere a chunk begins at a keyframe (nothing is decoded twice)
 and renders `warmup` frames before it whose outputs are dropped, so that the stabiliser's past
-at the edge is close to an unbroken run's.
+at the edge is close to an unbroken run's. Two-way stabilisation (engine.two_way) smooths each
+frame toward the ones after it too: then a chunk that ends away from a cut also renders
+`warmdown` frames beyond its end, whose outputs are dropped as well.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ LONGEST_CHUNK = 120.0  # seconds of film: what a failure costs at most, and resu
 
 @dataclass(frozen=True)
 class Chunk:
-    """Frames lo..hi-1 of the output, rendered from frame `warm` (outputs before lo dropped).
+    """Frames lo..hi-1 of the output, rendered from frame `warm` up to frame `until` - 1
+    (outputs before lo and from hi dropped).
 
     edge: why it begins where it does: "start", "cut" (exact), "keyframe" or "frame" (no
       keyframe near; it decodes from the one before).
@@ -32,6 +35,7 @@ class Chunk:
     hi: int
     warm: int
     edge: str
+    until: int
 
     @property
     def frames(self) -> int:
@@ -52,12 +56,13 @@ def chunk_length(frames: int, fps: float, workers: int, warmup: int,
 
 
 def chunks(frames: int, length: int, cuts: list[int], keyframes: list[int], warmup: int,
-           exact: bool = False) -> list[Chunk]:
+           exact: bool = False, warmdown: int = 0) -> list[Chunk]:
     """Cut `frames` into chunks of about `length`: each edge at the cut nearest the target
     within half a length, else the nearest keyframe, else the target frame itself.
 
     cuts, keyframes: ascending frame indices. exact: every edge matches an unbroken run (the
-    stabiliser is off and the effect has no past), so nothing is warmed up.
+    stabiliser is off and the effect has no past), so nothing is warmed up. warmdown: frames
+    rendered after an end away from a cut (up to a cut, if one comes sooner).
     """
     edges, kinds = [0], ["start"]
     while frames - edges[-1] > length * 3 // 2:
@@ -75,11 +80,14 @@ def chunks(frames: int, length: int, cuts: list[int], keyframes: list[int], warm
     bounds = [*edges, frames]
     plan = []
     for number, (lo, hi, kind) in enumerate(zip(bounds, bounds[1:], kinds, strict=False)):
-        warm = lo
+        warm, until = lo, hi
         if kind not in ("start", "cut") and not exact:
             before = _within(cuts, lo - warmup, lo)
             warm = before[-1] if before else max(0, lo - warmup)  # a cut resets it exactly
-        plan.append(Chunk(number, lo, hi, warm, kind))
+        if hi < frames and kinds[number + 1] != "cut":
+            after = _within(cuts, hi + 1, hi + warmdown)
+            until = after[0] if after else min(frames, hi + warmdown)
+        plan.append(Chunk(number, lo, hi, warm, kind, until))
     return plan
 
 

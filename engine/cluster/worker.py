@@ -96,7 +96,7 @@ class Renderer:
         began = time.perf_counter()
         if choice not in self.jobs:
             self.jobs[choice] = prepare(self.spec, self.info, choice)
-        processor = self.jobs[choice].processor(first=chunk.warm)
+        processor, backward = self.jobs[choice].passes(first=chunk.warm)
         source = PacketSource(self.info, codec, packets, frame_pts, chunk.warm, origin)
         self.done = 0
         with tempfile.TemporaryDirectory(prefix="dreamreel-part-") as tmp:
@@ -104,13 +104,13 @@ class Renderer:
             sink = open_sink(out, self.info, crf=self.spec.crf, preset=self.spec.preset)
 
             def write(frame: Frame) -> None:
-                if frame.index >= chunk.lo:  # warm-up frames are rendered, not kept
+                if chunk.lo <= frame.index < chunk.hi:  # warm-up and -down: rendered, not kept
                     sink.write(frame)
                     self.done += 1
 
             with sink:
                 run_stream(source, processor.process, processor.batch, write,
-                           processor.prepare, processor.finish)
+                           processor.prepare, processor.finish, backward=backward)
             if sink.frames_written != chunk.frames:
                 raise MediaError(f"chunk {chunk.number} (frames {chunk.lo}..{chunk.hi - 1}): "
                                  f"decoded {sink.frames_written} of its {chunk.frames} frames")
