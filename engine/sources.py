@@ -341,8 +341,24 @@ def _trim(
     return index
 
 
+# FFmpeg's quick YUV to RGB conversion repeats each chroma sample of 4:2:0 video over 2x2
+# pixels and rounds about a level dark. Fine colour detail then steps along the block grid as
+# it moves, flicker that is no part of the picture. With these flags the chroma is
+# interpolated and the rounding exact, as a player shows it: about 5 ms a 720p frame
+# (benchmarks/RESULTS.md, "Decoding colour").
+EXACT_RGB = (av.video.reformatter.Interpolation.BILINEAR
+             | av.video.reformatter.Interpolation.FULL_CHR_H_INT
+             | av.video.reformatter.Interpolation.ACCURATE_RND)
+
+
+def rgb_image(frame: av.VideoFrame) -> np.ndarray:
+    """A decoded video frame as uint8 RGB [H, W, 3], its chroma interpolated (EXACT_RGB)."""
+    return np.ascontiguousarray(frame.reformat(format="rgb24", interpolation=EXACT_RGB)
+                                .to_ndarray())
+
+
 def _rgb(frame: av.VideoFrame) -> Callable[[], np.ndarray]:
-    return lambda: np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+    return lambda: rgb_image(frame)
 
 
 def read_image(path: Path) -> np.ndarray:

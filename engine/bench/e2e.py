@@ -73,7 +73,7 @@ def io_rows(clip: Path, width: int, height: int, repeats: int, workdir: Path) ->
     """Decode, colour conversion and encode alone, as `dreamreel run` does them, in MB/s of
     frame bytes in + out (compressed bytes count on the compressed side)."""
     from dreamreel.engine.sinks import open_sink
-    from dreamreel.engine.sources import open_source
+    from dreamreel.engine.sources import open_source, rgb_image
 
     with av.open(str(clip)) as container:
         packed = sum(p.size for p in container.demux(video=0))
@@ -95,7 +95,7 @@ def io_rows(clip: Path, width: int, height: int, repeats: int, workdir: Path) ->
 
     timings = {
         "decode": (measure(decode, count, repeats), packed + count * yuv),
-        "colour": (measure(lambda: [f.to_ndarray(format="rgb24") for f in frames], count,
+        "colour": (measure(lambda: [rgb_image(f) for f in frames], count,
                            repeats), count * (yuv + rgb)),
         "encode": (measure(encode, count, repeats), None),
     }

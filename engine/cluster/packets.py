@@ -18,7 +18,7 @@ import av
 import av.logging
 
 from dreamreel.engine.media import Frame, MediaInfo
-from dreamreel.engine.sources import Source
+from dreamreel.engine.sources import Source, rgb_image
 from dreamreel.errors import MediaError
 
 # (data, pts, dts, duration): one packet, ready to ship
@@ -183,7 +183,7 @@ class PacketSource(Source):
                 continue
             shown = float(frame.duration * tb) if frame.duration else None
             ticks = frame.pts - self._origin
-            image = frame.to_ndarray(format="rgb24")
+            image = rgb_image(frame)
             yield Frame(image, index, float(ticks * tb), shown, ticks, tb)
         self.lost_frames = len(self._wanted)
 

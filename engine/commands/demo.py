@@ -12,6 +12,7 @@ import numpy as np
 
 from dreamreel.engine.demo_clip import write_demo_clip
 from dreamreel.engine.sinks import check_target, write_atomically
+from dreamreel.engine.sources import rgb_image
 from dreamreel.errors import MediaError
 
 DEMO_STYLE = "19"
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def middle_frame(path: Path) -> np.ndarray:
     with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        frames = [rgb_image(f) for f in container.decode(video=0)]
     return frames[len(frames) // 2]
 
 
