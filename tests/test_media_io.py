@@ -129,6 +129,35 @@ def test_yuv444_source_keeps_size_timestamps_and_mp3_audio(tmp_path: Path) -> No
     assert result["audio_seconds"] == pytest.approx(2.0, abs=0.1)  # 72 ms mp3 packets
 
 
+def test_colour_survives_4_2_0_as_a_player_shows_it(tmp_path: Path) -> None:
+    """The cockatoo's full-colour (4:4:4) frames through a lossless 4:2:0 H.264 file and back:
+    the decoder interpolates the half-size chroma (FFmpeg's quick conversion repeats each
+    sample over 2x2 pixels and rounds about a level dark), so what comes back is nearer the
+    original, with no shift in brightness."""
+    out = tmp_path / "cockatoo420.mp4"
+    with open_source(COCKATOO, duration=0.5) as source:
+        originals = []
+        with open_sink(out, source.info, crf=0, preset="ultrafast") as sink:
+            for frame in source:
+                originals.append(frame.image.astype(np.float32))
+                sink.write(frame)
+    with open_source(out) as source:
+        ours = [frame.image for frame in source]
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv420p"
+        quick = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(ours) == len(quick) == len(originals) == 10
+
+    def error(decoded: list[np.ndarray]) -> tuple[float, float]:
+        """Mean |decoded - original| and mean decoded - original, in levels."""
+        diffs = [d - o for d, o in zip(decoded, originals, strict=True)]
+        return float(np.mean([np.abs(d).mean() for d in diffs])), float(np.mean(diffs))
+
+    (ours_apart, ours_shift), (quick_apart, quick_shift) = error(ours), error(quick)
+    assert abs(ours_shift) < 0.3 < abs(quick_shift)  # -0.05 and -1.06
+    assert ours_apart < 0.6 * quick_apart, (ours_apart, quick_apart)  # 0.41 and 1.11 levels
+
+
 def make_vfr_clip(path: Path, times_ms: list[int], width: int = 641, height: int = 481) -> None:
     """An odd-sized clip with irregular timestamps (1/1000 time base), written with PyAV."""
     with av.open(str(path), "w") as container:
