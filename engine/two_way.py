@@ -12,10 +12,10 @@ their shared `temporal.FlowMemo` and solves none.
 Memory stays flat however long the clip: frames are released in blocks of ``BLOCK``, each
 smoothed backward from ``LOOKAHEAD`` frames beyond it. At the backward weight of 0.5 a frame
 that far ahead contributes at most 0.5 ** LOOKAHEAD (0.4%), so the blocks join as a pass over
-the whole clip would. At a scene cut (``flow.hard_cut``, the test a cluster plans its chunks
-by) everything held is released at once: nothing after a cut reaches the frames before it,
-and the blocks begin again there, so a `--ray` chunk that begins or ends at a cut gives the
-frames a single run gives.
+the whole clip would. At a scene cut (``flow.hard_cut``) everything held is released at
+once: nothing after a cut reaches the frames before it, and the blocks begin again there. So
+a `--ray` chunk that begins at a cut smooths its frames in the blocks a single run does, and
+one that begins and ends at cuts gives the single run's frames.
 """
 
 from __future__ import annotations

@@ -118,25 +118,27 @@ def test_warmup_carries_the_stabiliser_across_an_edge_away_from_a_cut(local_ray,
     assert at_edge[DEFAULT_WARMUP] < at_edge[0] / 2, at_edge
 
 
-def test_two_way_chunks_match_the_single_run_at_cuts_and_render_past_an_edge_away_from_one(
+def test_two_way_chunks_match_the_single_run_between_cuts_and_render_past_their_ends(
         local_ray, tmp_path):
-    """Two-way stabilisation pulls each frame toward the ones after it: a chunk that ends
-    away from a cut renders frames beyond its end (and drops them), one that ends at a cut
-    needs none. One worker of two cores, as in the pixel-for-pixel test above."""
-    film = make_film(tmp_path / "film.mp4", (40, 24), gop=12,
-                     clips=("color/cockatoo_yuv420.mp4", "film/chaplin_silent.mp4"))
+    """Two-way stabilisation pulls each frame toward the ones after it, so a chunk renders
+    frames beyond its end and drops them. One worker of two cores, as in the pixel-for-pixel
+    test above. Scenes of 40, 24 and 24 frames: edges at the keyframe 24 and the cuts 40, 64."""
+    film = make_film(tmp_path / "film.mp4", (40, 24, 24), gop=12,
+                     clips=("color/cockatoo_yuv420.mp4", "film/chaplin_silent.mp4",
+                            "audio/bbb_14s-19s_h264_aac.mp4"))
     for name, two_way in (("one", False), ("two", True)):
         stylize(RunSpec.make(film, tmp_path / name, "style", style="7", two_way=two_way))
     stats = stylize(RunSpec.make(film, tmp_path / "spread", "style", style="7", two_way=True,
                                  ray=ClusterOptions(workers=1, worker_cpus=2, chunk=1.0)))
     assert [(c["lo"], c["hi"], c["edge"], c["warm"], c["until"])
             for c in stats.summary["chunks"]] == [
-        (0, 24, "start", 0, 24 + LOOKAHEAD), (24, 40, "keyframe", 8, 40), (40, 64, "cut", 40, 64)]
+        (0, 24, "start", 0, 24 + LOOKAHEAD), (24, 40, "keyframe", 8, 40 + LOOKAHEAD),
+        (40, 64, "cut", 40, 64 + LOOKAHEAD), (64, 88, "cut", 64, 88)]
     assert stats.summary["two_way"]
     spread, single, one_way = (frames(tmp_path / name) for name in ("spread", "two", "one"))
-    assert len(spread) == len(single) == 64
-    # the first block (smoothed from the same frame) and the scene after the cut: exact
-    assert all(np.array_equal(spread[i], single[i]) for i in [*range(BLOCK), *range(40, 64)])
+    assert len(spread) == len(single) == 88
+    # the first block (smoothed from the same frame), and the scenes between cuts: exact
+    assert all(np.array_equal(spread[i], single[i]) for i in [*range(BLOCK), *range(40, 88)])
 
     def apart(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.abs(a.astype(np.int16) - b).mean())
@@ -232,7 +234,7 @@ def test_plan_prefers_cuts_then_keyframes_and_warms_up_from_a_cut_when_one_is_ne
     assert shape(chunks(200, 100, [], [], 16, exact=True))[1] == (100, 200, "frame", 100)
 
 
-def test_plan_for_two_way_renders_past_an_end_away_from_a_cut_up_to_the_next_cut():
+def test_plan_for_two_way_renders_past_each_end():
     from dreamreel.engine.cluster.plan import chunks
 
     def ends(plan):
@@ -240,9 +242,9 @@ def test_plan_for_two_way_renders_past_an_end_away_from_a_cut_up_to_the_next_cut
 
     assert ends(chunks(200, 100, [], [], 16)) == [(100, 100), (200, 200)]
     assert ends(chunks(200, 100, [], [], 16, warmdown=8)) == [(100, 108), (200, 200)]
-    assert ends(chunks(200, 100, [152], [150], 16, warmdown=8)) == [(150, 152), (200, 200)]
-    # an end at a cut renders nothing beyond it: the backward pass stops there anyway
-    assert ends(chunks(300, 100, [95, 230], [], 16, warmdown=8)) == [(95, 95), (230, 230),
+    # past a cut too: whether frames across it are smoothed together is the backward
+    # pass's own cut test, as in a single run
+    assert ends(chunks(300, 100, [95, 230], [], 16, warmdown=8)) == [(95, 103), (230, 238),
                                                                      (300, 300)]
 
 

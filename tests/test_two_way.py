@@ -86,7 +86,7 @@ def test_nothing_from_after_a_cut_reaches_the_frames_before_it() -> None:
 
 
 def test_a_cut_releases_every_frame_held_and_the_next_shot_is_as_a_clip_of_its_own() -> None:
-    """What a `--ray` chunk that begins or ends at a cut relies on to match a single run."""
+    """What a `--ray` chunk that begins and ends at cuts relies on to match a single run."""
     rng = np.random.default_rng(8)
     dark, bright = texture(6, lo=0, hi=100), texture(7, lo=150)  # flow.hard_cut between them
     inputs = ([np.roll(dark, 3 * t, axis=1) for t in range(10)]

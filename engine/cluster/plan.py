@@ -4,8 +4,10 @@ A chunk that begins at a scene cut matches an unbroken run exactly: the stabilis
 past at a cut either way. Elsewhere a chunk begins at a keyframe (nothing is decoded twice)
 and renders `warmup` frames before it whose outputs are dropped, so that the stabiliser's past
 at the edge is close to an unbroken run's. Two-way stabilisation (engine.two_way) smooths each
-frame toward the ones after it too: then a chunk that ends away from a cut also renders
-`warmdown` frames beyond its end, whose outputs are dropped as well.
+frame toward the ones after it too: then a chunk also renders `warmdown` frames beyond its
+end, whose outputs are dropped as well. It does so at a cut too, so that whether the frames
+across it are smoothed together is decided by the backward pass's own cut test, as in a
+single run.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def chunks(frames: int, length: int, cuts: list[int], keyframes: list[int], warm
 
     cuts, keyframes: ascending frame indices. exact: every edge matches an unbroken run (the
     stabiliser is off and the effect has no past), so nothing is warmed up. warmdown: frames
-    rendered after an end away from a cut (up to a cut, if one comes sooner).
+    rendered after each chunk's end.
     """
     edges, kinds = [0], ["start"]
     while frames - edges[-1] > length * 3 // 2:
@@ -80,13 +82,11 @@ def chunks(frames: int, length: int, cuts: list[int], keyframes: list[int], warm
     bounds = [*edges, frames]
     plan = []
     for number, (lo, hi, kind) in enumerate(zip(bounds, bounds[1:], kinds, strict=False)):
-        warm, until = lo, hi
+        warm = lo
         if kind not in ("start", "cut") and not exact:
             before = _within(cuts, lo - warmup, lo)
             warm = before[-1] if before else max(0, lo - warmup)  # a cut resets it exactly
-        if hi < frames and kinds[number + 1] != "cut":
-            after = _within(cuts, hi + 1, hi + warmdown)
-            until = after[0] if after else min(frames, hi + warmdown)
+        until = min(frames, hi + warmdown)  # past a cut too: the backward pass sees it there
         plan.append(Chunk(number, lo, hi, warm, kind, until))
     return plan
 
