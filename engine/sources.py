@@ -344,7 +344,7 @@ def _trim(
 # FFmpeg's quick YUV to RGB conversion repeats each chroma sample of 4:2:0 video over 2x2
 # pixels and rounds about a level dark. Fine colour detail then steps along the block grid as
 # it moves, flicker that is no part of the picture. With these flags the chroma is
-# interpolated and the rounding exact, as a player shows it: about 5 ms a 720p frame
+# interpolated and the rounding exact, as a player shows it: about 3.5 ms a 720p frame
 # (benchmarks/RESULTS.md, "Decoding colour").
 EXACT_RGB = (av.video.reformatter.Interpolation.BILINEAR
              | av.video.reformatter.Interpolation.FULL_CHR_H_INT
