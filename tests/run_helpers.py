@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from conftest import audio_facts, cli
 
+from dreamreel.engine.sources import rgb_image
+
 CLI = [sys.executable, "-m", "dreamreel.engine.cli"]
 FAST = ["--offline", "--preset", "ultrafast"]  # every run: no downloads, quick encoding
 
@@ -82,7 +84,7 @@ def probe(path: Path, frames: bool = False) -> dict[str, object]:
             "durations": [f.duration for f in decoded],
         }
         if frames:
-            info["images"] = np.stack([f.to_ndarray(format="rgb24") for f in decoded])
+            info["images"] = np.stack([rgb_image(f) for f in decoded])  # as a player shows it
     info.update(audio_facts(path))
     return info
 
