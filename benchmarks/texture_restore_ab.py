@@ -20,7 +20,7 @@ those frames one way in memory, writes them as PNG, and `dreamreel metrics --ref
 scores them against the per-frame frames.
 
     python benchmarks/texture_restore_ab.py [--clips audio/bbb_14s-19s_h264_aac.mp4 PATH ...]
-        [--duration 2] [--colour 0.3] [--power 0.6]
+        [--duration 2] [--colour 0.3] [--power 0.6] [--style N]
 """
 
 from __future__ import annotations
@@ -159,7 +159,10 @@ def main() -> None:
     parser.add_argument("--duration", default="2")
     parser.add_argument("--colour", type=float, default=0.3)
     parser.add_argument("--power", type=float, default=0.6)
+    parser.add_argument("--style", help="a built-in style to paint with instead of Magenta's "
+                        "network and the painting (the style distance is still to the painting)")
     args = parser.parse_args()
+    painter = ["--style", args.style] if args.style else ["--style-image", str(PAINTING)]
     print("| clip | restoration | E_warp, share of per-frame | style distance, share of "
           "per-frame | texture drift |")
     print("|---|---|---|---|---|")
@@ -168,8 +171,8 @@ def main() -> None:
             trimmed, per_frame = f"{tmp}/input.mp4", f"{tmp}/per_frame/"
             dreamreel("run", str(MEDIA / clip), "-o", trimmed, "--duration", args.duration,
                       "--strength", "0", "--temporal", "0", "--crf", "12", "-y", "--quiet")
-            dreamreel("run", trimmed, "--style-image", str(PAINTING), "--temporal", "0", "-o",
-                      per_frame, "-y", "--quiet")
+            dreamreel("run", trimmed, *painter, "--temporal", "0", "-o", per_frame, "-y",
+                      "--quiet")
             with open_source(trimmed) as source:
                 inputs = [frame.image for frame in source]
             with open_source(per_frame) as source:
