@@ -27,23 +27,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
+from temporal_eval import MEDIA, PAINTING, dreamreel  # this folder is first on sys.path
 
 from dreamreel.engine import temporal
 from dreamreel.engine.processing import flow_scale
 from dreamreel.engine.sources import open_source
 from dreamreel.pipelines.base import Guide
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-PAINTING = MEDIA / "styles" / "kandinsky_composition_vii.jpg"
-DREAMREEL = [sys.executable, "-m", "dreamreel.engine.cli"]
 FAST = (2.0, 8.0)  # px a frame: "both, fast" gains the finest octave from none to all
 Restore = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
@@ -102,10 +98,10 @@ def fine_gain(fine_b: np.ndarray, fine_s: np.ndarray, power: float) -> np.ndarra
 
 
 def variants(colour: float, power: float) -> dict[str, Restore]:
-    def shipped(b: np.ndarray, s: np.ndarray, fast: np.ndarray) -> np.ndarray:
+    def shipped(b: np.ndarray, s: np.ndarray, flow: np.ndarray) -> np.ndarray:
         return temporal.restore_texture(b, s)
 
-    def split(b: np.ndarray, s: np.ndarray, fast: np.ndarray, strength: float, p: float | None,
+    def split(b: np.ndarray, s: np.ndarray, flow: np.ndarray, strength: float, p: float | None,
               where_fast: bool) -> np.ndarray:
         (fine_b, low_b), (fine_s, low_s) = _split_finest(b), _split_finest(s)
         low = colour_match(low_b, low_s, strength) if strength else low_b
@@ -113,6 +109,8 @@ def variants(colour: float, power: float) -> dict[str, Restore]:
             return low + fine_b
         gain = fine_gain(fine_b, fine_s, p)
         if where_fast:
+            speed = cv2.GaussianBlur(np.sqrt((flow ** 2).sum(axis=-1)), (0, 0), 4.0)  # HxW, px
+            fast = np.clip((speed - FAST[0]) / (FAST[1] - FAST[0]), 0.0, 1.0)
             gain = 1.0 + (gain - 1.0) * fast[..., None]
         return low + gain * fine_b
 
@@ -137,14 +135,8 @@ class Variant(temporal.Stabiliser):
             return stylized
         alpha = (g.mask * self.weight)[..., None]  # HxWx1
         blended = stylized + alpha * (g.warped_prev - stylized)
-        speed = cv2.GaussianBlur(np.sqrt((g.flow ** 2).sum(axis=-1)), (0, 0), 4.0)  # HxW, px
-        fast = np.clip((speed - FAST[0]) / (FAST[1] - FAST[0]), 0.0, 1.0)
-        out = self.restore(blended, stylized.astype(np.float32), fast)
+        out = self.restore(blended, stylized.astype(np.float32), g.flow)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def dreamreel(*args: str) -> str:
-    return subprocess.run([*DREAMREEL, *args], capture_output=True, text=True, check=True).stdout
 
 
 def write_frames(folder: Path, frames: list[np.ndarray]) -> None:
