@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dreamreel.engine import colour_transfer
 from dreamreel.engine.flow import (
     DEFAULT_HIST_THRESHOLD,
     STABILISER_BOUNDARY_FLOOR,
@@ -69,19 +70,22 @@ DEFAULT_FLOW_SCALE = 1.0
 # "medium" (RESULTS.md, "Flow for the stabiliser"): 3-7% less warping error on every real
 # clip, for about 7 ms more a frame at 320x569 and 11 ms at 640x480. Live uses "ultrafast".
 DEFAULT_PRESET = "accurate"
-# Texture restoration, from measurement (benchmarks/RESULTS.md, "Temporal consistency"): on
-# hand-held footage the strokes of consecutive stylized frames do not line up, so the blend
-# averages them away (style distance to the painting 1.6x the per-frame output's). Giving the
-# blend back part of the stylized frame's local contrast (the ratio of local standard
-# deviations to the power 2 * TEXTURE_GAIN_POWER, Gaussian window of this sigma, at most
-# TEXTURE_MAX_GAIN) brings it to 1.00x and costs the static silent film 0.44x -> 0.47x in
-# warping error. With the output carried bicubically (below), a power of 0.2 keeps the Big
-# Buck Bunny webm at 0.197x of per-frame warping error where 0.25 gives 0.202x, for a style
-# distance of 1.17x against 1.14x on the cockatoo with Kandinsky's painting.
+# Texture restoration (``restore_texture``), from measurement (benchmarks/RESULTS.md, "Texture
+# restoration" and "Which texture is lost"): on hand-held footage the strokes of consecutive
+# stylized frames do not line up, so the blend averages them away, and strokes of different
+# colours average to grey. The blend's detail (all but its finest octave) is coloured
+# TEXTURE_COLOUR_STRENGTH of the way from unchanged toward the stylized frame's local colour
+# covariance (Gaussian window of TEXTURE_SIGMA px, statistics at 1/TEXTURE_SUBSAMPLE of the
+# size), stretching no colour by more than TEXTURE_MAX_GAIN. Against a per-channel gain on all
+# detail (the ratio of local standard deviations^0.4, at most 1.75), with Magenta's network
+# and Kandinsky's painting on seven clips, it lowers the warping error on all seven and keeps
+# the style distance within 5% of the per-frame output's on six where the gain keeps five
+# (Big Buck Bunny 14-19 s 1.10x -> 0.97x; the panning bikes 1.20x -> 1.37x); a stronger
+# match, or any gain on the finest octave, raises the warping error.
 TEXTURE_SIGMA = 8.0
-TEXTURE_MAX_GAIN = 1.75
-TEXTURE_SUBSAMPLE = 4
-TEXTURE_GAIN_POWER = 0.2
+TEXTURE_SUBSAMPLE = 8
+TEXTURE_COLOUR_STRENGTH = 0.3
+TEXTURE_MAX_GAIN = 2.5
 # How the previous output (and source) are pulled onto the current frame
 # (``carry_interpolation``). Bilinear interpolation at a sub-pixel offset is a low-pass
 # filter, and the output is carried frame after frame, so its strokes would blur a little
@@ -315,32 +319,29 @@ def stabilise_at_size(stabiliser: Stabiliser, source: np.ndarray, stylized: np.n
 
 
 def restore_texture(blended: np.ndarray, stylized: np.ndarray) -> np.ndarray:
-    """Scale the blend's local detail up toward the stylized frame's (float32 HxWx3, 0..255).
+    """The blend's detail given back part of the stylized frame's local colour contrast
+    (float32 HxWx3, 0..255).
 
     Blending aligned frames keeps their texture; blending strokes that land in different places
-    in each frame (a hand-held camera) averages them into a wash. The gain, the ratio of local
-    standard deviations to the power 2 * TEXTURE_GAIN_POWER (at least 1, at most
-    TEXTURE_MAX_GAIN), restores most of the contrast while the detail it scales is the blend's
-    own, which is consistent in time. The statistics are smooth, so they are taken at a
-    quarter of the size (4x cheaper).
+    in each frame (a hand-held camera) averages them into a wash, and strokes of different
+    colours into grey. The transform (``colour_transfer.colouring``, partial, bounded) restores
+    how the colours vary together, while the detail it transforms is the blend's own, which is
+    consistent in time. The finest octave is left as blended: it is where strokes misalign
+    most, and raising it raises the flicker. So the transform works on the image at half size,
+    and the statistics, which are smooth, at 1/TEXTURE_SUBSAMPLE.
     """
     h, w = blended.shape[:2]
+    down, down_stylized = cv2.pyrDown(blended), cv2.pyrDown(stylized)  # all but the finest octave
     small = (max(w // TEXTURE_SUBSAMPLE, 1), max(h // TEXTURE_SUBSAMPLE, 1))
-    mean_b, var_b = _local_moments(blended, small)
-    _, var_s = _local_moments(stylized, small)
-    gain = np.clip(((var_s + 1.0) / (var_b + 1.0)) ** TEXTURE_GAIN_POWER, 1.0, TEXTURE_MAX_GAIN)
-    mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)  # HxWx3
-    gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)  # HxWx3
-    return mean_b + (blended - mean_b) * gain
-
-
-def _local_moments(image: np.ndarray, small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian-weighted local mean and variance per channel, at the (w, h) size `small`."""
     sigma = TEXTURE_SIGMA / TEXTURE_SUBSAMPLE
-    mean = cv2.GaussianBlur(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
-    square = cv2.resize(image * image, small, interpolation=cv2.INTER_AREA)
-    var = cv2.GaussianBlur(square, (0, 0), sigma) - mean * mean
-    return mean, np.maximum(var, 0.0)
+    mean, cov = colour_transfer.local_covariance(down, small, sigma)
+    _, cov_stylized = colour_transfer.local_covariance(down_stylized, small, sigma)
+    eye = np.eye(3)
+    m = eye + TEXTURE_COLOUR_STRENGTH * (colour_transfer.colouring(cov_stylized, cov) - eye)
+    m /= np.maximum(colour_transfer.largest_singular_value(m) / TEXTURE_MAX_GAIN,
+                    1.0)[..., None, None]
+    change = colour_transfer.transform_detail(down, mean, m) - down
+    return blended + cv2.pyrUp(change, dstsize=(w, h))
 
 
 def _cut_guide(size: tuple[int, int]) -> Guide:
