@@ -21,6 +21,7 @@ scores them against the per-frame frames.
 
     python benchmarks/texture_restore_ab.py [--clips audio/bbb_14s-19s_h264_aac.mp4 PATH ...]
         [--duration 2] [--power 0.6] [--style N]
+    python benchmarks/texture_restore_ab.py --timing   # milliseconds a call of each variant
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,6 +129,26 @@ def write_frames(folder: Path, frames: list[np.ndarray]) -> None:
         cv2.imwrite(str(folder / f"frame_{i:06d}.png"), frame[..., ::-1])
 
 
+def timing(power: float) -> None:
+    """Median milliseconds of 9 calls of each variant on random frames, at 1280x720 and 640x272."""
+    rng = np.random.default_rng(0)
+    print("| restoration | 1280x720, ms | 640x272, ms |")
+    print("|---|---|---|")
+    frames = [[rng.uniform(0, 255, (h, w, 3)).astype(np.float32) for _ in range(2)]
+              for h, w in ((720, 1280), (272, 640))]
+    for name, restore in variants(power).items():
+        ms = []
+        for blended, stylized in frames:
+            flow = np.zeros((*blended.shape[:2], 2), np.float32)
+            calls = []
+            for _ in range(9):
+                start = time.perf_counter()
+                restore(blended, stylized, flow)
+                calls.append(time.perf_counter() - start)
+            ms.append(f"{np.median(calls) * 1000:.1f}")
+        print(f"| {name} | {' | '.join(ms)} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clips", nargs="+", default=["audio/bbb_14s-19s_h264_aac.mp4"])
@@ -134,7 +156,11 @@ def main() -> None:
     parser.add_argument("--power", type=float, default=0.6)
     parser.add_argument("--style", help="a built-in style to paint with instead of Magenta's "
                         "network and the painting (the style distance is still to the painting)")
+    parser.add_argument("--timing", action="store_true", help="time each variant instead")
     args = parser.parse_args()
+    if args.timing:
+        timing(args.power)
+        return
     painter = ["--style", args.style] if args.style else ["--style-image", str(PAINTING)]
     print("| clip | restoration | E_warp, share of per-frame | style distance, share of "
           "per-frame | texture drift |")
