@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
-from dreamreel.engine import colour_transfer
+from dreamreel.engine import colour_transfer, temporal
 
 
 def _random_covariances(n: int, scale: float, seed: int) -> np.ndarray:
@@ -58,3 +59,33 @@ def test_greyed_strokes_get_their_colours_back() -> None:
     assert abs(red_minus_blue(restored) / red_minus_blue(strokes) - 1.0) < 0.15
     assert np.abs(restored.mean(axis=(0, 1)) - strokes.mean(axis=(0, 1))).max() < 3.0
     assert np.abs(restored[..., 1] - 40.0).mean() < 3.0  # green never varied; it stays put
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2), (9, 17), (17, 9), (240, 320)])
+def test_restoration_is_finite_and_bounded_at_any_size(size: tuple[int, int]) -> None:
+    """Flat, saturated and noisy frames of odd and tiny sizes: the restored blend stays finite
+    and keeps its size and mean."""
+    rng = np.random.default_rng(4)
+    noisy = rng.uniform(0, 255, (*size, 3)).astype(np.float32)
+    for blended, stylized in [(np.full((*size, 3), 255, np.float32), noisy),
+                              (noisy * 0.1 + 100, noisy), (noisy, np.zeros_like(noisy))]:
+        out = temporal.restore_texture(blended, stylized)
+        assert out.shape == blended.shape and np.isfinite(out).all()
+        assert abs(float(out.mean() - blended.mean())) < 2.0
+
+
+def test_restoration_goes_part_of_the_way_and_stretches_no_colour_too_far() -> None:
+    """A blend that kept half of the stylized frame's contrast gets 0.3 of the rest back; one
+    that kept a tenth is stretched by at most TEXTURE_MAX_GAIN, not the 3.7 that 0.3 of the
+    way would take."""
+    rng = np.random.default_rng(5)
+    smooth = cv2.GaussianBlur(rng.normal(0, 1, (240, 320, 3)).astype(np.float32), (0, 0), 3.0)
+    stylized = 128 + smooth / smooth.std() * 40  # detail coarser than the finest octave
+
+    def gain(kept: float) -> float:
+        blended = 128 + kept * (stylized - 128)
+        return float((temporal.restore_texture(blended, stylized) - 128).std()
+                     / (blended - 128).std())
+
+    assert 1.15 < gain(0.5) < 1.3 + 0.02
+    assert 1.8 < gain(0.1) <= temporal.TEXTURE_MAX_GAIN
