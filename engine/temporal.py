@@ -337,10 +337,8 @@ def restore_texture(blended: np.ndarray, stylized: np.ndarray) -> np.ndarray:
     sigma = TEXTURE_SIGMA / TEXTURE_SUBSAMPLE
     mean, cov = colour_transfer.local_covariance(down, small, sigma)
     _, cov_stylized = colour_transfer.local_covariance(down_stylized, small, sigma)
-    eye = np.eye(3)
-    m = eye + TEXTURE_COLOUR_STRENGTH * (colour_transfer.colouring(cov_stylized, cov) - eye)
-    m /= np.maximum(colour_transfer.largest_singular_value(m) / TEXTURE_MAX_GAIN,
-                    1.0)[..., None, None]
+    m = colour_transfer.partial(colour_transfer.colouring(cov_stylized, cov),
+                                TEXTURE_COLOUR_STRENGTH, TEXTURE_MAX_GAIN)
     change = colour_transfer.transform_detail(down, mean, m) - down
     return blended + cv2.pyrUp(change, dstsize=(w, h))
 

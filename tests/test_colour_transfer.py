@@ -28,13 +28,18 @@ def test_colouring_agrees_with_an_eigendecomposition_and_maps_one_covariance_to_
     cov_to[:5] = 0.0  # a flat region
     cov_from[5:10] = np.eye(3) * 300.0  # grey noise: a repeated eigenvalue
     cov_to[10:15] = np.diag([900.0, 900.0, 0.0])  # two equal and one nothing
-    m = colour_transfer.colouring(cov_to, cov_from)
+
+    def field(matrices: np.ndarray) -> np.ndarray:  # n x 3 x 3 -> 3 x 3 x n x 1
+        return matrices.transpose(1, 2, 0)[..., None]
+
+    m = colour_transfer.colouring(field(cov_to), field(cov_from))[..., 0].transpose(2, 0, 1)
     reference = _reference(cov_to, cov_from)
     assert np.abs(m - reference).max() <= 1e-6 * np.abs(reference).max() + 1e-9
     mapped = m @ (cov_from + np.eye(3)) @ np.swapaxes(m, -1, -2)
     np.testing.assert_allclose(mapped, cov_to + np.eye(3), rtol=1e-6, atol=1e-6)
     singular = np.linalg.svd(m, compute_uv=False)[..., 0]
-    np.testing.assert_allclose(colour_transfer.largest_singular_value(m), singular, rtol=1e-6)
+    np.testing.assert_allclose(colour_transfer.largest_singular_value(field(m))[..., 0],
+                               singular, rtol=1e-6)
 
 
 def test_greyed_strokes_get_their_colours_back() -> None:
