@@ -20,7 +20,7 @@ those frames one way in memory, writes them as PNG, and `dreamreel metrics --ref
 scores them against the per-frame frames.
 
     python benchmarks/texture_restore_ab.py [--clips audio/bbb_14s-19s_h264_aac.mp4 PATH ...]
-        [--duration 2] [--power 0.6] [--style N]
+        [--duration 2] [--power 0.6] [--style N] [--variants shipped "channel gain" ...]
     python benchmarks/texture_restore_ab.py --timing   # milliseconds a call of each variant
 """
 
@@ -157,6 +157,8 @@ def main() -> None:
     parser.add_argument("--style", help="a built-in style to paint with instead of Magenta's "
                         "network and the painting (the style distance is still to the painting)")
     parser.add_argument("--timing", action="store_true", help="time each variant instead")
+    parser.add_argument("--variants", nargs="+", choices=list(variants(0.0)),
+                        help="only these (default: all)")
     args = parser.parse_args()
     if args.timing:
         timing(args.power)
@@ -179,6 +181,8 @@ def main() -> None:
             inputs = inputs[:len(styled)]
             scale = flow_scale(inputs[0].shape[:2])
             for k, (name, restore) in enumerate(variants(args.power).items()):
+                if args.variants and name not in args.variants:
+                    continue
                 stabiliser = Variant(restore, scale)
                 out = Path(tmp) / f"variant{k}"
                 write_frames(out, [stabiliser(i, s) for i, s in zip(inputs, styled, strict=True)])
