@@ -5,12 +5,14 @@ gives back part of the stylized frame's local colour contrast. This script asks 
 the texture is lost, and what gives it back, by replacing the restoration for the run only with:
 
 - "shipped": `restore_texture` as it is (a partial match of the stylized frame's local 3x3
-  colour covariance on all but the finest octave, which is left as blended);
+  colour covariance on all but the finest octave, which is left as blended on frames larger
+  than standard definition and gets a gain of its own on smaller ones);
 - "channel gain": a gain per channel on all detail instead, the ratio of local standard
   deviations^0.4, at most 1.75 (the same Gaussian window, statistics at a quarter of the size);
 - "finest only": a per-channel gain (variance ratio to `--power`, at most 2.5) on the finest
   octave alone, and nothing else;
-- "shipped + finest": the two together; "shipped + finest, fast": the finest octave's gain
+- "shipped + finest": the two together (on frames of standard definition or smaller, a second
+  gain on top of the shipped one); "shipped + finest, fast": the finest octave's gain
   only where the picture moves fast (from none at 2 px a frame to all of it at 8), where fine
   strokes fall out of line.
 

@@ -94,3 +94,24 @@ def test_restoration_goes_part_of_the_way_and_stretches_no_colour_too_far() -> N
 
     assert 1.15 < gain(0.5) < 1.3 + 0.02
     assert 1.8 < gain(0.1) <= temporal.TEXTURE_MAX_GAIN
+
+
+def test_the_finest_strokes_get_a_gain_only_up_to_standard_definition() -> None:
+    """Single-pixel strokes that the blend kept a third of: at 480 px high (and below) their
+    contrast comes partly back; at 720 px they are left as blended, where raising them costs
+    more flicker than the eye gains."""
+    rng = np.random.default_rng(6)
+
+    def finest_kept(h: int) -> float:
+        stylized = rng.uniform(0, 255, (h, 640, 3)).astype(np.float32)
+        blended = 128 + (stylized - 128) / 3
+        out = temporal.restore_texture(blended, stylized)
+
+        def finest(image: np.ndarray) -> np.ndarray:
+            return image - cv2.pyrUp(cv2.pyrDown(image), dstsize=(640, h))
+
+        return float(finest(out).std() / finest(blended).std())
+
+    small, large = finest_kept(temporal.TEXTURE_FINEST_MAX_SIDE), finest_kept(720)
+    assert abs(large - 1.0) < 0.05
+    assert 1.3 < small <= temporal.TEXTURE_MAX_GAIN

@@ -169,9 +169,9 @@ def test_stabilising_at_the_working_size_removes_its_flicker_and_keeps_finer_det
 def test_texture_survives_blending_strokes_that_do_not_line_up() -> None:
     """A stylizer whose strokes land somewhere else in every frame (what a hand-held camera
     does to a painting style): blending alone averages them into a wash (a third of the
-    stylized frame's contrast); the stabiliser gives back about twice that and still removes
-    most of the flicker. Strokes that change completely every frame are the worst case: real
-    ones keep more."""
+    stylized frame's contrast); the stabiliser gives back more than twice that and still
+    removes most of the flicker. Strokes that change completely every frame are the worst
+    case: real ones keep more."""
     scene = texture(4)
     inputs = [scene] * 12
     strokes = [cv2.resize(np.random.default_rng(i).integers(0, 256, (H // 4, W // 4, 3), np.uint8),
@@ -188,7 +188,7 @@ def test_texture_survives_blending_strokes_that_do_not_line_up() -> None:
         if restore:
             stable, _ = warping_error(inputs, out)
     print(f"\ncontrast kept {kept}, E_warp {stable:.4f} vs per-frame {per_frame:.4f}")
-    assert kept[False] < 0.4 < 0.55 < kept[True], kept
+    assert kept[False] < 0.4 < 0.7 < kept[True], kept
     assert stable < 0.6 * per_frame, (stable, per_frame)
 
 
