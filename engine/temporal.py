@@ -81,8 +81,8 @@ DEFAULT_PRESET = "accurate"
 # and Kandinsky's painting on seven clips, it lowers the warping error on all seven and keeps
 # the style distance within 5% of the per-frame output's on six where the gain keeps five: it
 # brings Big Buck Bunny 14-19 s from 1.10x to 0.97x, and takes the panning bikes, which lose
-# their finest octave instead, from 1.20x to 1.37x. Any gain on the finest octave raises the
-# warping error. Through the CLI ("Restoring colour covariance, through the CLI"), with the
+# their finest octave instead, from 1.20x to 1.37x. A gain over the whole finest octave raises
+# the warping error. Through the CLI ("Restoring colour covariance, through the CLI"), with the
 # finest octave's gain below, six of the seven clips keep the style distance (the bikes 1.24x)
 # and all 21 clip and style rows are under 0.2x of per-frame warping error with --two-way.
 # On frames no larger than standard definition (short side at most TEXTURE_FINEST_MAX_SIDE),
