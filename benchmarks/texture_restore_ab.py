@@ -40,6 +40,7 @@ import numpy as np
 from temporal_eval import MEDIA, PAINTING, dreamreel  # this folder is first on sys.path
 
 from dreamreel.engine import temporal
+from dreamreel.engine.colour_transfer import local_mean
 from dreamreel.engine.processing import flow_scale
 from dreamreel.engine.sources import open_source
 from dreamreel.pipelines.base import Guide
@@ -56,21 +57,16 @@ def _gain(detail_b: np.ndarray, detail_s: np.ndarray, power: float, largest: flo
     h, w = detail_b.shape[:2]
     small = (max(w // SUBSAMPLE, 1), max(h // SUBSAMPLE, 1))
     sigma = temporal.TEXTURE_SIGMA / SUBSAMPLE
-
-    def local_mean(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (0, 0),
-                                sigma)
-
-    ratio = (local_mean(detail_s ** 2) + 1.0) / (local_mean(detail_b ** 2) + 1.0)
+    ratio = ((local_mean(detail_s ** 2, small, sigma) + 1.0)
+             / (local_mean(detail_b ** 2, small, sigma) + 1.0))
     return cv2.resize(np.clip(ratio ** power, 1.0, largest), (w, h))
 
 
 def _local_moments(image: np.ndarray, small: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-weighted local mean and variance per channel, at the (w, h) size `small`."""
     sigma = temporal.TEXTURE_SIGMA / SUBSAMPLE
-    mean = cv2.GaussianBlur(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
-    square = cv2.resize(image * image, small, interpolation=cv2.INTER_AREA)
-    return mean, np.maximum(cv2.GaussianBlur(square, (0, 0), sigma) - mean * mean, 0.0)
+    mean = local_mean(image, small, sigma)
+    return mean, np.maximum(local_mean(image * image, small, sigma) - mean * mean, 0.0)
 
 
 def _finest(image: np.ndarray) -> np.ndarray:

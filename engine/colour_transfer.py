@@ -20,21 +20,23 @@ import numpy as np
 _IDENTITY = np.eye(3)[:, :, None, None]
 
 
+def local_mean(image: np.ndarray, small: tuple[int, int], sigma: float) -> np.ndarray:
+    """Gaussian-weighted local mean of `image` at the (w, h) size `small`; `sigma` is in
+    pixels of that size."""
+    return cv2.GaussianBlur(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
+
+
 def local_covariance(image: np.ndarray, small: tuple[int, int],
                      sigma: float) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-weighted local mean (h x w x 3) and colour covariance (a 3 x 3 x h x w field)
     of `image`, at the (w, h) size `small`; `sigma` is in pixels of that size."""
-
-    def local_mean(plane: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(cv2.resize(plane, small, interpolation=cv2.INTER_AREA),
-                                (0, 0), sigma)
-
-    mean = local_mean(image)
+    mean = local_mean(image, small, sigma)
     planes, means = cv2.split(image), cv2.split(mean)
     cov = np.empty((3, 3, *mean.shape[:2]), np.float64)
     for i in range(3):
         for j in range(i, 3):
-            cov[i, j] = cov[j, i] = local_mean(planes[i] * planes[j]) - means[i] * means[j]
+            cov[i, j] = cov[j, i] = (local_mean(planes[i] * planes[j], small, sigma)
+                                     - means[i] * means[j])
     return mean, cov
 
 

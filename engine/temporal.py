@@ -362,12 +362,8 @@ def _finest_gain(fine: np.ndarray, fine_stylized: np.ndarray, small: tuple[int, 
                  sigma: float) -> np.ndarray:
     """Per-channel gain (HxWx3, 1..TEXTURE_MAX_GAIN) of the blend's finest octave toward the
     stylized frame's: the ratio of their local mean squares to TEXTURE_FINEST_POWER."""
-
-    def local_mean(image: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(cv2.resize(image, small, interpolation=cv2.INTER_AREA), (0, 0),
-                                sigma)
-
-    ratio = (local_mean(fine_stylized ** 2) + 1.0) / (local_mean(fine ** 2) + 1.0)
+    ratio = ((colour_transfer.local_mean(fine_stylized ** 2, small, sigma) + 1.0)
+             / (colour_transfer.local_mean(fine ** 2, small, sigma) + 1.0))
     gain = np.clip(ratio ** TEXTURE_FINEST_POWER, 1.0, TEXTURE_MAX_GAIN)
     return cv2.resize(gain, fine.shape[1::-1], interpolation=cv2.INTER_LINEAR)
 
