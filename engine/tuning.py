@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from filelock import FileLock
 
 from dreamreel import weights
 from dreamreel.engine import compute, stages
@@ -130,29 +131,36 @@ def _load() -> dict[str, Any]:
 
 def _save(machine_name: str, key: str, trials: list[Trial]) -> None:
     """Keep `trials` under `key`, beside the ways timed before and not timed again (a job
-    that forced a choice times only its own), with the fastest agreeing one as the choice."""
-    data = _load() or {"version": VERSION}
-    entry = data.setdefault(machine_name, {})
-    rows = {Choice(r["backend"], r["precision"], r["jit"], r["batch"]): r
-            for r in entry.get(key, {}).get("trials", [])}
-    rows.update({t.choice: {**asdict(t.choice), "ms_per_frame": round(t.ms_per_frame, 2),
-                            "difference": round(t.difference, 3), "agrees": t.agrees,
-                            "note": t.note} for t in trials})
-    best = min((r for r in rows.values() if r["agrees"]), key=lambda r: r["ms_per_frame"],
-               default=next(iter(rows.values())))
-    entry[key] = {"choice": {f: best[f] for f in ("backend", "precision", "jit", "batch")},
-                  "trials": list(rows.values())}
+    that forced a choice times only its own), with the fastest agreeing one as the choice.
+    Read, merged and replaced under a lock, so two jobs tuning at once both keep theirs."""
     path = _cache_path()
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_text(json.dumps(data, indent=1))
-        temp.replace(path)
+        (path.parent / "locks").mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path.parent / "locks" / "tuning.lock")):
+            data = _load() or {"version": VERSION}
+            data.setdefault(machine_name, {})[key] = _merged(
+                data.get(machine_name, {}).get(key, {}), trials)
+            temp.write_text(json.dumps(data, indent=1))
+            temp.replace(path)
     except OSError as err:  # a read-only or full cache: the run goes on, measured again next time
         with contextlib.suppress(OSError):
             temp.unlink(missing_ok=True)
         print(f"dreamreel: cannot keep the measured choice in {path} ({err.strerror or err})",
               file=sys.stderr)
+
+
+def _merged(entry: dict[str, Any], trials: list[Trial]) -> dict[str, Any]:
+    """A key's entry with `trials` replacing the same ways' earlier rows, and its choice."""
+    rows = {Choice(r["backend"], r["precision"], r["jit"], r["batch"]): r
+            for r in entry.get("trials", [])}
+    rows.update({t.choice: {**asdict(t.choice), "ms_per_frame": round(t.ms_per_frame, 2),
+                            "difference": round(t.difference, 3), "agrees": t.agrees,
+                            "note": t.note} for t in trials})
+    best = min((r for r in rows.values() if r["agrees"]), key=lambda r: r["ms_per_frame"],
+               default=next(iter(rows.values())))
+    return {"choice": {f: best[f] for f in ("backend", "precision", "jit", "batch")},
+            "trials": list(rows.values())}
 
 
 def cached(request: Request) -> Choice | None:

@@ -5,6 +5,9 @@ choices it reads are the ones it made."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -144,3 +147,30 @@ def test_without_a_measurement_the_style_network_takes_xnnpack_where_onednn_is_o
     forced = job.decide(job.RunSpec.make("in.mp4", "out.mp4", "style", offline=True,
                                          backend="tf"), (360, 640), device, short)
     assert forced.backend == "tf"
+
+
+SAVER = """
+import sys, time
+from pathlib import Path
+from dreamreel.engine import tuning
+trial = tuning.Trial(tuning.Choice("tf", "float32", False, 1), 10.0, 0.0, True)
+print("ready", flush=True)
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+for i in range(150):
+    tuning._save("this machine", f"{sys.argv[1]}-{i}", [trial])
+"""
+
+
+def test_two_jobs_tuning_at_once_both_keep_what_they_measured(isolated_home, tmp_path):
+    """Two processes keeping measurements at the same moment (two jobs on one machine): each
+    reads, merges and replaces tuning.json under a lock, so neither loses the other's."""
+    go = tmp_path / "go"
+    env = {**os.environ, "DREAMREEL_HOME": str(isolated_home)}
+    savers = [subprocess.Popen([sys.executable, "-c", SAVER, name, str(go)], env=env,
+                               stdout=subprocess.PIPE, text=True) for name in "ab"]
+    assert all(p.stdout.readline().strip() == "ready" for p in savers)
+    go.touch()  # both start saving together
+    assert all(p.wait(120) == 0 for p in savers)
+    kept = json.loads((isolated_home / "tuning.json").read_text())["this machine"]
+    assert sorted(kept) == sorted(f"{n}-{i}" for n in "ab" for i in range(150))
