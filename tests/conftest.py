@@ -70,10 +70,28 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+RAY_FILES = ("test_cluster_faults.py", "test_cluster.py")  # the last, in this order
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The Ray cluster's tests run last: a Ray driver leaves native threads in the process after
     shutdown, and no other test should share a process with them (a user's run never does)."""
-    items.sort(key=lambda item: item.path.name == "test_cluster.py")
+    items.sort(key=lambda item: RAY_FILES.index(item.path.name) + 1
+               if item.path.name in RAY_FILES else 0)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """The suite runs in two processes (pytest-xdist, `-n 2`), a file at a time in the order
+    collected, so a file's fixtures are made once; the Ray cluster's files go together, last,
+    to one process."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return "ray" if Path(file).name in RAY_FILES else file
+
+    return ByFile(config, log)
 
 
 @pytest.hookimpl(hookwrapper=True)
