@@ -23,6 +23,7 @@ scores them against the per-frame frames.
 
     python benchmarks/texture_restore_ab.py [--clips audio/bbb_14s-19s_h264_aac.mp4 PATH ...]
         [--duration 2] [--power 0.6] [--style N] [--variants shipped "channel gain" ...]
+        [--short-side 540]   # each trimmed clip scaled first (PNG frames), as a clip that size
     python benchmarks/texture_restore_ab.py --timing   # milliseconds a call of each variant
 """
 
@@ -127,6 +128,16 @@ def write_frames(folder: Path, frames: list[np.ndarray]) -> None:
         cv2.imwrite(str(folder / f"frame_{i:06d}.png"), frame[..., ::-1])
 
 
+def scaled(clip: str, folder: Path, short_side: int) -> str:
+    """`clip`'s frames scaled to `short_side` (even sides, area filter), as PNG frames."""
+    with open_source(clip) as source:
+        frames = [frame.image for frame in source]
+    h, w = frames[0].shape[:2]
+    size = (round(w * short_side / min(h, w) / 2) * 2, round(h * short_side / min(h, w) / 2) * 2)
+    write_frames(folder, [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    return f"{folder}/"
+
+
 def timing(power: float) -> None:
     """Median milliseconds of 9 calls of each variant on random frames, at 1280x720 and 640x272."""
     rng = np.random.default_rng(0)
@@ -157,6 +168,8 @@ def main() -> None:
     parser.add_argument("--timing", action="store_true", help="time each variant instead")
     parser.add_argument("--variants", nargs="+", choices=list(variants(0.0)),
                         help="only these (default: all)")
+    parser.add_argument("--short-side", type=int, help="scale each trimmed clip to this short "
+                        "side (area filter) first, as if it had been shot that size")
     args = parser.parse_args()
     if args.timing:
         timing(args.power)
@@ -170,6 +183,8 @@ def main() -> None:
             trimmed, per_frame = f"{tmp}/input.mp4", f"{tmp}/per_frame/"
             dreamreel("run", str(MEDIA / clip), "-o", trimmed, "--duration", args.duration,
                       "--strength", "0", "--temporal", "0", "--crf", "12", "-y", "--quiet")
+            if args.short_side:
+                trimmed = scaled(trimmed, Path(tmp) / "scaled", args.short_side)
             dreamreel("run", trimmed, *painter, "--temporal", "0", "-o", per_frame, "-y",
                       "--quiet")
             with open_source(trimmed) as source:

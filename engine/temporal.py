@@ -89,7 +89,8 @@ DEFAULT_PRESET = "accurate"
 # the finest octave holds strokes a viewer sees, and a fast pan averages them away (the
 # bikes at 640x272, the videophone at 176x144), so it gets a per-channel gain too: the ratio
 # of its local variances^TEXTURE_FINEST_POWER. On 720p frames that gain raises the style
-# distance (Big Buck Bunny 14-19 s 0.97x -> 1.06x in memory) and the warping error.
+# distance (Big Buck Bunny 14-19 s 0.97x -> 1.06x in memory) and the warping error, and on
+# four clips scaled to a short side of 540 px both as well (style distance +2-20%).
 TEXTURE_SIGMA = 8.0
 TEXTURE_SUBSAMPLE = 8
 TEXTURE_COLOUR_STRENGTH = 0.3
