@@ -133,7 +133,8 @@ def scaled(clip: str, folder: Path, short_side: int) -> str:
     with open_source(clip) as source:
         frames = [frame.image for frame in source]
     h, w = frames[0].shape[:2]
-    size = (round(w * short_side / min(h, w) / 2) * 2, round(h * short_side / min(h, w) / 2) * 2)
+    scale = short_side / min(h, w)
+    size = (round(w * scale / 2) * 2, round(h * scale / 2) * 2)
     write_frames(folder, [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
     return f"{folder}/"
 
@@ -171,6 +172,8 @@ def main() -> None:
     parser.add_argument("--short-side", type=int, help="scale each trimmed clip to this short "
                         "side (area filter) first, as if it had been shot that size")
     args = parser.parse_args()
+    if args.short_side is not None and args.short_side < 2:
+        parser.error("--short-side must be at least 2 (pixels)")
     if args.timing:
         timing(args.power)
         return

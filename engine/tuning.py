@@ -139,8 +139,8 @@ def _save(machine_name: str, key: str, trials: list[Trial]) -> None:
         (path.parent / "locks").mkdir(parents=True, exist_ok=True)
         with FileLock(str(path.parent / "locks" / "tuning.lock")):
             data = _load() or {"version": VERSION}
-            data.setdefault(machine_name, {})[key] = _merged(
-                data.get(machine_name, {}).get(key, {}), trials)
+            entry = data.setdefault(machine_name, {})
+            entry[key] = _merged(entry.get(key, {}), trials)
             temp.write_text(json.dumps(data, indent=1))
             temp.replace(path)
     except OSError as err:  # a read-only or full cache: the run goes on, measured again next time
