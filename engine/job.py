@@ -66,7 +66,8 @@ class RunSpec:
     size: int | None = None
     batch: int | None = None  # None: measured (tuning)
     temporal: float | None = None
-    two_way: bool = False  # the stabilised frames smoothed backward too (engine.two_way)
+    two_way: bool | None = None  # the stabilised frames smoothed backward too; None: see
+    # `smooths_backward`
     flow_preset: str = DEFAULT_PRESET
     backend: str = "auto"
     jit: str = "auto"
@@ -90,6 +91,18 @@ class RunSpec:
     react_fade: float = 0.0  # beats over which a value stepped on a beat or bar crosses over
     mask: MaskSpec | None = None  # the effect on the performer or the stage only (engine.mask)
     stage: tuple[StageSpec, ...] = ()  # with a mask: the chain shown where the effect is not
+
+    @property
+    def smooths_backward(self) -> bool:
+        """Whether the stabilised frames are smoothed backward as well (engine.two_way): as
+        `two_way` says, else wherever the engine stabilises effects that paint each frame on
+        its own (half the flicker left; RESULTS.md, "Two-way"). An effect that carries its
+        own past, a feedback dream or film mode, stays one way unless asked."""
+        if self.temporal == 0:
+            return False
+        if self.two_way is not None:
+            return self.two_way
+        return all(registry.get(s.name).kind == "frame" for s in (*self.stages, *self.stage))
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
@@ -252,12 +265,12 @@ class Prepared:
     work: tuple[int, int]
 
     def passes(self, **options: Any) -> tuple[processing.Processor, BackwardPass | None]:
-        """A fresh `processor(**options)` and, for `run --two-way`, the backward pass that
-        follows its stabiliser, the two sharing their flows."""
+        """A fresh `processor(**options)` and, where the spec smooths backward too, the
+        backward pass that follows its stabiliser, the two sharing their flows."""
         spec = self.spec
-        memo = FlowMemo(MEMO) if spec.two_way else None
+        memo = FlowMemo(MEMO) if spec.smooths_backward else None
         processor = self.processor(**options, memo=memo)
-        if not (spec.two_way and processor.temporal):
+        if not (spec.smooths_backward and processor.temporal):
             return processor, None
         scale = processing.flow_scale((self.info.height, self.info.width))
         return processor, BackwardPass(scale, spec.flow_preset, memo)
@@ -268,7 +281,7 @@ class Prepared:
         """A pipeline with no past (`first`: the index of the first frame it will see;
         `reaction`: settings that follow the music; `stage`: the chain shown where the mask
         keeps the effect out, instead of the camera; `memo`: where its stabiliser keeps its
-        flows for `run --two-way`)."""
+        flows for two-way `run`)."""
         spec, still = self.spec, self.info.kind == "image"
         common = dict(built=self.built, frame=(self.info.height, self.info.width),
                       work=self.work, strength=spec.strength,

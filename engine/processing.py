@@ -116,7 +116,7 @@ def batched(built: Built, frame: tuple[int, int], work: tuple[int, int], batch: 
             memo: FlowMemo | None = None) -> Processor:
     """The frame stages as one graph over batches, then the stabiliser at the working size
     (`temporal`: its weight, None for the default, 0 for off; `memo`: where its flows are
-    kept for `run --two-way`), then the enlargement; with a `reaction`, each frame's settings
+    kept for two-way `run`), then the enlargement; with a `reaction`, each frame's settings
     and strength follow the music (a batch of one when settings move)."""
     graph = compile_graph(built, batch, work, jit, device, backend)
     controls = built.graph_controls(strength)

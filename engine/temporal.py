@@ -112,7 +112,7 @@ SHARP_CARRY_FINEST_SCALE = 1  # DIS's finest pyramid level: 0 is full resolution
 
 
 class FlowMemo:
-    """Flows already solved, by the frames they join. `run --two-way` runs a second stabiliser
+    """Flows already solved, by the frames they join. Two-way `run` runs a second stabiliser
     backward over the frame pairs the forward one has just solved (both directions of each),
     and DIS is about 70% of a stabiliser's time at 720p. One memo serves stabilisers of one
     preset, on one thread or two; it keeps the last `size` flows."""

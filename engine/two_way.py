@@ -7,7 +7,8 @@ mask, structure confidence, cut detection and texture restoration) halves what f
 forward pass leaves: benchmarks/RESULTS.md, "Two-way". Filtering forward and then
 backward is the zero-phase smoothing signal processing knows as filtfilt. Where the forward
 stabiliser worked at the frames' own size, the backward one finds every flow it needs in
-their shared `temporal.FlowMemo` and solves none.
+their shared `temporal.FlowMemo` and solves none. It is `run`'s default for effects that
+paint each frame on their own (`RunSpec.smooths_backward`); `--one-way` leaves it out.
 
 Memory stays flat however long the clip: frames are released in blocks of ``BLOCK``, each
 smoothed backward from ``LOOKAHEAD`` frames beyond it. At the backward weight of 0.5 a frame

@@ -24,6 +24,7 @@ from test_temporal import (
 from dreamreel.engine import temporal
 from dreamreel.engine.consistency import drift, warping_error
 from dreamreel.engine.flow import compute_flow
+from dreamreel.engine.job import RunSpec
 from dreamreel.engine.media import Frame
 from dreamreel.engine.temporal import FlowMemo, Stabiliser
 from dreamreel.engine.two_way import BACKWARD_WEIGHT, BLOCK, LOOKAHEAD, MEMO, BackwardPass
@@ -158,10 +159,13 @@ def test_blocks_join_as_one_pass_and_halve_the_flicker_left(
 
 @pytest.mark.slow
 def test_run_two_way_keeps_every_frame_and_leaves_less_flicker(tmp_path: Path) -> None:
+    """Two-way is `run`'s default for a style; `--one-way` is the forward stabiliser alone."""
     clip = media("film/chaplin_silent.mp4")
-    common = [clip, "--style", "19", "--size", "120", "--duration", "1.6", "-y", "--quiet"]
-    run_ok(*common, "-o", tmp_path / "forward.mp4")
-    ran = run_ok(*common, "-o", tmp_path / "two_way.mp4", "--two-way", "--json")
+    common = [clip, "--style", "19", "--size", "120", "--duration", "1.6", "-y", "--quiet",
+              "--json"]
+    ran = run_ok(*common, "-o", tmp_path / "forward.mp4", "--one-way")
+    assert json.loads(ran.stdout)["two_way"] is False
+    ran = run_ok(*common, "-o", tmp_path / "two_way.mp4")
     assert json.loads(ran.stdout)["two_way"] is True
     one, two = probe(tmp_path / "forward.mp4"), probe(tmp_path / "two_way.mp4")
     assert two["count"] == one["count"] == 40  # longer than a block and its lookahead
@@ -171,3 +175,25 @@ def test_run_two_way_keeps_every_frame_and_leaves_less_flicker(tmp_path: Path) -
         ran = dreamreel("metrics", clip, tmp_path / f"{name}.mp4", "--frames", "40", "--json")
         errors[name] = json.loads(ran.stdout)["output"]["warping_error"]
     assert errors["two_way"] < 0.8 * errors["forward"], errors
+
+
+def test_one_way_and_two_way_together_are_refused_in_one_line(tmp_path: Path) -> None:
+    ran = dreamreel("run", media("film/chaplin_3s.gif"), "-o", tmp_path / "out.mp4",
+                    "--one-way", "--two-way")
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    assert ran.stderr.count("\n") == 1 and "--two-way: not allowed with" in ran.stderr
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("pipeline", "values", "expected"), [
+    ("style", {}, True),
+    ("vintage@0.6,style", {}, True),
+    ("style", {"two_way": False}, False),
+    ("style", {"temporal": 0}, False),  # nothing stabilised, nothing to smooth
+    ("dream", {}, False),  # a feedback dream carries its own past
+    ("gatys", {}, False),  # film mode
+    ("dream", {"two_way": True}, True),
+])
+def test_two_way_is_the_default_for_effects_painted_frame_by_frame(
+        pipeline: str, values: dict, expected: bool) -> None:
+    assert RunSpec.make("in.mp4", "out.mp4", pipeline, **values).smooths_backward is expected

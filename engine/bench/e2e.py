@@ -43,7 +43,8 @@ def scaled_clip(source: Path, width: int, height: int, seconds: float, dest: Pat
 
 def dreamreel_e2e(plan: Plan, pipeline: str, clip: Path, width: int, height: int,
                   workdir: Path) -> Row:
-    """The real job in this process, as `dreamreel run --size SHORT_SIDE` runs it."""
+    """The real job in this process, as `dreamreel run --size SHORT_SIDE --one-way` runs it
+    (the stabiliser as live video has it; `--two-way` is timed in RESULTS.md, "Two-way")."""
     from dreamreel.engine.job import RunSpec, stylize
 
     values = {"style": plan.style, "steps": plan.steps, "octaves": plan.octaves,
@@ -51,7 +52,7 @@ def dreamreel_e2e(plan: Plan, pipeline: str, clip: Path, width: int, height: int
     if pipeline == STYLE_IMAGE:
         values["style_image"] = plan.style_image
     spec = RunSpec.make(clip, workdir / f"{pipeline}.mp4", pipeline_of(pipeline).name,
-                        size=min(width, height), strength=plan.strength, overwrite=True,
+                        size=min(width, height), strength=plan.strength, overwrite=True, two_way=False,
                         device=plan.device, offline=plan.offline,
                         preserve_color=plan.preserve_color,
                         **{k: v for k, v in values.items() if k in _settings(pipeline)})

@@ -42,10 +42,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     timing.add_argument("--duration", type=float, metavar="SEC", help="process this many seconds")
     timing.add_argument("--fps", type=float, help="resample to this frame rate (default: keep "
                         "every frame and timestamp)")
-    add_temporal_arguments(parser).add_argument(
-        "--two-way", action="store_true", help="smooth the stabilised frames backward as well, "
-        "each toward the next along the flow: about half the flicker left, for a second "
-        "stabiliser pass (files only)")
+    ways = add_temporal_arguments(parser).add_mutually_exclusive_group()
+    ways.add_argument(
+        "--two-way", dest="two_way", action="store_const", const=True, default=None,
+        help="smooth the stabilised frames backward as well, each toward the next along the "
+        "flow: about half the flicker left, for a second stabiliser pass (the default for "
+        "effects painted frame by frame: style, vintage, kernels, layers)")
+    ways.add_argument(
+        "--one-way", dest="two_way", action="store_const", const=False,
+        help="stabilise forward only, as live does: 10-15%% less time on 2 cores, twice the "
+        "flicker left")
     add_mask_arguments(parser)
     parser.add_argument("--stage", metavar="NAME[@S],...", help="with --mask: the effect shown "
                         "where the masked one is not, instead of the camera's picture "
