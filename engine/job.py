@@ -92,17 +92,21 @@ class RunSpec:
     mask: MaskSpec | None = None  # the effect on the performer or the stage only (engine.mask)
     stage: tuple[StageSpec, ...] = ()  # with a mask: the chain shown where the effect is not
 
-    @property
-    def smooths_backward(self) -> bool:
-        """Whether the stabilised frames are smoothed backward as well (engine.two_way): as
-        `two_way` says, else wherever the engine stabilises effects that paint each frame on
-        its own (half the flicker left; RESULTS.md, "Two-way"). An effect that carries its
-        own past, a feedback dream or film mode, stays one way unless asked."""
+    def smooths_backward(self, frame: tuple[int, int]) -> bool:
+        """Whether the stabilised frames of an input of `frame` (height, width) are smoothed
+        backward as well (engine.two_way): as `two_way` says, else where the engine
+        stabilises effects that paint each frame on their own, at the frame's own size. There
+        the backward pass reuses the forward one's flows: half the flicker left for 11-16%
+        more time (RESULTS.md, "Two-way"). A smaller `size` asks for speed, and the backward
+        pass would solve flows at the frame's size too; an effect that carries its own past,
+        a feedback dream or film mode, stays one way unless asked."""
         if self.temporal == 0:
             return False
         if self.two_way is not None:
             return self.two_way
-        return all(registry.get(s.name).kind == "frame" for s in (*self.stages, *self.stage))
+        own_size = compute.working_size(*frame, self.size) == tuple(frame)
+        return own_size and all(registry.get(s.name).kind == "frame"
+                                for s in (*self.stages, *self.stage))
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
@@ -267,10 +271,10 @@ class Prepared:
     def passes(self, **options: Any) -> tuple[processing.Processor, BackwardPass | None]:
         """A fresh `processor(**options)` and, where the spec smooths backward too, the
         backward pass that follows its stabiliser, the two sharing their flows."""
-        spec = self.spec
-        memo = FlowMemo(MEMO) if spec.smooths_backward else None
+        spec, frame = self.spec, (self.info.height, self.info.width)
+        memo = FlowMemo(MEMO) if spec.smooths_backward(frame) else None
         processor = self.processor(**options, memo=memo)
-        if not (spec.smooths_backward and processor.temporal):
+        if not (memo is not None and processor.temporal):
             return processor, None
         scale = processing.flow_scale((self.info.height, self.info.width))
         return processor, BackwardPass(scale, spec.flow_preset, memo)

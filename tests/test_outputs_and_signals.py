@@ -94,7 +94,7 @@ def _one_line(stderr: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("temporal", [["--temporal", "0"], []],
+@pytest.mark.parametrize("temporal", [["--temporal", "0"], ["--two-way"]],
                          ids=["per-frame", "two-way"])
 def test_term_keeps_the_finished_frames_and_later_signals_change_nothing(
         tmp_path: Path, temporal: list[str]) -> None:
@@ -102,7 +102,7 @@ def test_term_keeps_the_finished_frames_and_later_signals_change_nothing(
     through the same handler (HUP ends a live show in test_long_runs, and each is sent while
     starting up below). A burst of INT, TERM and HUP lands while the frames computed are written
     and the file is finished: the exit code is still the first signal's and the file is whole.
-    Two-way (the default), the frames the backward pass holds are finished and written too."""
+    With `--two-way` the frames the backward pass holds are finished and written too."""
     out = tmp_path / "out" / "cockatoo.mp4"
     out.parent.mkdir()
     process = _start(media("color/cockatoo.mp4"), "-o", out, "--size", 64, *temporal, "--quiet")

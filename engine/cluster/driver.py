@@ -62,7 +62,8 @@ def run_on_ray(spec, progress: Callable[[int, int | None], None] | None = None,
     folder = not isinstance(sink, _VideoSink)
     shaping = (spec.temporal, spec.flow_preset, spec.backend, spec.jit, spec.precision,
                spec.device, spec.batch, spec.crf, spec.preset, folder, Path(spec.output).suffix,
-               options.warmup, options.chunk, spec.smooths_backward)  # besides what `describe` says
+               options.warmup, options.chunk,
+               spec.smooths_backward((info.height, info.width)))  # besides what `describe` says
     try:
         parts = Parts(spec.checkpoint or Path(f"{spec.output}".rstrip("/") + ".parts"),
                       fingerprint(spec.input, describe(spec) + repr(shaping)),
@@ -229,7 +230,8 @@ class _Run:
             length = min(length, max(1, FOLDER_BYTES // (self.info.width * self.info.height * 3)))
         frame_of = {packet: frame for frame, packet in enumerate(index.frame_packet)}
         keyframes = sorted(frame_of[p] for p in index.access if p in frame_of)
-        warmdown = two_way.LOOKAHEAD if spec.smooths_backward else 0
+        smooths = spec.smooths_backward((self.info.height, self.info.width))
+        warmdown = two_way.LOOKAHEAD if smooths else 0
         chunks = plan.chunks(index.frames, length, cuts, keyframes, warmup, exact, warmdown)
         self.parts.keep_plan(chunks, {"frames": index.frames, "cuts": cuts, "warmup": warmup,
                                       "warmdown": warmdown})
@@ -356,7 +358,8 @@ class _Run:
                 "width": self.info.width, "height": self.info.height,
                 "workers": len(self.renderers), "parts": str(self.parts.folder),
                 "chunks_done": sum(self.parts.done(c) for c in self.parts.plan or []),
-                "backend": self.choice and self.choice.backend, "two_way": self.spec.smooths_backward,
+                "backend": self.choice and self.choice.backend,
+                "two_way": self.spec.smooths_backward((self.info.height, self.info.width)),
                 "frames_rendered_now": frames,
                 "cluster_fps": round(frames / stats.seconds, 2) if stats.seconds else 0.0,
                 "chunks": [self.records.get(c.number, {**c.as_dict(), "kept": True})

@@ -47,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--two-way", dest="two_way", action="store_const", const=True, default=None,
         help="smooth the stabilised frames backward as well, each toward the next along the "
         "flow: about half the flicker left, for a second stabiliser pass (the default for "
-        "effects painted frame by frame: style, vintage, kernels, layers)")
+        "effects painted frame by frame, style, vintage, kernels and layers, at the clip's "
+        "own size: a smaller --size stays one way)")
     ways.add_argument(
         "--one-way", dest="two_way", action="store_const", const=False,
         help="stabilise forward only, as live does: 10-15%% less time on 2 cores, twice the "
