@@ -99,14 +99,15 @@ class RunSpec:
         the backward pass reuses the forward one's flows: half the flicker left for 11-16%
         more time (RESULTS.md, "Two-way"). A smaller `size` asks for speed, and the backward
         pass would solve flows at the frame's size too; an effect that carries its own past,
-        a feedback dream or film mode, stays one way unless asked."""
+        a feedback dream or film mode, stays one way unless asked, and so does `react`,
+        whose pulse is mixed in after the stabiliser so that it is not smoothed away."""
         if self.temporal == 0:
             return False
         if self.two_way is not None:
             return self.two_way
         own_size = compute.working_size(*frame, self.size) == tuple(frame)
-        return own_size and all(registry.get(s.name).kind == "frame"
-                                for s in (*self.stages, *self.stage))
+        return own_size and not self.react and all(registry.get(s.name).kind == "frame"
+                                                   for s in (*self.stages, *self.stage))
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",

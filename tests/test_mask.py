@@ -125,7 +125,7 @@ def test_run_paints_the_performer_and_styles_the_stage(tmp_path: Path) -> None:
         assert change[stage].mean() > 20 and black[stage].mean() < 0.15  # styled, not Sobel
 
 
-@pytest.mark.parametrize("two_way", [["--one-way"], []], ids=["forward", "two-way"])
+@pytest.mark.parametrize("two_way", [["--one-way"], ["--two-way"]], ids=["forward", "two-way"])
 def test_run_writes_the_mask_as_alpha_in_prores_4444(tmp_path: Path, two_way: list[str]) -> None:
     clip = crossing_clip(tmp_path / "crossing.mp4")
     source = probe(clip, frames=True)

@@ -192,6 +192,7 @@ def test_one_way_and_two_way_together_are_refused_in_one_line(tmp_path: Path) ->
     ("style", {"size": 360}, False),  # asks for speed: the backward pass would solve flows
     ("style", {"size": 360, "two_way": True}, True),
     ("style", {"two_way": False}, False),
+    ("style", {"react": ("strength=0.4+0.6*bass",)}, False),  # the pulse is not smoothed away
     ("style", {"temporal": 0}, False),  # nothing stabilised, nothing to smooth
     ("dream", {}, False),  # a feedback dream carries its own past
     ("gatys", {}, False),  # film mode
