@@ -29,8 +29,9 @@ def run(args: list[str]) -> tuple[dict, float]:
     The child prints little (a JSON line, a one-line error), so waiting before reading its
     pipes cannot deadlock, and os.wait4 gives that child's resource usage alone.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "dreamreel.engine.cli", "run", *args, "--json", "-y",
-                             "--one-way"],  # as recorded; two-way's cost: RESULTS.md, "Two-way"
+    command = [sys.executable, "-m", "dreamreel.engine.cli", "run", *args, "--json", "-y",
+               "--one-way"]  # as recorded; two-way's cost: RESULTS.md, "Two-way"
+    proc = subprocess.Popen(command,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     out, err = proc.stdout.read(), proc.stderr.read()

@@ -48,7 +48,8 @@ MEDIA = ROOT.parent / "shared" / "media"
 CLIP = MEDIA / "color" / "cockatoo_yuv420.mp4"
 RESULTS = ROOT / "benchmarks" / "results"
 # Cheap settings, so 10 minutes of 720p run in reasonable time on two cores.
-RUN_FLAGS = ["--style", "19", "--size", "96", "--preset", "ultrafast", "--one-way"]  # as recorded
+RUN_FLAGS = ["--style", "19", "--size", "96", "--preset", "ultrafast",
+             "--one-way"]  # as recorded
 LIVE_FLAGS = ["--setlist", "style;vintage@0.6,style", "--style", "19", "--size", "96",
               "--crossfade", "0.5", "--record-preset", "ultrafast"]
 

@@ -75,7 +75,8 @@ def main() -> None:
                 size = [] if args.size == "full" else ["--size", args.size]
                 common = [trimmed, *size, *style, "-y", "--quiet", "--crf", "14"]
                 dreamreel("run", *common, "-o", reference, "--temporal", "0")
-                runs = [(0.0, [])] + [(w, ["--temporal", str(w), "--one-way"]) for w in args.weights]
+                runs = [(0.0, [])] + [(w, ["--temporal", str(w), "--one-way"])
+                                      for w in args.weights]
                 runs += [(f"{w} two-way", ["--temporal", str(w), "--two-way"])
                          for w in args.weights if args.two_way]
                 for weight, options in runs:

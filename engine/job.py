@@ -97,7 +97,7 @@ class RunSpec:
         backward as well (engine.two_way): as `two_way` says, else where the engine
         stabilises effects that paint each frame on their own, at the frame's own size. There
         the backward pass reuses the forward one's flows: half the flicker left for 11-16%
-        more time (RESULTS.md, "Two-way"). A smaller `size` asks for speed, and the backward
+        more time on 2-core AMD EPYCs (RESULTS.md, "Two-way"). A smaller `size` asks for speed, and the backward
         pass would solve flows at the frame's size too; an effect that carries its own past,
         a feedback dream or film mode, stays one way unless asked, and so does `react`,
         whose pulse is mixed in after the stabiliser so that it is not smoothed away."""
@@ -272,13 +272,13 @@ class Prepared:
     def passes(self, **options: Any) -> tuple[processing.Processor, BackwardPass | None]:
         """A fresh `processor(**options)` and, where the spec smooths backward too, the
         backward pass that follows its stabiliser, the two sharing their flows."""
-        spec, frame = self.spec, (self.info.height, self.info.width)
-        memo = FlowMemo(MEMO) if spec.smooths_backward(frame) else None
+        frame = (self.info.height, self.info.width)
+        smooths = self.spec.smooths_backward(frame)
+        memo = FlowMemo(MEMO) if smooths else None
         processor = self.processor(**options, memo=memo)
-        if not (memo is not None and processor.temporal):
+        if not (smooths and processor.temporal):
             return processor, None
-        scale = processing.flow_scale((self.info.height, self.info.width))
-        return processor, BackwardPass(scale, spec.flow_preset, memo)
+        return processor, BackwardPass(processing.flow_scale(frame), self.spec.flow_preset, memo)
 
     def processor(self, report: Callable[[str], None] | None = None, first: int = 0,
                   reaction: music.Reaction | None = None, stage: Prepared | None = None,

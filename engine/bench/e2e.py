@@ -52,8 +52,8 @@ def dreamreel_e2e(plan: Plan, pipeline: str, clip: Path, width: int, height: int
     if pipeline == STYLE_IMAGE:
         values["style_image"] = plan.style_image
     spec = RunSpec.make(clip, workdir / f"{pipeline}.mp4", pipeline_of(pipeline).name,
-                        size=min(width, height), strength=plan.strength, overwrite=True, two_way=False,
-                        device=plan.device, offline=plan.offline,
+                        size=min(width, height), strength=plan.strength, overwrite=True,
+                        two_way=False, device=plan.device, offline=plan.offline,
                         preserve_color=plan.preserve_color,
                         **{k: v for k, v in values.items() if k in _settings(pipeline)})
     reset_peak_rss()
