@@ -51,8 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "own size: a smaller --size stays one way)")
     ways.add_argument(
         "--one-way", dest="two_way", action="store_const", const=False,
-        help="stabilise forward only, as live does: 10-15%% less time on 2 cores, twice the "
-        "flicker left")
+        help="stabilise forward only, as live does: 10-15%% less time (2-core AMD EPYCs), "
+        "twice the flicker left")
     add_mask_arguments(parser)
     parser.add_argument("--stage", metavar="NAME[@S],...", help="with --mask: the effect shown "
                         "where the masked one is not, instead of the camera's picture "
