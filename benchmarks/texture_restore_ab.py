@@ -18,12 +18,16 @@ the texture is lost, and what gives it back, by replacing the restoration for th
 
 The per-frame output is rendered once as PNG frames (`run --temporal 0`) from a trimmed
 H.264 copy of each clip (as benchmarks/temporal_eval.py makes it); every variant stabilises
-those frames one way in memory, writes them as PNG, and `dreamreel metrics --reference`
-scores them against the per-frame frames.
+those frames one way in memory (with `--two-way`, then backward as well), writes them as PNG
+(with `--encode`, then as `run` writes a video, the per-frame frames too), and `dreamreel
+metrics --reference` scores them against the per-frame frames. With both, the shipped
+variant gives `temporal_eval.py`'s figures through the CLI to the digit.
 
     python benchmarks/texture_restore_ab.py [--clips audio/bbb_14s-19s_h264_aac.mp4 PATH ...]
         [--duration 2] [--power 0.6] [--style N] [--variants shipped "channel gain" ...]
         [--short-side 540]   # each trimmed clip scaled first (PNG frames), as a clip that size
+        [--two-way]   # each variant smoothed backward as well, as `run` does by default
+        [--encode]    # scored as `run` writes its output (H.264, CRF 14), not as PNG frames
     python benchmarks/texture_restore_ab.py --timing   # milliseconds a call of each variant
 """
 
@@ -44,6 +48,7 @@ from dreamreel.engine import temporal
 from dreamreel.engine.colour_transfer import local_mean
 from dreamreel.engine.processing import flow_scale
 from dreamreel.engine.sources import open_source
+from dreamreel.engine.two_way import BACKWARD_WEIGHT
 from dreamreel.pipelines.base import Guide
 
 FAST = (2.0, 8.0)  # px a frame: "shipped + finest, fast" gains the finest octave from none to all
@@ -109,8 +114,9 @@ def variants(power: float) -> dict[str, Restore]:
 class Variant(temporal.Stabiliser):
     """The shipped stabiliser with its texture restoration replaced."""
 
-    def __init__(self, restore: Restore, scale: float) -> None:
-        super().__init__(flow_scale=scale)
+    def __init__(self, restore: Restore, scale: float,
+                 weight: float = temporal.DEFAULT_WEIGHT) -> None:
+        super().__init__(weight, flow_scale=scale)
         self.restore = restore
 
     def blend(self, stylized: np.ndarray, g: Guide | None) -> np.ndarray:
@@ -126,6 +132,15 @@ def write_frames(folder: Path, frames: list[np.ndarray]) -> None:
     folder.mkdir()
     for i, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"frame_{i:06d}.png"), frame[..., ::-1])
+
+
+def encoded(frames: str) -> str:
+    """A folder of PNG frames (ending in /) encoded as `run` writes its output, H.264 at CRF
+    14 (4:2:0 at even sizes), as in benchmarks/temporal_eval.py."""
+    video = frames.rstrip("/") + ".mp4"
+    dreamreel("run", frames, "-o", video, "--strength", "0", "--temporal", "0", "--crf", "14",
+              "-y", "--quiet")
+    return video
 
 
 def scaled(clip: str, folder: Path, short_side: int) -> str:
@@ -171,6 +186,10 @@ def main() -> None:
                         help="only these (default: all)")
     parser.add_argument("--short-side", type=int, help="scale each trimmed clip to this short "
                         "side (area filter) first, as if it had been shot that size")
+    parser.add_argument("--two-way", action="store_true", help="each variant also smoothed "
+                        "backward over the whole clip (engine.two_way's weight), scored too")
+    parser.add_argument("--encode", action="store_true", help="score each output, and the "
+                        "per-frame frames, encoded as `run` writes them (H.264, CRF 14)")
     args = parser.parse_args()
     if args.short_side is not None and args.short_side < 2:
         parser.error("--short-side must be at least 2 (pixels)")
@@ -196,19 +215,28 @@ def main() -> None:
                 styled = [frame.image for frame in source]
             inputs = inputs[:len(styled)]
             scale = flow_scale(inputs[0].shape[:2])
+            reference = encoded(per_frame) if args.encode else per_frame
             for k, (name, restore) in enumerate(variants(args.power).items()):
                 if args.variants and name not in args.variants:
                     continue
-                stabiliser = Variant(restore, scale)
-                out = Path(tmp) / f"variant{k}"
-                write_frames(out, [stabiliser(i, s) for i, s in zip(inputs, styled, strict=True)])
-                figures = json.loads(dreamreel("metrics", trimmed, str(out), "--reference",
-                                               per_frame, "--style-image", str(PAINTING), "--json"))
-                mine, theirs = figures["output"], figures["reference"]
-                print(f"| {Path(clip).name} | {name} | "
-                      f"{mine['warping_error'] / theirs['warping_error']:.3f}x | "
-                      f"{mine['style_distance'] / theirs['style_distance']:.3f}x | "
-                      f"{mine['texture_drift']:.3f} |", flush=True)
+                forward = Variant(restore, scale)
+                outputs = {name: [forward(i, s) for i, s in zip(inputs, styled, strict=True)]}
+                if args.two_way:  # the finished frames pulled toward their successors
+                    backward = Variant(restore, scale, BACKWARD_WEIGHT)
+                    outputs[f"{name}, two-way"] = [backward(i, f) for i, f in zip(
+                        inputs[::-1], outputs[name][::-1], strict=True)][::-1]
+                for j, (label, frames) in enumerate(outputs.items()):
+                    out = Path(tmp) / f"variant{k}_{j}"
+                    write_frames(out, frames)
+                    scored = encoded(f"{out}/") if args.encode else str(out)
+                    figures = json.loads(dreamreel("metrics", trimmed, scored, "--reference",
+                                                   reference, "--style-image", str(PAINTING),
+                                                   "--json"))
+                    mine, theirs = figures["output"], figures["reference"]
+                    print(f"| {Path(clip).name} | {label} | "
+                          f"{mine['warping_error'] / theirs['warping_error']:.3f}x | "
+                          f"{mine['style_distance'] / theirs['style_distance']:.3f}x | "
+                          f"{mine['texture_drift']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
