@@ -97,10 +97,11 @@ class RunSpec:
         backward as well (engine.two_way): as `two_way` says, else where the engine
         stabilises effects that paint each frame on their own, at the frame's own size. There
         the backward pass reuses the forward one's flows: half the flicker left for 11-16%
-        more time on 2-core AMD EPYCs (RESULTS.md, "Two-way"). A smaller `size` asks for speed, and the backward
-        pass would solve flows at the frame's size too; an effect that carries its own past,
-        a feedback dream or film mode, stays one way unless asked, and so does `react`,
-        whose pulse is mixed in after the stabiliser so that it is not smoothed away."""
+        more time on 2-core AMD EPYCs (RESULTS.md, "Two-way"). A smaller `size` asks for
+        speed, and the backward pass would solve flows at the frame's size too; an effect that
+        carries its own past, a feedback dream or film mode, stays one way unless asked, and
+        so does `react`, whose pulse is mixed in after the stabiliser so that it is not
+        smoothed away."""
         if self.temporal == 0:
             return False
         if self.two_way is not None:

@@ -60,10 +60,10 @@ def run_on_ray(spec, progress: Callable[[int, int | None], None] | None = None,
                      audio_from=info if spec.audio and info.has_audio else None,
                      start=spec.start, duration=spec.duration, overwrite=spec.overwrite)
     folder = not isinstance(sink, _VideoSink)
+    smooths = spec.smooths_backward((info.height, info.width))
     shaping = (spec.temporal, spec.flow_preset, spec.backend, spec.jit, spec.precision,
                spec.device, spec.batch, spec.crf, spec.preset, folder, Path(spec.output).suffix,
-               options.warmup, options.chunk,
-               spec.smooths_backward((info.height, info.width)))  # besides what `describe` says
+               options.warmup, options.chunk, smooths)  # besides what `describe` says
     try:
         parts = Parts(spec.checkpoint or Path(f"{spec.output}".rstrip("/") + ".parts"),
                       fingerprint(spec.input, describe(spec) + repr(shaping)),
@@ -72,7 +72,7 @@ def run_on_ray(spec, progress: Callable[[int, int | None], None] | None = None,
         sink.abort()
         raise
     with sink, _Cluster(options) as cluster:
-        run = _Run(spec, info, index, parts, cluster, folder, progress, say)
+        run = _Run(spec, info, index, parts, cluster, folder, smooths, progress, say)
         stats = run.render()
         if stats.interrupted:
             sink.abort()
@@ -166,9 +166,10 @@ class _Run:
     """One film on the cluster: its workers, its plan, its parts and its progress."""
 
     def __init__(self, spec, info: MediaInfo, index: packets.Index, parts: Parts,
-                 cluster: _Cluster, folder: bool, progress, say) -> None:
+                 cluster: _Cluster, folder: bool, smooths: bool, progress, say) -> None:
         self.spec, self.info, self.index, self.parts = spec, info, index, parts
         self.folder, self.progress, self.say = folder, progress, say or (lambda line: None)
+        self.smooths = smooths  # two-way: each chunk renders LOOKAHEAD frames past its end
         self.count, self.resources = cluster.workers()
         self.choice = None  # how every renderer runs the chain: the first one's tuning
         self.records: dict[int, dict[str, object]] = {}
@@ -230,8 +231,7 @@ class _Run:
             length = min(length, max(1, FOLDER_BYTES // (self.info.width * self.info.height * 3)))
         frame_of = {packet: frame for frame, packet in enumerate(index.frame_packet)}
         keyframes = sorted(frame_of[p] for p in index.access if p in frame_of)
-        smooths = spec.smooths_backward((self.info.height, self.info.width))
-        warmdown = two_way.LOOKAHEAD if smooths else 0
+        warmdown = two_way.LOOKAHEAD if self.smooths else 0
         chunks = plan.chunks(index.frames, length, cuts, keyframes, warmup, exact, warmdown)
         self.parts.keep_plan(chunks, {"frames": index.frames, "cuts": cuts, "warmup": warmup,
                                       "warmdown": warmdown})
@@ -359,7 +359,7 @@ class _Run:
                 "workers": len(self.renderers), "parts": str(self.parts.folder),
                 "chunks_done": sum(self.parts.done(c) for c in self.parts.plan or []),
                 "backend": self.choice and self.choice.backend,
-                "two_way": self.spec.smooths_backward((self.info.height, self.info.width)),
+                "two_way": self.smooths,
                 "frames_rendered_now": frames,
                 "cluster_fps": round(frames / stats.seconds, 2) if stats.seconds else 0.0,
                 "chunks": [self.records.get(c.number, {**c.as_dict(), "kept": True})
