@@ -155,6 +155,10 @@ class RunSpec:
             raise UsageError("--react runs in one process: leave out --ray")
         if self.two_way and self.temporal == 0:
             raise UsageError("--two-way smooths the stabiliser's result: leave out --temporal 0")
+        steady_by_itself = [s.name for s in self.stages if registry.get(s.name).steady]
+        if self.two_way and self.temporal is None and steady_by_itself:
+            raise UsageError(f"--two-way smooths the stabiliser's result, and {steady_by_itself[0]} "
+                             "keeps itself steady without one: add --temporal W to blend it too")
         if runs_steady((*self.stages, *self.stage)):  # before tuning or fetching, not after
             steady.require()
         if self.mask is not None:

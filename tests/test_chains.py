@@ -201,6 +201,17 @@ def test_runspec_refuses_an_unknown_option_in_one_line(pipeline: str, values: di
     assert str(error.value) == f"unknown option(s) {named} for pipeline '{pipeline}'"
 
 
+@pytest.mark.parametrize("pipeline", ["painting", "ganface", "gatys", "autoencoder"])
+def test_two_way_asks_for_a_blend_where_the_effect_keeps_itself_steady(pipeline: str) -> None:
+    """These effects have no blend to smooth backward: a forced --two-way is refused before
+    anything is built (a --ray driver would render each chunk's lookahead for nothing), and
+    taken once --temporal asks for the blend."""
+    with pytest.raises(DreamreelError, match=f"{pipeline} keeps itself steady"):
+        RunSpec.make("in.mp4", "out.mp4", pipeline=pipeline, two_way=True).check()
+    RunSpec.make("in.mp4", "out.mp4", pipeline=pipeline, two_way=True, temporal=0.5).check()
+    assert not RunSpec.make("in.mp4", "out.mp4", pipeline=pipeline).smooths_backward((240, 320))
+
+
 def test_runspec_takes_job_and_stage_options_by_name() -> None:
     spec = RunSpec.make("in.mp4", "out.mp4", pipeline="vintage@0.5,style", size=64, style="7")
     assert spec.size == 64

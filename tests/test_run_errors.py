@@ -88,6 +88,8 @@ def _bad_cases(root: Path) -> dict[str, tuple[list[object], Path, str]]:
     case("strength_2", gif, ["--strength", 2], "strength")
     case("unknown_pipeline", gif, ["--pipeline", "sepia"], "sepia")
     case("two_way_without_the_stabiliser", gif, ["--two-way", "--temporal", 0], "--temporal 0")
+    case("two_way_on_an_effect_steady_by_itself", gif, ["--pipeline", "painting", "--two-way"],
+         "painting keeps itself steady")
     return cases
 
 
@@ -119,6 +121,7 @@ BAD = [
     "strength_2",
     "unknown_pipeline",
     "two_way_without_the_stabiliser",
+    "two_way_on_an_effect_steady_by_itself",
 ]
 
 

@@ -96,4 +96,5 @@ PIPELINE = Pipeline(
     networks=("vgg16",),
     place="alone",
     live=False,
+    steady=True,
 )

@@ -112,4 +112,5 @@ PIPELINE = Pipeline(
     place="last",
     live=False,
     precisions=("float32",),
+    steady=True,
 )
