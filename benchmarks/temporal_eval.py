@@ -4,7 +4,7 @@ share of the per-frame E_warp). Prints a markdown table.
 
     python benchmarks/temporal_eval.py [--clips film/chaplin_silent.mp4 ...] [--weights 0.5 0.7 0.9]
         [--styles "style 7" kandinsky "style 19 steady" "style 19 bilinear" "style wave steady"]
-        [--size 360|full] [--two-way]
+        [--size 360|full] [--two-way] [--chroma 444]
 
 "style N" is a built-in style, "style NAME" a learned one (`dreamreel styles learn`).
 """
@@ -57,6 +57,8 @@ def main() -> None:
                         "that --upsampling")
     parser.add_argument("--two-way", action="store_true", help="each weight with `run "
                         "--two-way` as well")
+    parser.add_argument("--chroma", default="420", help="`run --chroma` of every stylized "
+                        "output, the per-frame one included")
     args = parser.parse_args()
     try:
         styles = {label: style_args(label) for label in args.styles}
@@ -73,7 +75,8 @@ def main() -> None:
                 style = styles[label]
                 reference = f"{tmp}/perframe.mp4"
                 size = [] if args.size == "full" else ["--size", args.size]
-                common = [trimmed, *size, *style, "-y", "--quiet", "--crf", "14"]
+                common = [trimmed, *size, *style, "-y", "--quiet", "--crf", "14",
+                          "--chroma", args.chroma]
                 dreamreel("run", *common, "-o", reference, "--temporal", "0")
                 runs = [(0.0, [])] + [(w, ["--temporal", str(w), "--one-way"])
                                       for w in args.weights]

@@ -79,6 +79,7 @@ class RunSpec:
     fps: float | None = None
     crf: int = 18
     preset: str = "medium"
+    chroma: str = "420"  # H.264/VP9 colour resolution (engine.sinks.video.CHROMA)
     audio: bool = True
     dither: bool = True
     overwrite: bool = False
@@ -218,7 +219,7 @@ def stylize(spec: RunSpec | None = None, /, *,
                            "--react-plot")
             reaction = music.build(spec.react, spec.bpm, spec.stages, info, spec.start,
                                    spec.duration, say, spec.react_fade)
-        sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
+        sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset, chroma=spec.chroma,
                          audio_from=info if spec.audio and info.has_audio else None,
                          start=spec.start, duration=spec.duration, gif_dither=spec.dither,
                          overwrite=spec.overwrite, montage=spec.montage)

@@ -158,6 +158,34 @@ def test_colour_survives_4_2_0_as_a_player_shows_it(tmp_path: Path) -> None:
     assert ours_apart < 0.6 * quick_apart, (ours_apart, quick_apart)  # 0.41 and 1.11 levels
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_full_chroma_keeps_colour_that_changes_from_pixel_to_pixel(tmp_path: Path,
+                                                                   suffix: str) -> None:
+    """A painted stroke's colour can change from one pixel to the next (here the cockatoo
+    with red and blue swapped on every other column): 4:2:0 averages it over 2x2 pixels,
+    `chroma="444"` keeps it, at the frame's own size, at CRF 0."""
+    errors = {}
+    for chroma in ("420", "444"):
+        out = tmp_path / f"{chroma}{suffix}"
+        originals = []
+        with open_source(COCKATOO, duration=0.5) as source:
+            with open_sink(out, source.info, crf=0, preset="ultrafast", chroma=chroma) as sink:
+                for frame in source:
+                    striped = frame.image.copy()
+                    striped[:, ::2] = striped[:, ::2, ::-1]
+                    originals.append(striped.astype(np.float32))
+                    sink.write(replace(frame, image=striped))
+        with av.open(str(out)) as container:
+            assert container.streams.video[0].codec_context.pix_fmt == f"yuv{chroma}p"
+        with open_source(out) as source:
+            decoded = [frame.image for frame in source]
+        assert len(decoded) == len(originals) == 10
+        assert decoded[0].shape == (720, 1280, 3)
+        errors[chroma] = float(np.mean([np.abs(d - o).mean()
+                                        for d, o in zip(decoded, originals, strict=True)]))
+    assert errors["444"] < 0.5 < 2.0 < errors["420"], errors  # 0.32 and 3.7 levels
+
+
 def make_vfr_clip(path: Path, times_ms: list[int], width: int = 641, height: int = 481) -> None:
     """An odd-sized clip with irregular timestamps (1/1000 time base), written with PyAV."""
     with av.open(str(path), "w") as container:

@@ -71,10 +71,13 @@ def test_mp4_with_aac_keeps_size_frames_timestamps_and_sound(tmp_path: Path) -> 
     assert result["audio_seconds"] == pytest.approx(source["audio_seconds"], abs=1 / 24)
 
 
-def test_yuv444_with_mp3_trimmed_keeps_size_and_timestamps(tmp_path: Path) -> None:
+def test_yuv444_with_mp3_trimmed_keeps_size_timestamps_and_asked_chroma(tmp_path: Path) -> None:
     clip = media("color/cockatoo.mp4")
     out = tmp_path / "cockatoo.mp4"
-    run_ok(clip, "-o", out, "--duration", 1, "--size", 96)  # default temporal smoothing on
+    run_ok(clip, "-o", out, "--duration", 1, "--size", 96,  # default temporal smoothing on
+           "--chroma", 444)
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
     source, result = probe(clip), probe(out)
     assert result["size"] == source["size"] == (1280, 720)
     first = source["times"][0]

@@ -56,13 +56,13 @@ def run_on_ray(spec, progress: Callable[[int, int | None], None] | None = None,
                          "without it")
     index = packets.scan(info, spec.start, spec.duration)
     info = replace(info, frame_count=index.frames)
-    sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset,
+    sink = open_sink(spec.output, info, crf=spec.crf, preset=spec.preset, chroma=spec.chroma,
                      audio_from=info if spec.audio and info.has_audio else None,
                      start=spec.start, duration=spec.duration, overwrite=spec.overwrite)
     folder = not isinstance(sink, _VideoSink)
     smooths = spec.smooths_backward((info.height, info.width))
     shaping = (spec.temporal, spec.flow_preset, spec.backend, spec.jit, spec.precision,
-               spec.device, spec.batch, spec.crf, spec.preset, folder, Path(spec.output).suffix,
+               spec.device, spec.batch, spec.crf, spec.preset, spec.chroma, folder, Path(spec.output).suffix,
                options.warmup, options.chunk, smooths)  # besides what `describe` says
     try:
         parts = Parts(spec.checkpoint or Path(f"{spec.output}".rstrip("/") + ".parts"),

@@ -101,7 +101,8 @@ class Renderer:
         self.done = 0
         with tempfile.TemporaryDirectory(prefix="dreamreel-part-") as tmp:
             out = Path(tmp) / f"part{part_suffix(self.spec.output, folder)}"  # "part": a folder
-            sink = open_sink(out, self.info, crf=self.spec.crf, preset=self.spec.preset)
+            sink = open_sink(out, self.info, crf=self.spec.crf, preset=self.spec.preset,
+                             chroma=self.spec.chroma)
 
             def write(frame: Frame) -> None:
                 if chunk.lo <= frame.index < chunk.hi:  # warm-up and -down: rendered, not kept

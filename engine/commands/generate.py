@@ -195,7 +195,7 @@ def generate(args: argparse.Namespace) -> int:
     precision = compute.resolve_precision(args.precision, names, device, native)
     jit = compute.resolve_jit(args.jit, device)
     # The sink first: a taken or unwritable output is refused before any network is fetched.
-    with open_sink(args.output, info, crf=args.crf, preset=args.preset,
+    with open_sink(args.output, info, crf=args.crf, preset=args.preset, chroma=args.chroma,
                    overwrite=args.overwrite) as sink:
         built = stages.build(chain, stages.context(precision, jit, video=not still,
                                                    offline=args.offline))

@@ -14,6 +14,7 @@ from typing import Any
 
 from dreamreel.engine import compute, mask, tuning
 from dreamreel.engine.flow import PRESETS
+from dreamreel.engine.sinks.video import CHROMA
 from dreamreel.engine.temporal import DEFAULT_PRESET
 from dreamreel.errors import UsageError
 from dreamreel.pipelines import registry, settings
@@ -25,6 +26,9 @@ def add_encoding_arguments(parser: argparse.ArgumentParser) -> argparse._Argumen
     encode.add_argument("--crf", type=crf, default=18, help="H.264/VP9 quality 0..51, lower is "
                         "better (default 18)")
     encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
+    encode.add_argument("--chroma", choices=CHROMA, default="420", help="H.264/VP9 colour "
+                        "resolution: 420 (half, plays everywhere; default) or 444 (full, "
+                        "the strokes' colours kept sharp, for editing)")
     return encode
 
 

@@ -128,7 +128,7 @@ def paint_photo(args: argparse.Namespace, photo: np.ndarray, values: dict, jit: 
     progress = Progress(args.frames, label=args.image.name, enabled=False if args.quiet else None,
                         estimate=not args.quiet)
     time_base = 1 / fps
-    with open_sink(args.output, info, crf=args.crf, preset=args.preset,
+    with open_sink(args.output, info, crf=args.crf, preset=args.preset, chroma=args.chroma,
                    overwrite=args.overwrite) as sink:
         for index in range(args.frames):
             if index:
@@ -186,7 +186,8 @@ def paint_clip(args: argparse.Namespace, source: Source, values: dict, jit: bool
     out = dataclasses.replace(info, fps=fps, frame_count=out_count, duration=seconds,
                               time_base=None)
     time_base = 1 / fps
-    with open_sink(args.output, out, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
+    with open_sink(args.output, out, crf=args.crf, preset=args.preset, chroma=args.chroma,
+                   overwrite=args.overwrite,
                    audio_from=info if info.has_audio else None,
                    duration=args.duration) as sink:  # refused before the fit
         progress = Progress(steps, label=f"fitting {args.image.name}",

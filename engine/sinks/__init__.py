@@ -50,6 +50,7 @@ def open_sink(
     *,
     crf: int = 18,
     preset: str = "medium",
+    chroma: str = "420",
     audio_from: MediaInfo | None = None,
     start: float | None = None,
     duration: float | None = None,
@@ -59,8 +60,8 @@ def open_sink(
 ) -> Sink:
     """Open an output chosen by `path`.
 
-    .mp4/.mov/.mkv: H.264 (yuv420p; yuv444p when a side is odd, to keep the exact size);
-    .webm: VP9 (crf on the x264 scale, mapped); .gif: per-frame palettes, source delays and loop
+    .mp4/.mov/.mkv: H.264 (yuv420p; yuv444p when a side is odd, to keep the exact size, or
+    `chroma` is "444"); .webm: VP9 (crf on the x264 scale, mapped; `chroma` as for H.264); .gif: per-frame palettes, source delays and loop
     count; a path ending in '/', without an extension or an existing folder not named like a
     file (an existing `out.mp4/` is refused): frame_000000.png ...; .png/.jpg/...: one still
     image. `info` describes the source (timing, rotation, GIF loop);
@@ -86,7 +87,8 @@ def open_sink(
     if suffix in VIDEO_FORMATS:
         audio = audio_from if audio_from is not None and audio_from.has_audio else None
         fmt = VIDEO_FORMATS[suffix]
-        return _VideoSink(path, fmt, info, crf, preset, audio, start, duration, overwrite)
+        return _VideoSink(path, fmt, info, crf, preset, audio, start, duration, overwrite,
+                          chroma)
     if suffix == ".gif":
         return _GifSink(path, info, gif_dither, overwrite)
     if suffix in IMAGE_EXTENSIONS:

@@ -31,6 +31,10 @@ VP9_SPEED = {
     "slower": 1,
     "veryslow": 0,
 }
+# Colour resolution: 4:2:0 halves it both ways and every player decodes it; 4:4:4 keeps a
+# stroke's colour to the pixel (a third of what a fast pan's stabilised strokes lose to the
+# encoder, benchmarks/RESULTS.md "Which texture is lost") for editors, in fewer players.
+CHROMA = ("420", "444")
 BT709 = 1  # AVCOL_SPC / AVCOL_PRI / AVCOL_TRC value for ITU-R BT.709
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
@@ -49,13 +53,17 @@ class _VideoSink(Sink):
         start: float | None,
         duration: float | None,
         overwrite: bool = False,
+        chroma: str = "420",
     ) -> None:
         super().__init__(path, temp_name(path), overwrite)
         if preset not in VP9_SPEED:
             raise MediaError(
                 f"{path}: unknown preset '{preset}' (use one of {', '.join(VP9_SPEED)})"
             )
+        if chroma not in CHROMA:
+            raise MediaError(f"{path}: unknown chroma '{chroma}' (use one of {', '.join(CHROMA)})")
         self._fmt, self._info, self._crf, self._preset = fmt, info, crf, preset
+        self._full_chroma = chroma == "444"
         self._tb = _time_base(info)
         self._last_ticks: int | None = None
         self._last_pts = self._last_end = 0.0
@@ -82,12 +90,14 @@ class _VideoSink(Sink):
                 "deadline": "realtime" if VP9_SPEED[self._preset] >= 5 else "good",
                 "row-mt": "1",
             }
-            pix_fmt = "yuva420p" if alpha else "yuv420p"  # VP9 codes odd sizes in 4:2:0
+            # VP9 codes odd sizes in 4:2:0, and its alpha only there
+            pix_fmt = "yuva420p" if alpha else "yuv444p" if self._full_chroma else "yuv420p"
         else:
             codec = "libx264"
             options = {"crf": str(self._crf), "preset": self._preset}
             # 4:2:0 H.264 cannot code odd sizes; 4:4:4 keeps the exact size.
-            pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+            even = width % 2 == 0 and height % 2 == 0
+            pix_fmt = "yuv420p" if even and not self._full_chroma else "yuv444p"
         stream = self._container.add_stream(codec, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         stream.time_base = self._tb
