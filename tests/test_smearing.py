@@ -3,12 +3,14 @@
 A flat gradient sky (the drawn demo clip without its grain) is where streaks showed: optical
 flow there is arbitrary, every reliability test passes, and the previous output was dragged
 along it. The unit tests check where `structure_confidence` trusts the flow and that a still
-flat region is kept only in place; the clip tests paint the demo's landscape (still camera,
-then a pan) with the real style network, stabilise it as `run` does, with and without
+flat region is kept only in place; the clip tests paint the demo's landscape (a still camera,
+a pan, a pan too slow to count as motion, and a zoom out, which brings new content in at
+every edge) with the real style network, stabilise it as `run` does, with and without
 `--two-way`, and check what a viewer would: no streaks (the balance of vertical and
 horizontal gradients stays the per-frame one's), no texture drift that grows, and still less
-flicker. What is left in the flat sky is
-the network's own 4-pixel grid, which bilinear upsampling removes.
+flicker; on the pan, the same checks catch a stabiliser that trusts the flow everywhere.
+What is left in the flat sky is the network's own 4-pixel grid, which bilinear upsampling
+removes.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 import pytest
 from conftest import media
 
-from dreamreel.engine import stages
+from dreamreel.engine import stages, temporal
 from dreamreel.engine.consistency import drift, mean_error, warping_errors
 from dreamreel.engine.demo_clip import FPS, HEIGHT, WIDTH, draw_frame
 from dreamreel.engine.flow import structure_confidence, structure_eigenvalues
@@ -94,12 +96,25 @@ def test_a_flat_region_keeps_the_past_only_in_place(shift: int) -> None:
         assert nearer_past  # kept, and in place: no drag along an arbitrary flow
 
 
-def demo(count: int, pan: bool) -> list[np.ndarray]:
-    """The demo's landscape; with `pan`, a camera sliding 2 px a frame across a still of it."""
-    if not pan:
+def demo(count: int, camera: str = "pan") -> list[np.ndarray]:
+    """The demo's landscape, its sun and boat moving, seen by a still camera; or a still of it
+    twice the size seen by a camera sliding 2 px a frame ("pan") or a quarter of a pixel
+    ("slow pan", less than the stabiliser's still threshold), or pulling back 1% a frame from
+    its centre ("zoom out": new content enters at every edge)."""
+    if camera == "still":
         return [draw_frame(i / FPS, grain=False) for i in range(count)]
     wide = cv2.resize(draw_frame(1.0, grain=False), (WIDTH * 2, HEIGHT * 2), interpolation=cv2.INTER_CUBIC)
-    return [wide[HEIGHT // 2:HEIGHT // 2 + HEIGHT, 2 * i:2 * i + WIDTH] for i in range(count)]
+    if camera == "pan":
+        return [wide[HEIGHT // 2:HEIGHT // 2 + HEIGHT, 2 * i:2 * i + WIDTH] for i in range(count)]
+
+    def view(i: int) -> np.ndarray:  # the frame's pixel (x, y) sees wide's (x, y) @ M
+        scale, left = (1.0, 0.25 * i) if camera == "slow pan" else (1.01 ** i, None)
+        if left is None:
+            left = WIDTH - scale * WIDTH / 2
+        top = HEIGHT - scale * HEIGHT / 2
+        matrix = np.float32([[scale, 0, left], [0, scale, top]])
+        return cv2.warpAffine(wide, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    return [view(i) for i in range(count)]
 
 
 def streakiness(image: np.ndarray) -> float:
@@ -122,10 +137,20 @@ def painter():
     return style_painter({"style": "19"})
 
 
-@pytest.mark.parametrize("pan", [False, True], ids=["still camera", "pan"])
-def test_the_demo_sky_keeps_its_strokes(painter, pan: bool) -> None:
-    frames = demo(40, pan)
+@pytest.mark.parametrize("camera", ["still", "pan", "slow pan", "zoom out"])
+def test_the_demo_sky_keeps_its_strokes(painter, camera: str, monkeypatch) -> None:
+    frames = demo(40, camera)
     painted = [painter(f) for f in frames]
+    sky = slice(0, HEIGHT // 3)  # above the hills: the flat gradient
+    if camera == "pan":  # the checks below see a stabiliser that trusts the flow everywhere
+        with monkeypatch.context() as patch:  # fault injection: the input's structure ignored
+            patch.setattr(temporal, "structure_confidence",
+                          lambda gray: np.ones(gray.shape, np.float32))
+            trusting = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
+            smeared = [trusting(f, p) for f, p in zip(frames, painted, strict=True)]
+        streaks = streakiness(smeared[30][sky]) / streakiness(painted[30][sky])
+        late = np.mean(drift(smeared, painted)["texture"][-10:])
+        assert streaks > 1.15 and late > 0.08, (streaks, late)  # over the bounds below
     stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
     steady = [stabiliser(f, p) for f, p in zip(frames, painted, strict=True)]
     backward = BackwardPass(flow_scale((HEIGHT, WIDTH)))  # `run --two-way`: then backward too
@@ -133,17 +158,24 @@ def test_the_demo_sky_keeps_its_strokes(painter, pan: bool) -> None:
             for _, out in backward.push(Frame(f, i, i / FPS), s)]
     both += [out for _, out in backward.flush()]
 
-    sky = slice(0, HEIGHT // 3)  # above the hills: the flat gradient
+    # Strokes carried along a zoom shrink with the scene where the per-frame ones keep their
+    # size, so there the frames stay further apart (about 10 levels against 4-7), but no more
+    # at the end than for a stabiliser started 15 frames before it: nothing builds up.
+    fresh = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
+    restarted = [fresh(f, p) for f, p in zip(frames[-15:], painted[-15:], strict=True)]
+    ends = [np.mean(drift(made[-5:], painted[-5:])["difference"]) for made in (steady, restarted)]
+    assert ends[0] < ends[1] + 1 / 255, ends
     for made in (steady, both):
         per_frame, stabilised = map(mean_error, warping_errors(frames, [painted, made]))
         assert stabilised < 0.7 * per_frame, (stabilised, per_frame)  # it still steadies
         for t in (10, 30, 39):  # (the last frame has no successor to be smoothed toward)
             ratio = streakiness(made[t][sky]) / streakiness(painted[t][sky])
-            assert 0.9 < ratio < 1.15, (t, ratio)  # no streaks, early or late (1.3-1.5 untrusted)
+            assert 0.9 < ratio < 1.15, (t, ratio)  # no streaks, early or late
         apart = drift(made, painted)
         early, late = np.mean(apart["texture"][5:15]), np.mean(apart["texture"][-10:])
-        assert late < 0.08 and late < early + 0.02, (early, late)  # none that grows (0.16-0.22 untrusted)
-        assert np.mean(apart["difference"][-10:]) < 7 / 255, apart["difference"][-10:]
+        assert late < 0.08 and late < early + 0.02, (early, late)  # none that grows
+        bound = 11 if camera == "zoom out" else 7
+        assert np.mean(apart["difference"][-10:]) < bound / 255, apart["difference"][-10:]
 
 
 @pytest.mark.parametrize("network", ["built-in", "painting"])
@@ -152,7 +184,7 @@ def test_bilinear_upsampling_moves_the_strokes_with_the_pan(network: str) -> Non
     upsampling) a 4 px pan repaints the sky as it was, shifted, but a 2 px one does not;
     `--upsampling bilinear` follows a 2 px pan much more closely, for the 26-style network and
     for Magenta's arbitrary style alike."""
-    frames = demo(12, pan=True)  # 2 px a frame
+    frames = demo(12)  # 2 px a frame
     sky = slice(8, HEIGHT // 3)
     style = ({"style": "19"} if network == "built-in"
              else {"style_image": media("styles/vangogh_starry_night.jpg")})
