@@ -6,7 +6,7 @@ along it. The unit tests check where `structure_confidence` trusts the flow and 
 flat region is kept only in place; the clip tests paint the demo's landscape (a still camera,
 a pan, a pan too slow to count as motion, and a zoom out, which brings new content in at
 every edge) with the real style network, stabilise it as `run` does, with and without
-`--two-way`, and check what a viewer would: no streaks (the balance of vertical and
+`--two-way` (and the pan as `live` does), and check what a viewer would: no streaks (the balance of vertical and
 horizontal gradients stays the per-frame one's), no texture drift that grows, and still less
 flicker; on the pan, the same checks catch a stabiliser that trusts the flow everywhere.
 What is left in the flat sky is the network's own 4-pixel grid, which bilinear upsampling
@@ -150,7 +150,7 @@ def test_the_demo_sky_keeps_its_strokes(painter, camera: str, monkeypatch) -> No
             smeared = [trusting(f, p) for f, p in zip(frames, painted, strict=True)]
         streaks = streakiness(smeared[30][sky]) / streakiness(painted[30][sky])
         late = np.mean(drift(smeared, painted)["texture"][-10:])
-        assert streaks > 1.15 and late > 0.08, (streaks, late)  # over the bounds below
+        assert streaks > 1.2 and late > 0.08, (streaks, late)  # over the bounds below
     stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
     steady = [stabiliser(f, p) for f, p in zip(frames, painted, strict=True)]
     backward = BackwardPass(flow_scale((HEIGHT, WIDTH)))  # `run --two-way`: then backward too
@@ -165,12 +165,17 @@ def test_the_demo_sky_keeps_its_strokes(painter, camera: str, monkeypatch) -> No
     restarted = [fresh(f, p) for f, p in zip(frames[-15:], painted[-15:], strict=True)]
     ends = [np.mean(drift(made[-5:], painted[-5:])["difference"]) for made in (steady, restarted)]
     assert ends[0] < ends[1] + 1 / 255, ends
-    for made in (steady, both):
+    outputs = [(steady, 1.15), (both, 1.15)]  # and the most streakiness allowed
+    if camera == "pan":  # `live`: forward only, DIS "ultrafast" (whose coarser flow leaves
+        # 1.14-1.16, level over time, against 1.08 with "accurate"), at the frame's own size
+        live = Stabiliser(preset="ultrafast")
+        outputs.append(([live(f, p) for f, p in zip(frames, painted, strict=True)], 1.2))
+    for made, most in outputs:
         per_frame, stabilised = map(mean_error, warping_errors(frames, [painted, made]))
         assert stabilised < 0.7 * per_frame, (stabilised, per_frame)  # it still steadies
         for t in (10, 30, 39):  # (the last frame has no successor to be smoothed toward)
             ratio = streakiness(made[t][sky]) / streakiness(painted[t][sky])
-            assert 0.9 < ratio < 1.15, (t, ratio)  # no streaks, early or late
+            assert 0.9 < ratio < most, (t, ratio)  # no streaks, early or late
         apart = drift(made, painted)
         early, late = np.mean(apart["texture"][5:15]), np.mean(apart["texture"][-10:])
         assert late < 0.08 and late < early + 0.02, (early, late)  # none that grows
