@@ -31,6 +31,7 @@ from dreamreel.engine.runner import RunStats, run_stream
 from dreamreel.engine.sinks import open_sink
 from dreamreel.engine.sinks.base import takes_alpha
 from dreamreel.engine.sinks.safety import check_plot
+from dreamreel.engine.sinks.video import CHROMA
 from dreamreel.engine.sources import open_source
 from dreamreel.engine.stages import StageSpec
 from dreamreel.engine.temporal import DEFAULT_PRESET, FlowMemo
@@ -102,14 +103,19 @@ class RunSpec:
         speed, and the backward pass would solve flows at the frame's size too; an effect that
         carries its own past, a feedback dream or film mode, stays one way unless asked, and
         so does `react`, whose pulse is mixed in after the stabiliser so that it is not
-        smoothed away."""
-        if self.temporal == 0:
+        smoothed away. An effect that keeps itself steady has no blend to smooth unless
+        --temporal adds one."""
+        if self.temporal == 0 or self.temporal is None and self._keeps_steady():
             return False
         if self.two_way is not None:
             return self.two_way
         own_size = compute.working_size(*frame, self.size) == tuple(frame)
         return own_size and not self.react and all(registry.get(s.name).kind == "frame"
                                                    for s in (*self.stages, *self.stage))
+
+    def _keeps_steady(self) -> str | None:
+        """The name of a stage that keeps itself steady, with no blend of its own."""
+        return next((s.name for s in self.stages if registry.get(s.name).keeps_steady), None)
 
     @classmethod
     def make(cls, input: str | Path, output: str | Path, pipeline: str = "style",
@@ -156,10 +162,11 @@ class RunSpec:
             raise UsageError("--react runs in one process: leave out --ray")
         if self.two_way and self.temporal == 0:
             raise UsageError("--two-way smooths the stabiliser's result: leave out --temporal 0")
-        steady_by_itself = [s.name for s in self.stages if registry.get(s.name).steady]
-        if self.two_way and self.temporal is None and steady_by_itself:
-            raise UsageError(f"--two-way smooths the stabiliser's result, and {steady_by_itself[0]} "
-                             "keeps itself steady without one: add --temporal W to blend it too")
+        if self.two_way and self.temporal is None and self._keeps_steady():
+            raise UsageError(f"--two-way smooths the stabiliser's result, and {self._keeps_steady()} "
+                             "has none: add --temporal W to give it one")
+        if self.chroma not in CHROMA:
+            raise UsageError(f"--chroma must be one of {', '.join(CHROMA)}, not {self.chroma!r}")
         if runs_steady((*self.stages, *self.stage)):  # before tuning or fetching, not after
             steady.require()
         if self.mask is not None:

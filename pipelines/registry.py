@@ -103,10 +103,10 @@ class Pipeline:
     lite_without_onednn: bool = False
     # Defaults that differ in a live show (a lighter dream), by setting name.
     live_defaults: dict[str, Any] = field(default_factory=dict)
-    # Whether the effect keeps itself steady (a temporal loss, a warm start; its `temporal` is
-    # 0), so that the engine blends it with the warped past, and smooths that backward, only
-    # where --temporal asks: known before anything is built or fetched.
-    steady: bool = False
+    # Whether the effect keeps itself steady (a temporal loss, a warm start) and its
+    # `temporal` is 0: it has no blend with the warped past, so nothing for two-way to smooth,
+    # unless --temporal adds one. Declared here to be known before anything is built.
+    keeps_steady: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

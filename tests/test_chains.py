@@ -26,7 +26,12 @@ from dreamreel.engine.job import RunSpec, stylize
 from dreamreel.engine.stages import Built
 from dreamreel.errors import DreamreelError
 from dreamreel.pipelines import registry
+from dreamreel.pipelines.autoencoder.pipeline import AutoencoderSequence
 from dreamreel.pipelines.base import Chain
+from dreamreel.pipelines.dream.pipeline import DreamSequence
+from dreamreel.pipelines.film.pipeline import FilmSequence
+from dreamreel.pipelines.gan.ganface import GanFace
+from dreamreel.pipelines.painting.pipeline import PaintingSequence
 from dreamreel.pipelines.registry import Stage
 
 BUILTIN = ("style", "vintage", "dream", "gatys", "faces")
@@ -206,10 +211,29 @@ def test_two_way_asks_for_a_blend_where_the_effect_keeps_itself_steady(pipeline:
     """These effects have no blend to smooth backward: a forced --two-way is refused before
     anything is built (a --ray driver would render each chunk's lookahead for nothing), and
     taken once --temporal asks for the blend."""
-    with pytest.raises(DreamreelError, match=f"{pipeline} keeps itself steady"):
+    with pytest.raises(DreamreelError, match=f"{pipeline} has none: add --temporal W"):
         RunSpec.make("in.mp4", "out.mp4", pipeline=pipeline, two_way=True).check()
-    RunSpec.make("in.mp4", "out.mp4", pipeline=pipeline, two_way=True, temporal=0.5).check()
-    assert not RunSpec.make("in.mp4", "out.mp4", pipeline=pipeline).smooths_backward((240, 320))
+    spec = RunSpec.make("in.mp4", "out.mp4", pipeline=pipeline, two_way=True, temporal=0.5)
+    spec.check()
+    assert spec.smooths_backward((240, 320))
+
+
+def test_the_effects_declared_steady_are_those_with_no_blend_of_their_own() -> None:
+    """`Pipeline.keeps_steady` is known before anything is built; the effect's `temporal` of 0
+    is what the engine then runs by. The two must agree (a feedback dream sets its own)."""
+    effects = {"autoencoder": AutoencoderSequence, "dream": DreamSequence, "gatys": FilmSequence,
+               "ganface": GanFace, "painting": PaintingSequence}
+    sequential = {n for n, p in registry.pipelines().items() if p.kind == "sequential"}
+    assert set(effects) <= sequential  # (a plugin may add more)
+    declared = {n for n in effects if registry.get(n).keeps_steady}
+    assert declared == {n for n, effect in effects.items()
+                        if getattr(effect, "temporal", None) == 0.0}
+    assert declared == {"autoencoder", "gatys", "ganface", "painting"}
+
+
+def test_an_unknown_chroma_is_refused_before_anything_is_opened() -> None:
+    with pytest.raises(DreamreelError, match="--chroma must be one of 420, 444, not '422'"):
+        RunSpec.make("in.mp4", "out.mp4", chroma="422").check()
 
 
 def test_runspec_takes_job_and_stage_options_by_name() -> None:

@@ -89,7 +89,7 @@ def _bad_cases(root: Path) -> dict[str, tuple[list[object], Path, str]]:
     case("unknown_pipeline", gif, ["--pipeline", "sepia"], "sepia")
     case("two_way_without_the_stabiliser", gif, ["--two-way", "--temporal", 0], "--temporal 0")
     case("two_way_on_an_effect_steady_by_itself", gif, ["--pipeline", "painting", "--two-way"],
-         "painting keeps itself steady")
+         "painting has none")
     return cases
 
 

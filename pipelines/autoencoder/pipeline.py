@@ -192,5 +192,5 @@ PIPELINE = Pipeline(
     place="last",
     learns=True,
     precisions=("float32",),
-    steady=True,
+    keeps_steady=True,
 )

@@ -96,5 +96,5 @@ PIPELINE = Pipeline(
     networks=("vgg16",),
     place="alone",
     live=False,
-    steady=True,
+    keeps_steady=True,
 )

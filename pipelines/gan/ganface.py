@@ -159,5 +159,5 @@ PIPELINE = Pipeline(
     networks=("dcgan_faces", "haar_frontalface"),
     place="last",
     precisions=("float32",),
-    steady=True,
+    keeps_steady=True,
 )

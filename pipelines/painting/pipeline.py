@@ -112,5 +112,5 @@ PIPELINE = Pipeline(
     place="last",
     live=False,
     precisions=("float32",),
-    steady=True,
+    keeps_steady=True,
 )
