@@ -179,13 +179,16 @@ def test_a_stop_keeps_finished_chunks_and_the_same_command_renders_only_the_rest
     assert len(timeline(out)[0]) == 72
 
 
-def test_mkv_of_a_trimmed_range_keeps_its_timestamps_and_sound(film, local_ray, tmp_path):
-    """Matroska counts time in milliseconds, not in the source's ticks."""
+def test_mkv_of_a_trimmed_range_keeps_its_timestamps_sound_and_chroma(film, local_ray, tmp_path):
+    """Matroska counts time in milliseconds, not in the source's ticks; every chunk is
+    encoded with the colour resolution asked for."""
     single, spread = tmp_path / "single.mkv", tmp_path / "spread.mkv"
-    trim = ("--start", "0.5", "--duration", "2")
+    trim = ("--start", "0.5", "--duration", "2", "--chroma", "444")
     assert cli("run", film, "-o", single, *trim, "--quiet").returncode == 0
     ran = cli("run", film, "-o", spread, *trim, "--ray", "--chunk", "0.6", "--quiet")
     assert ran.returncode == 0, ran.stderr
+    with av.open(str(spread)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
     (video, audio), (their_video, their_audio) = timeline(spread), timeline(single)
     assert len(video) == 48 and video[0][0] == 0
     assert [pts for pts, _ in video] == [pts for pts, _ in their_video] and audio == their_audio

@@ -26,9 +26,10 @@ def add_encoding_arguments(parser: argparse.ArgumentParser) -> argparse._Argumen
     encode.add_argument("--crf", type=crf, default=18, help="H.264/VP9 quality 0..51, lower is "
                         "better (default 18)")
     encode.add_argument("--preset", default="medium", help="x264 preset (default medium)")
-    encode.add_argument("--chroma", choices=CHROMA, default="420", help="H.264/VP9 colour "
-                        "resolution: 420 (half, plays everywhere; default) or 444 (full, "
-                        "the strokes' colours kept sharp, for editing)")
+    encode.add_argument("--chroma", choices=CHROMA, default="420", help="colour resolution "
+                        "of a video file: 420 (half; every player; default) or 444 (full: "
+                        "each stroke's colour kept; players built on FFmpeg, not browsers' "
+                        "H.264)")
     return encode
 
 
