@@ -106,6 +106,8 @@ def demo(count: int, camera: str = "pan") -> list[np.ndarray]:
     wide = cv2.resize(draw_frame(1.0, grain=False), (WIDTH * 2, HEIGHT * 2), interpolation=cv2.INTER_CUBIC)
     if camera == "pan":
         return [wide[HEIGHT // 2:HEIGHT // 2 + HEIGHT, 2 * i:2 * i + WIDTH] for i in range(count)]
+    if camera not in ("slow pan", "zoom out"):
+        raise ValueError(f"no camera {camera!r}")
 
     def view(i: int) -> np.ndarray:  # the frame's pixel (x, y) sees wide's (x, y) @ M
         scale, left = (1.0, 0.25 * i) if camera == "slow pan" else (1.01 ** i, None)
@@ -146,11 +148,12 @@ def test_the_demo_sky_keeps_its_strokes(painter, camera: str, monkeypatch) -> No
         with monkeypatch.context() as patch:  # fault injection: the input's structure ignored
             patch.setattr(temporal, "structure_confidence",
                           lambda gray: np.ones(gray.shape, np.float32))
-            trusting = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
-            smeared = [trusting(f, p) for f, p in zip(frames, painted, strict=True)]
-        streaks = streakiness(smeared[30][sky]) / streakiness(painted[30][sky])
-        late = np.mean(drift(smeared, painted)["texture"][-10:])
-        assert streaks > 1.2 and late > 0.08, (streaks, late)  # over the bounds below
+            for preset in (DEFAULT_PRESET, "ultrafast"):  # `run`'s and `live`'s flow
+                trusting = Stabiliser(preset=preset, flow_scale=flow_scale((HEIGHT, WIDTH)))
+                smeared = [trusting(f, p) for f, p in zip(frames, painted, strict=True)]
+                streaks = streakiness(smeared[30][sky]) / streakiness(painted[30][sky])
+                late = np.mean(drift(smeared, painted)["texture"][-10:])
+                assert streaks > 1.2 and late > 0.08, (preset, streaks, late)  # over the bounds below
     stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
     steady = [stabiliser(f, p) for f, p in zip(frames, painted, strict=True)]
     backward = BackwardPass(flow_scale((HEIGHT, WIDTH)))  # `run --two-way`: then backward too
@@ -179,7 +182,7 @@ def test_the_demo_sky_keeps_its_strokes(painter, camera: str, monkeypatch) -> No
         apart = drift(made, painted)
         early, late = np.mean(apart["texture"][5:15]), np.mean(apart["texture"][-10:])
         assert late < 0.08 and late < early + 0.02, (early, late)  # none that grows
-        bound = 11 if camera == "zoom out" else 7
+        bound = 12 if camera == "zoom out" else 7
         assert np.mean(apart["difference"][-10:]) < bound / 255, apart["difference"][-10:]
 
 
