@@ -6,9 +6,9 @@ along it. The unit tests check where `structure_confidence` trusts the flow and 
 flat region is kept only in place; the clip tests paint the demo's landscape (a still camera,
 a pan, a pan too slow to count as motion, and a zoom out, which brings new content in at
 every edge) with the real style network, stabilise it as `run` does, with and without
-`--two-way` (and the pan as `live` does), and check what a viewer would: no streaks (the balance of vertical and
-horizontal gradients stays the per-frame one's), no texture drift that grows, and still less
-flicker; on the pan, the same checks catch a stabiliser that trusts the flow everywhere.
+`--two-way` (and the pan as `live` does), and check what a viewer would: no streaks (the
+balance of vertical and horizontal gradients stays the per-frame one's), no texture drift
+that grows, and still less flicker; on the pan, the same checks catch a stabiliser that trusts the flow everywhere.
 What is left in the flat sky is the network's own 4-pixel grid, which bilinear upsampling
 removes.
 """
@@ -115,7 +115,8 @@ def demo(count: int, camera: str = "pan") -> list[np.ndarray]:
             left = WIDTH - scale * WIDTH / 2
         top = HEIGHT - scale * HEIGHT / 2
         matrix = np.float32([[scale, 0, left], [0, scale, top]])
-        return cv2.warpAffine(wide, matrix, (WIDTH, HEIGHT), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+        return cv2.warpAffine(wide, matrix, (WIDTH, HEIGHT),
+                              flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
     return [view(i) for i in range(count)]
 
 
@@ -153,7 +154,7 @@ def test_the_demo_sky_keeps_its_strokes(painter, camera: str, monkeypatch) -> No
                 smeared = [trusting(f, p) for f, p in zip(frames, painted, strict=True)]
                 streaks = streakiness(smeared[30][sky]) / streakiness(painted[30][sky])
                 late = np.mean(drift(smeared, painted)["texture"][-10:])
-                assert streaks > 1.2 and late > 0.08, (preset, streaks, late)  # over the bounds below
+                assert streaks > 1.2 and late > 0.08, (preset, streaks, late)  # over the bounds
     stabiliser = Stabiliser(preset=DEFAULT_PRESET, flow_scale=flow_scale((HEIGHT, WIDTH)))
     steady = [stabiliser(f, p) for f, p in zip(frames, painted, strict=True)]
     backward = BackwardPass(flow_scale((HEIGHT, WIDTH)))  # `run --two-way`: then backward too

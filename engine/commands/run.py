@@ -115,7 +115,8 @@ def spec_from_args(args: argparse.Namespace) -> RunSpec:
         backend=args.backend, jit=args.jit,
         precision=args.precision, device=args.device, offline=args.offline, start=args.start,
         duration=args.duration, fps=args.fps, crf=args.crf, preset=args.preset,
-        chroma=args.chroma, audio=not args.no_audio, dither=not args.no_dither, overwrite=args.overwrite,
+        chroma=args.chroma, audio=not args.no_audio, dither=not args.no_dither,
+        overwrite=args.overwrite,
         montage=args.montage, checkpoint=args.checkpoint, ray=cluster,
         react=tuple(args.react), bpm=args.music_bpm, react_plot=args.react_plot,
         react_fade=args.react_fade, mask=mask_spec(args), stage=args.stage)

@@ -61,10 +61,10 @@ def open_sink(
     """Open an output chosen by `path`.
 
     .mp4/.mov/.mkv: H.264 (yuv420p; yuv444p when a side is odd, to keep the exact size, or
-    `chroma` is "444"); .webm: VP9 (crf on the x264 scale, mapped; `chroma` as for H.264); .gif: per-frame palettes, source delays and loop
-    count; a path ending in '/', without an extension or an existing folder not named like a
-    file (an existing `out.mp4/` is refused): frame_000000.png ...; .png/.jpg/...: one still
-    image. `info` describes the source (timing, rotation, GIF loop);
+    `chroma` is "444"); .webm: VP9 (crf on the x264 scale, mapped; `chroma` as for H.264);
+    .gif: per-frame palettes, source delays and loop count; a path ending in '/', without an
+    extension or an existing folder not named like a file (an existing `out.mp4/` is
+    refused): frame_000000.png ...; .png/.jpg/...: one still image. `info` describes the source (timing, rotation, GIF loop);
     `audio_from` (usually the same info) adds its audio trimmed to start/duration.
     `montage`: every frame as a tile of the one image `path` names.
     """
