@@ -474,7 +474,7 @@ def test_cli_records_a_show_steered_by_osc(tmp_path: Path) -> None:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     cmd = [sys.executable, "-c", CLI, "live", "--source", str(film()), "--loop", "--size", "64",
            "--style", "0", "--crossfade", "0", "--no-preview", "--duration", "7",
-           "--record", str(record), "--osc", str(port), "--json",
+           "--record", str(record), "--record-chroma", "444", "--osc", str(port), "--json",
            "--screenshots", str(tmp_path / "shots")]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -494,6 +494,7 @@ def test_cli_records_a_show_steered_by_osc(tmp_path: Path) -> None:
     print("\n" + "".join(lines) + err.strip())
 
     with av.open(str(record)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == "yuv444p"
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(decoded) >= 10
     assert decoded[0].shape == (360, 640, 3)

@@ -29,6 +29,7 @@ from dreamreel.engine.commands.options import (
 from dreamreel.engine.flow import PRESETS
 from dreamreel.engine.live.programs import parse_spec
 from dreamreel.engine.sinks.base import takes_alpha
+from dreamreel.engine.sinks.video import CHROMA
 from dreamreel.errors import MediaError, SettingsError, UsageError
 
 DEFAULT_SIZE = 240  # working short side live: 320x240 for a 4:3 camera
@@ -94,6 +95,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--record-crf", type=crf, default=20, help="H.264 quality of the "
                      "recording, 0..51, lower is better (default 20)")
     out.add_argument("--record-preset", default="veryfast", help="x264 preset (default veryfast)")
+    out.add_argument("--record-chroma", choices=CHROMA, default="420", help="colour resolution "
+                     "of the recording: 420 (default) or 444 (as `run --chroma`)")
     out.add_argument("--screenshots", type=Path, default=Path("."), metavar="DIR",
                      help="where key s (or OSC /dreamreel/screenshot) saves PNGs (default: here)")
     ctl = parser.add_argument_group("control")
@@ -316,7 +319,7 @@ def live(args: argparse.Namespace) -> int:
         out_width, out_height = args.out_size or (width, height)
         if args.record:
             recorder = Recorder(args.record, out_width, out_height, rate, args.overwrite,
-                                args.record_crf, args.record_preset,
+                                args.record_crf, args.record_preset, args.record_chroma,
                                 alpha=args.alpha and takes_alpha(args.record))
             outputs.append(recorder)
         device = args.device or compute.default_device()

@@ -141,12 +141,14 @@ class Recorder:
     name = "recording"
 
     def __init__(self, path: Path, width: int, height: int, fps: float, overwrite: bool,
-                 crf: int = 20, preset: str = "veryfast", alpha: bool = False) -> None:
+                 crf: int = 20, preset: str = "veryfast", chroma: str = "420",
+                 alpha: bool = False) -> None:
         info = MediaInfo(path=LIVE_SOURCE, kind="video", width=width, height=height,
                          fps=Fraction(fps).limit_denominator(1001), time_base=RECORD_TIME_BASE)
         self.path = path
         self.alpha = alpha  # takes the show's RGBA picture (a .mov or .webm with --alpha)
-        self._sink = open_sink(path, info, crf=crf, preset=preset, overwrite=overwrite)
+        self._sink = open_sink(path, info, crf=crf, preset=preset, chroma=chroma,
+                               overwrite=overwrite)
         self._queue: queue.Queue[Frame | None] = queue.Queue(RECORD_QUEUE)
         self.dropped = 0
         self._index = 0
