@@ -162,9 +162,10 @@ class RunSpec:
             raise UsageError("--react runs in one process: leave out --ray")
         if self.two_way and self.temporal == 0:
             raise UsageError("--two-way smooths the stabiliser's result: leave out --temporal 0")
-        if self.two_way and self.temporal is None and self._keeps_steady():
-            raise UsageError(f"--two-way smooths the stabiliser's result, and "
-                             f"{self._keeps_steady()} has none: add --temporal W to give it one")
+        steady_stage = self._keeps_steady()
+        if self.two_way and self.temporal is None and steady_stage:
+            raise UsageError("--two-way smooths the stabiliser's result, and "
+                             f"{steady_stage} has none: add --temporal W to give it one")
         if self.chroma not in CHROMA:
             raise UsageError(f"--chroma must be one of {', '.join(CHROMA)}, not {self.chroma!r}")
         if runs_steady((*self.stages, *self.stage)):  # before tuning or fetching, not after

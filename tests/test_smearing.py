@@ -8,9 +8,9 @@ a pan, a pan too slow to count as motion, and a zoom out, which brings new conte
 every edge) with the real style network, stabilise it as `run` does, with and without
 `--two-way` (and the pan as `live` does), and check what a viewer would: no streaks (the
 balance of vertical and horizontal gradients stays the per-frame one's), no texture drift
-that grows, and still less flicker; on the pan, the same checks catch a stabiliser that trusts the flow everywhere.
-What is left in the flat sky is the network's own 4-pixel grid, which bilinear upsampling
-removes.
+that grows, and still less flicker; on the pan, the same checks catch a stabiliser that
+trusts the flow everywhere. What is left in the flat sky is the network's own 4-pixel grid,
+which bilinear upsampling removes.
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ def run_on_ray(spec, progress: Callable[[int, int | None], None] | None = None,
     smooths = spec.smooths_backward((info.height, info.width))
     shaping = (spec.temporal, spec.flow_preset, spec.backend, spec.jit, spec.precision,
                spec.device, spec.batch, spec.crf, spec.preset, spec.chroma, folder,
-               Path(spec.output).suffix, options.warmup, options.chunk, smooths)  # besides what `describe` says
+               Path(spec.output).suffix, options.warmup, options.chunk,
+               smooths)  # besides what `describe` says
     try:
         parts = Parts(spec.checkpoint or Path(f"{spec.output}".rstrip("/") + ".parts"),
                       fingerprint(spec.input, describe(spec) + repr(shaping)),

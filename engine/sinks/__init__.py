@@ -64,7 +64,8 @@ def open_sink(
     `chroma` is "444"); .webm: VP9 (crf on the x264 scale, mapped; `chroma` as for H.264);
     .gif: per-frame palettes, source delays and loop count; a path ending in '/', without an
     extension or an existing folder not named like a file (an existing `out.mp4/` is
-    refused): frame_000000.png ...; .png/.jpg/...: one still image. `info` describes the source (timing, rotation, GIF loop);
+    refused): frame_000000.png ...; .png/.jpg/...: one still image. `info` describes the
+    source (timing, rotation, GIF loop);
     `audio_from` (usually the same info) adds its audio trimmed to start/duration.
     `montage`: every frame as a tile of the one image `path` names.
     """
